@@ -1,0 +1,408 @@
+//! The command line: the only place that knows clap. Parses arguments, turns them into plan
+//! inputs and run options, runs, and maps the outcome to an exit code:
+//! 0 every check passed; 1 a check failed or errored; 2 invalid invocation or suite (nothing
+//! ran); 130 interrupted (reports for what finished are still written).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use tokio_util::sync::CancellationToken;
+
+use crate::probe::{ContextOptions, ProbeContext};
+use crate::report;
+use crate::run::{self, CheckResult, Outcome, RunOptions};
+use crate::suite::plan::{self, Inputs, Plan};
+use crate::suite::{self, LoadError};
+
+/// Exit code: every check passed.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: at least one check failed or errored.
+pub const EXIT_FAILED: i32 = 1;
+/// Exit code: invalid invocation or suite; nothing ran.
+pub const EXIT_INVALID: i32 = 2;
+/// Exit code: interrupted by SIGINT.
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// Prove that a network behaves as intended.
+#[derive(Debug, Parser)]
+#[command(name = "netspec", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run suites and report.
+    Run(RunArgs),
+    /// Parse, template and check suites; no network.
+    Validate(PlanArgs),
+    /// Print the expanded checks; no network.
+    Plan(PlanCmd),
+    /// Print the JSON Schema of the suite format.
+    Schema,
+    /// Run the shipped suites against an embedded loopback lab (no network, no root).
+    Demo(DemoArgs),
+}
+
+/// Inputs shared by run, validate and plan.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// Suite files or directories of them.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Set a variable (highest precedence); repeatable.
+    #[arg(long = "var", value_name = "NAME=VALUE", help_heading = "Variables")]
+    pub vars: Vec<String>,
+    /// Read variables from a YAML mapping; repeatable, later files win.
+    #[arg(long = "vars-file", value_name = "FILE", help_heading = "Variables")]
+    pub vars_files: Vec<PathBuf>,
+    /// Replace a matrix axis: `region=eastus,westus2`; repeatable.
+    #[arg(long = "matrix", value_name = "NAME=V1,V2", help_heading = "Variables")]
+    pub matrix: Vec<String>,
+    /// Keep only checks with this tag (scenario tags count); repeatable.
+    #[arg(long = "tag", value_name = "TAG", help_heading = "Selection")]
+    pub tags: Vec<String>,
+    /// Keep only scenario instances whose name matches this glob; repeatable.
+    #[arg(long = "scenario", value_name = "GLOB", help_heading = "Selection")]
+    pub scenarios: Vec<String>,
+    /// Deadline of every attempt, overriding the suites' (e.g. 2s, 500ms).
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, help_heading = "Execution")]
+    pub timeout: Option<Duration>,
+}
+
+/// `netspec plan`.
+#[derive(Debug, clap::Args)]
+pub struct PlanCmd {
+    #[command(flatten)]
+    /// Inputs.
+    pub plan: PlanArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// Output formats of `plan`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    /// Aligned text.
+    Table,
+    /// JSON array of checks.
+    Json,
+}
+
+/// `netspec run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    /// Inputs.
+    pub plan: PlanArgs,
+    /// Write a JUnit XML report (atomically).
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    pub junit: Option<PathBuf>,
+    /// Write a JSON report (atomically).
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    pub json: Option<PathBuf>,
+    /// Print every check, not only failures.
+    #[arg(short, long, help_heading = "Reports")]
+    pub verbose: bool,
+    /// Checks in flight (network-bound, so well above the core count).
+    #[arg(short = 'j', long, value_name = "N", default_value_t = run::DEFAULT_CONCURRENCY, env = "NETSPEC_CONCURRENCY", help_heading = "Execution")]
+    pub concurrency: usize,
+    /// Stop at the first failed or errored check.
+    #[arg(long, help_heading = "Execution")]
+    pub fail_fast: bool,
+    /// Name of this vantage point, recorded in reports (default: host name).
+    #[arg(long, value_name = "NAME", help_heading = "Reports")]
+    pub vantage: Option<String>,
+    /// PEM file of extra trust anchors added to the system store (e.g. a corporate CA).
+    #[arg(long, value_name = "FILE", help_heading = "Execution")]
+    pub extra_ca: Option<PathBuf>,
+}
+
+/// `netspec demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Write a JUnit XML report of the demo run.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write a JSON report of the demo run.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Print every check, not only failures.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("invalid duration `{s}`: {e} (write e.g. 500ms, 2s)"))
+}
+
+fn split_kv(s: &str, what: &str) -> Result<(String, String), LoadError> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
+        _ => Err(LoadError::input(
+            format!("invalid {what} `{s}`"),
+            Some("write NAME=VALUE"),
+        )),
+    }
+}
+
+impl PlanArgs {
+    /// Plan inputs from the arguments and the `NETSPEC_VAR_*` environment.
+    ///
+    /// Errors: a malformed `--var` or `--matrix`.
+    pub fn inputs(&self) -> Result<Inputs, LoadError> {
+        let mut i = Inputs {
+            vars_files: self.vars_files.clone(),
+            timeout: self.timeout,
+            tags: self.tags.clone(),
+            scenarios: self.scenarios.clone(),
+            ..Default::default()
+        };
+        i.env_from_process();
+        for v in &self.vars {
+            i.vars.push(split_kv(v, "--var")?);
+        }
+        for m in &self.matrix {
+            let (k, v) = split_kv(m, "--matrix")?;
+            let values: Vec<String> = v
+                .split(',')
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(str::to_owned)
+                .collect();
+            if values.is_empty() {
+                return Err(LoadError::input(
+                    format!("--matrix {k} has no values"),
+                    Some("write NAME=V1,V2"),
+                ));
+            }
+            i.matrix.push((k, values));
+        }
+        Ok(i)
+    }
+
+    /// Loads and plans the suites.
+    ///
+    /// Errors: every problem found.
+    pub fn plan(&self) -> Result<Plan, LoadError> {
+        let inputs = self.inputs()?;
+        let loaded = suite::load_all(&self.paths)?;
+        plan::plan(&loaded, &inputs)
+    }
+}
+
+/// Parses the process arguments and runs; returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                EXIT_INVALID
+            } else {
+                EXIT_OK
+            };
+        }
+    };
+    match cli.command {
+        Command::Schema => {
+            println!("{}", crate::suite::schema_json());
+            EXIT_OK
+        }
+        Command::Validate(a) => match a.plan() {
+            Ok(p) => {
+                println!("ok: {} suite(s), {} checks", p.suites.len(), p.checks.len());
+                EXIT_OK
+            }
+            Err(e) => invalid(&e),
+        },
+        Command::Plan(a) => match a.plan.plan() {
+            Ok(p) => {
+                print_plan(&p, a.format);
+                EXIT_OK
+            }
+            Err(e) => invalid(&e),
+        },
+        Command::Run(a) => run_cmd(a),
+        Command::Demo(a) => crate::demo::main(a),
+    }
+}
+
+fn invalid(e: &LoadError) -> i32 {
+    eprintln!("{e}");
+    EXIT_INVALID
+}
+
+fn print_plan(p: &Plan, format: Format) {
+    let rows: Vec<_> = p.checks.iter().map(|c| c.row()).collect();
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        ),
+        Format::Table => {
+            let w = rows.iter().map(|r| r.id.len()).max().unwrap_or(2);
+            for r in &rows {
+                println!(
+                    "{:w$}  {:4}  {:10}  {:>6} ms  {}",
+                    r.id,
+                    r.kind.to_string(),
+                    r.resolver,
+                    r.timeout_ms,
+                    r.target
+                );
+            }
+            println!("{} checks", rows.len());
+        }
+    }
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+}
+
+fn run_cmd(a: RunArgs) -> i32 {
+    let plan = match a.plan.plan() {
+        Ok(p) => p,
+        Err(e) => return invalid(&e),
+    };
+    for p in [&a.junit, &a.json].into_iter().flatten() {
+        if let Err(e) = crate::util::check_writable(p) {
+            eprintln!(
+                "error: cannot write the report {}: {e}\n  = hint: create the directory or pick another path",
+                p.display()
+            );
+            return EXIT_INVALID;
+        }
+    }
+    let mut extra = Vec::new();
+    if let Some(ca) = &a.extra_ca {
+        use rustls::pki_types::pem::PemObject;
+        match rustls::pki_types::CertificateDer::pem_file_iter(ca) {
+            Ok(it) => extra.extend(it.filter_map(Result::ok)),
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", ca.display());
+                return EXIT_INVALID;
+            }
+        }
+        if extra.is_empty() {
+            eprintln!("error: {} holds no PEM certificate", ca.display());
+            return EXIT_INVALID;
+        }
+    }
+    let rt = match runtime() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: failed to start the runtime: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    let opts = ContextOptions {
+        extra_roots: extra,
+        ..Default::default()
+    };
+    let name = report_name(&plan);
+    rt.block_on(execute(
+        plan,
+        opts,
+        RunOptions {
+            concurrency: a.concurrency,
+            fail_fast: a.fail_fast,
+        },
+        Reports {
+            junit: a.junit,
+            json: a.json,
+            verbose: a.verbose,
+            name,
+        },
+    ))
+}
+
+/// The `<testsuites name>`: the suite's name, or `netspec` for several suites.
+pub fn report_name(plan: &Plan) -> String {
+    match plan.suites.as_slice() {
+        [one] => one.clone(),
+        _ => "netspec".into(),
+    }
+}
+
+/// Where to write reports.
+#[derive(Debug, Default)]
+pub struct Reports {
+    /// JUnit path.
+    pub junit: Option<PathBuf>,
+    /// JSON path.
+    pub json: Option<PathBuf>,
+    /// Print passing checks too.
+    pub verbose: bool,
+    /// Report name.
+    pub name: String,
+}
+
+/// Runs a plan with Ctrl-C handling, prints the summary, writes reports; returns the exit code.
+pub async fn execute(
+    plan: Plan,
+    ctx_opts: ContextOptions,
+    opts: RunOptions,
+    reports: Reports,
+) -> i32 {
+    let started = std::time::Instant::now();
+    let ctx = Arc::new(ProbeContext::new(ctx_opts));
+    let cancel = CancellationToken::new();
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let cancel = cancel.clone();
+        let interrupted = interrupted.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                interrupted.store(true, Ordering::SeqCst);
+                eprintln!(
+                    "\ninterrupted: finishing reports for the checks that completed (Ctrl-C again to abort)"
+                );
+                cancel.cancel();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(EXIT_INTERRUPTED);
+                }
+            }
+        });
+    }
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let secrets = plan.secrets.clone();
+    let console = tokio::spawn(report::console::live(rx, secrets.clone(), reports.verbose));
+    let results: Vec<CheckResult> = run::run(&plan, ctx, opts, cancel, tx).await;
+    let _ = console.await;
+    let wall = started.elapsed();
+    report::console::print_summary(&results, &secrets, wall);
+    let mut code = if results.iter().all(|r| r.outcome == Outcome::Passed) {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    };
+    if let Some(p) = &reports.junit
+        && let Err(e) = report::junit::write(p, &reports.name, &results, &secrets)
+    {
+        eprintln!("error: {e}");
+        code = EXIT_FAILED;
+    }
+    if let Some(p) = &reports.json
+        && let Err(e) = report::json::write(p, &reports.name, &results, &secrets, wall)
+    {
+        eprintln!("error: {e}");
+        code = EXIT_FAILED;
+    }
+    if interrupted.load(Ordering::SeqCst) {
+        EXIT_INTERRUPTED
+    } else {
+        code
+    }
+}

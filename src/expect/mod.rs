@@ -1,0 +1,899 @@
+//! Expectations: `(expectations, observation) → assertions`, each "expected X, observed Y".
+//! Pure: no I/O except reading a `from_hosts_file` once at compile time.
+//!
+//! Multi-address semantics: tcp `state` and every tls expectation must hold on *every* address
+//! the host resolved to (a multi-zone load balancer with one bad zone fails), counting only
+//! addresses this machine has a route for.
+
+pub mod addr;
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use globset::GlobMatcher;
+use regex::Regex;
+use serde::Serialize;
+
+use crate::probe::{Observation, PortState, hosts::HostsFile, join_ips};
+use crate::suite::model::{
+    AddressMatcher, DurRange, Expect, Rcode, StateExpect, StatusSet, StatusTerm, StringMatcher,
+    TlsVersion,
+};
+use addr::Term;
+
+/// The kind of a check, for deciding which expectations apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// dns
+    Dns,
+    /// tcp
+    Tcp,
+    /// tls
+    Tls,
+    /// http
+    Http,
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(match self {
+            Kind::Dns => "dns",
+            Kind::Tcp => "tcp",
+            Kind::Tls => "tls",
+            Kind::Http => "http",
+        })
+    }
+}
+
+/// A compiled string matcher (regex and glob built once).
+#[derive(Debug, Clone)]
+pub struct StrMatch {
+    raw: StringMatcher,
+    regex: Option<Regex>,
+    glob: Option<GlobMatcher>,
+}
+
+impl StrMatch {
+    /// Compiles a matcher.
+    ///
+    /// Errors: an invalid regex or glob, with the parser's reason.
+    pub fn compile(raw: &StringMatcher) -> Result<StrMatch, String> {
+        let regex = match &raw.matches {
+            Some(r) => Some(Regex::new(r).map_err(|e| format!("invalid regex `{r}`: {e}"))?),
+            None => None,
+        };
+        let glob = match &raw.glob {
+            Some(g) => Some(
+                globset::Glob::new(g)
+                    .map_err(|e| format!("invalid glob `{g}`: {e}"))?
+                    .compile_matcher(),
+            ),
+            None => None,
+        };
+        Ok(StrMatch {
+            raw: raw.clone(),
+            regex,
+            glob,
+        })
+    }
+
+    /// Whether `s` satisfies every operator.
+    pub fn is_match(&self, s: &str) -> bool {
+        self.positive(s)
+            && self
+                .raw
+                .not_contains
+                .as_ref()
+                .is_none_or(|n| !s.contains(n.as_str()))
+    }
+
+    fn positive(&self, s: &str) -> bool {
+        let r = &self.raw;
+        r.equals.as_ref().is_none_or(|v| s == v)
+            && r.contains.as_ref().is_none_or(|v| s.contains(v.as_str()))
+            && r.starts_with
+                .as_ref()
+                .is_none_or(|v| s.starts_with(v.as_str()))
+            && r.ends_with.as_ref().is_none_or(|v| s.ends_with(v.as_str()))
+            && self.regex.as_ref().is_none_or(|re| re.is_match(s))
+            && self.glob.as_ref().is_none_or(|g| g.is_match(s))
+    }
+
+    /// Over a list (a CNAME chain, a SAN list): the positive operators must hold for one item,
+    /// `not_contains` for every item.
+    pub fn any_of(&self, items: &[String]) -> bool {
+        let has_positive = self.raw
+            != StringMatcher {
+                not_contains: self.raw.not_contains.clone(),
+                ..Default::default()
+            };
+        let pos = !has_positive || items.iter().any(|i| self.positive(i));
+        let neg = self
+            .raw
+            .not_contains
+            .as_ref()
+            .is_none_or(|n| items.iter().all(|i| !i.contains(n.as_str())));
+        pos && neg
+    }
+}
+
+impl std::fmt::Display for StrMatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let r = &self.raw;
+        let mut parts = Vec::new();
+        let mut push = |op: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                parts.push(format!("{op} \"{v}\""));
+            }
+        };
+        push("equal to", &r.equals);
+        push("containing", &r.contains);
+        push("not containing", &r.not_contains);
+        push("starting with", &r.starts_with);
+        push("ending with", &r.ends_with);
+        push("matching /", &r.matches.as_ref().map(|m| format!("{m}/")));
+        push("matching glob", &r.glob);
+        f.write_str(&parts.join(" and ").replace("/ \"", "/").replace("/\"", "/"))
+    }
+}
+
+/// A compiled address matcher.
+#[derive(Debug, Clone, Default)]
+pub struct AddrMatch {
+    all: Option<Vec<Term>>,
+    any: Option<Vec<Term>>,
+    none: Option<Vec<Term>>,
+    contains: Option<Vec<IpAddr>>,
+    equals: Option<Vec<IpAddr>>,
+    from_hosts: Option<(String, HostsFile)>,
+}
+
+fn terms(v: &Option<crate::suite::model::Terms>) -> Result<Option<Vec<Term>>, String> {
+    v.as_ref()
+        .map(|t| t.0.iter().map(|s| Term::parse(s)).collect())
+        .transpose()
+}
+
+fn ips(v: &Option<crate::suite::model::Terms>) -> Result<Option<Vec<IpAddr>>, String> {
+    v.as_ref()
+        .map(|t| {
+            t.0.iter()
+                .map(|s| {
+                    s.trim()
+                        .parse::<IpAddr>()
+                        .map_err(|_| format!("`{s}` is not an IP address"))
+                })
+                .collect()
+        })
+        .transpose()
+}
+
+fn show_terms(t: &[Term]) -> String {
+    t.iter()
+        .map(|t| t.to_string())
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
+impl AddrMatch {
+    /// Compiles a matcher; `base` is the directory relative hosts-file paths start from.
+    ///
+    /// Errors: a bad term, a bad IP, an unreadable hosts file.
+    pub fn compile(m: &AddressMatcher, base: &Path) -> Result<AddrMatch, String> {
+        let from_hosts = match &m.from_hosts_file {
+            None => None,
+            Some(p) => {
+                let path = base.join(p);
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("cannot read hosts file {}: {e}", path.display()))?;
+                Some((p.clone(), HostsFile::parse(&text)))
+            }
+        };
+        Ok(AddrMatch {
+            all: terms(&m.all)?,
+            any: terms(&m.any)?,
+            none: terms(&m.none)?,
+            contains: ips(&m.contains)?,
+            equals: ips(&m.equals)?,
+            from_hosts,
+        })
+    }
+
+    /// Checks `addrs`; `names` are the queried name and its chain (for `from_hosts_file`).
+    fn check(&self, key: &str, addrs: &[IpAddr], names: &[String], out: &mut Vec<Assertion>) {
+        let observed = join_ips(addrs);
+        let inside = |ip: &IpAddr, t: &[Term]| t.iter().any(|t| t.contains(*ip));
+        if let Some(t) = &self.all {
+            let bad: Vec<String> = addrs
+                .iter()
+                .filter(|ip| !inside(ip, t))
+                .map(|i| i.to_string())
+                .collect();
+            let passed = !addrs.is_empty() && bad.is_empty();
+            let obs = if bad.is_empty() {
+                observed.clone()
+            } else {
+                format!("{observed} ({} not {})", bad.join(", "), show_terms(t))
+            };
+            out.push(Assertion::new(
+                format!("{key}.all"),
+                passed,
+                format!("every address {}", show_terms(t)),
+                obs,
+            ));
+        }
+        if let Some(t) = &self.any {
+            let passed = addrs.iter().any(|ip| inside(ip, t));
+            out.push(Assertion::new(
+                format!("{key}.any"),
+                passed,
+                format!("at least one address {}", show_terms(t)),
+                observed.clone(),
+            ));
+        }
+        if let Some(t) = &self.none {
+            let bad: Vec<String> = addrs
+                .iter()
+                .filter(|ip| inside(ip, t))
+                .map(|i| i.to_string())
+                .collect();
+            let obs = if bad.is_empty() {
+                observed.clone()
+            } else {
+                format!("{observed} ({} {})", bad.join(", "), show_terms(t))
+            };
+            out.push(Assertion::new(
+                format!("{key}.none"),
+                bad.is_empty(),
+                format!("no address {}", show_terms(t)),
+                obs,
+            ));
+        }
+        if let Some(want) = &self.contains {
+            let passed = want.iter().all(|w| addrs.contains(w));
+            out.push(Assertion::new(
+                format!("{key}.contains"),
+                passed,
+                format!("addresses including {}", join_ips(want)),
+                observed.clone(),
+            ));
+        }
+        if let Some(want) = &self.equals {
+            let passed = set_eq(want, addrs);
+            out.push(Assertion::new(
+                format!("{key}.equals"),
+                passed,
+                format!("exactly {}", join_ips(want)),
+                observed.clone(),
+            ));
+        }
+        if let Some((file, hosts)) = &self.from_hosts {
+            let listed: Vec<(String, Vec<IpAddr>)> = names
+                .iter()
+                .map(|n| (n.clone(), hosts.lookup(n).to_vec()))
+                .filter(|(_, v)| !v.is_empty())
+                .collect();
+            match listed.first() {
+                None => out.push(Assertion::new(
+                    format!("{key}.from_hosts_file"),
+                    false,
+                    format!("an entry in {file} for {}", names.join(" or ")),
+                    format!("{file} lists none of these names; DNS gave {observed}"),
+                )),
+                Some((name, want)) => {
+                    let passed = set_eq(want, addrs);
+                    out.push(Assertion::new(
+                        format!("{key}.from_hosts_file"),
+                        passed,
+                        format!("{} (as {file} lists for {name})", join_ips(want)),
+                        observed.clone(),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn set_eq(a: &[IpAddr], b: &[IpAddr]) -> bool {
+    a.iter().all(|x| b.contains(x)) && b.iter().all(|x| a.contains(x))
+}
+
+/// One compiled expectation.
+#[derive(Debug, Clone)]
+pub enum Expectation {
+    /// dns rcode.
+    Rcode(Rcode),
+    /// dns answer holds records of the type.
+    Resolves(bool),
+    /// dns addresses.
+    Addresses(AddrMatch),
+    /// dns CNAME chain.
+    Cname(StrMatch),
+    /// dns TTL bounds.
+    Ttl(DurRange),
+    /// tcp state on every address.
+    State(StateExpect),
+    /// tls trust verdict on every address.
+    Trusted(bool),
+    /// tls minimum version.
+    MinVersion(TlsVersion),
+    /// tls leaf validity left.
+    ExpiresIn(DurRange),
+    /// tls leaf SANs.
+    San(StrMatch),
+    /// tls leaf issuer.
+    Issuer(StrMatch),
+    /// http status.
+    Status(StatusSet),
+    /// http header.
+    Header(String, StrMatch),
+    /// http body.
+    Body(StrMatch),
+    /// http remote address.
+    RemoteAddress(AddrMatch),
+    /// attempt time bounds.
+    Time(DurRange),
+}
+
+/// A check's compiled expectations, in the order written.
+#[derive(Debug, Clone, Default)]
+pub struct Expectations(pub Vec<Expectation>);
+
+/// The result of one expectation on one observation.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Assertion {
+    /// The expectation's key path, e.g. `status`, `addresses.all`.
+    pub key: String,
+    /// Whether it held.
+    pub passed: bool,
+    /// What was expected, for people.
+    pub expected: String,
+    /// What was observed, for people.
+    pub observed: String,
+}
+
+impl Assertion {
+    fn new(
+        key: impl Into<String>,
+        passed: bool,
+        expected: impl Into<String>,
+        observed: impl Into<String>,
+    ) -> Self {
+        Assertion {
+            key: key.into(),
+            passed,
+            expected: expected.into(),
+            observed: observed.into(),
+        }
+    }
+
+    /// `key: expected X, observed Y`.
+    pub fn message(&self) -> String {
+        format!(
+            "{}: expected {}, observed {}",
+            self.key, self.expected, self.observed
+        )
+    }
+}
+
+/// Which expectation keys apply to which kind (for validation with a helpful message).
+pub fn applies(key: &str, kind: Kind) -> bool {
+    match key {
+        "rcode" | "resolves" | "addresses" | "cname" | "ttl" => kind == Kind::Dns,
+        "state" => kind == Kind::Tcp,
+        "trusted" | "min_version" | "expires_in" | "san" | "issuer" => kind == Kind::Tls,
+        "status" | "headers" | "body" | "remote_address" => kind == Kind::Http,
+        _ => true,
+    }
+}
+
+/// The keys present in an `expect:` block, in declaration order.
+pub fn keys(e: &Expect) -> Vec<&'static str> {
+    let mut k = Vec::new();
+    macro_rules! has {
+        ($($f:ident),*) => { $( if e.$f.is_some() { k.push(stringify!($f)); } )* };
+    }
+    has!(
+        rcode,
+        resolves,
+        addresses,
+        cname,
+        ttl,
+        state,
+        trusted,
+        min_version,
+        expires_in,
+        san,
+        issuer,
+        status,
+        body,
+        remote_address,
+        time
+    );
+    if !e.headers.is_empty() {
+        k.push("headers");
+    }
+    k
+}
+
+/// Compiles an `expect:` block for a check of `kind`; an absent or empty block gives the kind's
+/// default (dns: NOERROR and resolves; tcp: open; tls: trusted; http: 2xx or 3xx).
+///
+/// Errors: a key that does not apply to the kind, a bad term, regex, glob or hosts file.
+pub fn compile(e: Option<&Expect>, kind: Kind, base: &Path) -> Result<Expectations, String> {
+    let mut out = Vec::new();
+    let Some(e) = e.filter(|e| !keys(e).is_empty() && keys(e) != ["time"]) else {
+        out.extend(match kind {
+            Kind::Dns => vec![
+                Expectation::Rcode(Rcode::NoError),
+                Expectation::Resolves(true),
+            ],
+            Kind::Tcp => vec![Expectation::State(StateExpect::Open)],
+            Kind::Tls => vec![Expectation::Trusted(true)],
+            Kind::Http => vec![Expectation::Status(StatusSet(vec![
+                StatusTerm::Class(2),
+                StatusTerm::Class(3),
+            ]))],
+        });
+        if let Some(t) = e.and_then(|e| e.time) {
+            out.push(Expectation::Time(t));
+        }
+        return Ok(Expectations(out));
+    };
+    for k in keys(e) {
+        if !applies(k, kind) {
+            let owner = ["dns", "tcp", "tls", "http"].into_iter().find(|o| {
+                let kk = match *o {
+                    "dns" => Kind::Dns,
+                    "tcp" => Kind::Tcp,
+                    "tls" => Kind::Tls,
+                    _ => Kind::Http,
+                };
+                applies(k, kk)
+            });
+            return Err(format!(
+                "`{k}` does not apply to a {kind} check (it is a {} expectation)",
+                owner.unwrap_or("?")
+            ));
+        }
+    }
+    if let Some(v) = e.rcode {
+        out.push(Expectation::Rcode(v));
+    }
+    if let Some(v) = e.resolves {
+        out.push(Expectation::Resolves(v));
+    }
+    if let Some(v) = &e.addresses {
+        out.push(Expectation::Addresses(AddrMatch::compile(v, base)?));
+    }
+    if let Some(v) = &e.cname {
+        out.push(Expectation::Cname(StrMatch::compile(v)?));
+    }
+    if let Some(v) = e.ttl {
+        out.push(Expectation::Ttl(v));
+    }
+    if let Some(v) = e.state {
+        out.push(Expectation::State(v));
+    }
+    if let Some(v) = e.trusted {
+        out.push(Expectation::Trusted(v));
+    }
+    if let Some(v) = e.min_version {
+        out.push(Expectation::MinVersion(v));
+    }
+    if let Some(v) = e.expires_in {
+        out.push(Expectation::ExpiresIn(v));
+    }
+    if let Some(v) = &e.san {
+        out.push(Expectation::San(StrMatch::compile(v)?));
+    }
+    if let Some(v) = &e.issuer {
+        out.push(Expectation::Issuer(StrMatch::compile(v)?));
+    }
+    if let Some(v) = &e.status {
+        out.push(Expectation::Status(v.clone()));
+    }
+    for (name, m) in &e.headers {
+        out.push(Expectation::Header(
+            name.to_ascii_lowercase(),
+            StrMatch::compile(m)?,
+        ));
+    }
+    if let Some(v) = &e.body {
+        out.push(Expectation::Body(StrMatch::compile(v)?));
+    }
+    if let Some(v) = &e.remote_address {
+        out.push(Expectation::RemoteAddress(AddrMatch::compile(v, base)?));
+    }
+    if let Some(v) = e.time {
+        out.push(Expectation::Time(v));
+    }
+    Ok(Expectations(out))
+}
+
+fn fmt_dur(d: Duration) -> String {
+    if d.as_secs() >= 86400 {
+        format!("{:.1}d", d.as_secs_f64() / 86400.0)
+    } else if d.as_millis() >= 1000 {
+        format!("{:.2}s", d.as_secs_f64())
+    } else {
+        format!("{:.1}ms", d.as_secs_f64() * 1000.0)
+    }
+}
+
+fn range_text(r: &DurRange) -> String {
+    match (r.min, r.max) {
+        (Some(a), Some(b)) => format!("between {a} and {b}"),
+        (Some(a), None) => format!("at least {a}"),
+        (None, Some(b)) => format!("at most {b}"),
+        (None, None) => "any".into(),
+    }
+}
+
+fn in_range(r: &DurRange, d: Duration) -> bool {
+    r.min.is_none_or(|m| d >= m.0) && r.max.is_none_or(|m| d <= m.0)
+}
+
+fn status_matches(set: &StatusSet, code: u16) -> bool {
+    set.0.iter().any(|t| match t {
+        StatusTerm::Code(c) => *c == code,
+        StatusTerm::Class(c) => code / 100 == *c as u16,
+    })
+}
+
+/// Evaluates every expectation against one observation, in order.
+pub fn evaluate(exps: &Expectations, obs: &Observation) -> Vec<Assertion> {
+    let mut out = Vec::new();
+    for e in &exps.0 {
+        eval_one(e, obs, &mut out);
+    }
+    out
+}
+
+fn eval_one(e: &Expectation, obs: &Observation, out: &mut Vec<Assertion>) {
+    use Expectation as E;
+    match (e, obs) {
+        (E::Time(r), o) => out.push(Assertion::new(
+            "time",
+            in_range(r, o.elapsed()),
+            range_text(r),
+            fmt_dur(o.elapsed()),
+        )),
+        (e, Observation::Dns(d)) => {
+            let no_response = || {
+                d.failure
+                    .as_ref()
+                    .map(|f| format!("no response ({}: {})", f.reason, f.message))
+                    .unwrap_or_else(|| "no response".into())
+            };
+            match e {
+                E::Rcode(rc) => {
+                    let observed = d.rcode.clone().unwrap_or_else(no_response);
+                    out.push(Assertion::new(
+                        "rcode",
+                        d.rcode.as_deref() == Some(&rc.to_string()),
+                        rc.to_string(),
+                        observed,
+                    ));
+                }
+                E::Resolves(b) => {
+                    let r = d.resolves();
+                    let observed = match (&d.rcode, r) {
+                        (_, true) => format!("{} record(s): {}", d.record_type, summarize(d)),
+                        (Some(rc), false) => format!("no {} records ({rc})", d.record_type),
+                        (None, false) => no_response(),
+                    };
+                    let expected = if *b {
+                        format!("{} records", d.record_type)
+                    } else {
+                        format!("no {} records", d.record_type)
+                    };
+                    out.push(Assertion::new("resolves", r == *b, expected, observed));
+                }
+                E::Addresses(m) => {
+                    if d.rcode.is_none() {
+                        out.push(Assertion::new(
+                            "addresses",
+                            false,
+                            "an answer",
+                            no_response(),
+                        ));
+                    } else {
+                        let mut names = vec![d.query.clone()];
+                        names.extend(d.cname_chain.iter().cloned());
+                        m.check("addresses", &d.addresses, &names, out);
+                    }
+                }
+                E::Cname(m) => {
+                    let observed = if d.cname_chain.is_empty() {
+                        match &d.rcode {
+                            Some(rc) => format!("no CNAME ({rc}, {})", join_ips(&d.addresses)),
+                            None => no_response(),
+                        }
+                    } else {
+                        format!("chain {} -> {}", d.query, d.cname_chain.join(" -> "))
+                    };
+                    out.push(Assertion::new(
+                        "cname",
+                        !d.cname_chain.is_empty() && m.any_of(&d.cname_chain),
+                        format!("a CNAME {m}"),
+                        observed,
+                    ));
+                }
+                E::Ttl(r) => {
+                    let ttls: Vec<u32> = d.answers.iter().map(|a| a.ttl).collect();
+                    let passed = !ttls.is_empty()
+                        && ttls
+                            .iter()
+                            .all(|t| in_range(r, Duration::from_secs(*t as u64)));
+                    let observed = if ttls.is_empty() {
+                        "no answer records".into()
+                    } else {
+                        ttls.iter()
+                            .map(|t| format!("{t}s"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
+                    out.push(Assertion::new(
+                        "ttl",
+                        passed,
+                        format!("every TTL {}", range_text(r)),
+                        observed,
+                    ));
+                }
+                _ => {}
+            }
+        }
+        (E::State(want), Observation::Tcp(t)) => {
+            let expected = match want {
+                StateExpect::Open => "open on every address",
+                StateExpect::Closed => "closed on every address",
+                StateExpect::Filtered => "filtered on every address",
+                StateExpect::Blocked => "blocked (closed or filtered) on every address",
+            };
+            if let Some(f) = &t.resolution.failure {
+                out.push(Assertion::new(
+                    "state",
+                    false,
+                    expected,
+                    format!("no address to connect to ({}: {})", f.reason, f.message),
+                ));
+                return;
+            }
+            let counted: Vec<_> = t.counted().collect();
+            let ok = |s: PortState| match want {
+                StateExpect::Open => s == PortState::Open,
+                StateExpect::Closed => s == PortState::Closed,
+                StateExpect::Filtered => s == PortState::Filtered,
+                StateExpect::Blocked => matches!(s, PortState::Closed | PortState::Filtered),
+            };
+            let passed = !counted.is_empty() && counted.iter().all(|a| ok(a.state));
+            let observed = counted
+                .iter()
+                .map(|a| format!("{} {}", a.address, a.state))
+                .collect::<Vec<_>>()
+                .join(", ");
+            out.push(Assertion::new("state", passed, expected, observed));
+        }
+        (e, Observation::Tls(t)) => {
+            if let Some(f) = &t.resolution.failure {
+                out.push(Assertion::new(
+                    key_of(e),
+                    false,
+                    "a TLS handshake",
+                    format!("no address ({}: {})", f.reason, f.message),
+                ));
+                return;
+            }
+            if t.endpoints.is_empty() {
+                out.push(Assertion::new(
+                    key_of(e),
+                    false,
+                    "a TLS handshake",
+                    "no routable address",
+                ));
+                return;
+            }
+            for ep in &t.endpoints {
+                let Some(h) = &ep.handshake else {
+                    let f = ep.failure.as_ref();
+                    let observed = format!(
+                        "{}: no handshake ({}: {})",
+                        ep.address,
+                        f.map(|f| f.reason).unwrap_or("?"),
+                        f.map(|f| f.message.as_str()).unwrap_or("")
+                    );
+                    out.push(Assertion::new(
+                        key_of(e),
+                        false,
+                        "a completed TLS handshake",
+                        observed,
+                    ));
+                    continue;
+                };
+                let leaf = h.chain.first();
+                match e {
+                    E::Trusted(b) => {
+                        let observed = if h.trusted {
+                            format!("{}: trusted", ep.address)
+                        } else {
+                            let issuer = leaf
+                                .map(|l| format!(" (issuer: {})", l.issuer))
+                                .unwrap_or_default();
+                            format!(
+                                "{}: untrusted: {}{issuer}",
+                                ep.address,
+                                h.trust_error.as_deref().unwrap_or("?")
+                            )
+                        };
+                        out.push(Assertion::new(
+                            "trusted",
+                            h.trusted == *b,
+                            if *b { "trusted" } else { "untrusted" },
+                            observed,
+                        ));
+                    }
+                    E::MinVersion(v) => {
+                        let got = match h.version.as_str() {
+                            "1.3" => Some(TlsVersion::V1_3),
+                            "1.2" => Some(TlsVersion::V1_2),
+                            _ => None,
+                        };
+                        out.push(Assertion::new(
+                            "min_version",
+                            got.is_some_and(|g| g >= *v),
+                            format!("{v} or newer"),
+                            format!("{}: TLS {}", ep.address, h.version),
+                        ));
+                    }
+                    E::ExpiresIn(r) => match leaf {
+                        None => out.push(Assertion::new(
+                            "expires_in",
+                            false,
+                            range_text(r),
+                            "no certificate",
+                        )),
+                        Some(l) => {
+                            let left = l.not_after_unix - crate::probe::tls::now_unix();
+                            let observed = if left < 0 {
+                                format!(
+                                    "{}: expired {} ago (not_after {})",
+                                    ep.address,
+                                    fmt_dur(Duration::from_secs((-left) as u64)),
+                                    l.not_after
+                                )
+                            } else {
+                                format!(
+                                    "{}: {} left (not_after {})",
+                                    ep.address,
+                                    fmt_dur(Duration::from_secs(left as u64)),
+                                    l.not_after
+                                )
+                            };
+                            let passed = left >= 0 && in_range(r, Duration::from_secs(left as u64));
+                            out.push(Assertion::new(
+                                "expires_in",
+                                passed,
+                                format!("validity left {}", range_text(r)),
+                                observed,
+                            ));
+                        }
+                    },
+                    E::San(m) => {
+                        let sans = leaf.map(|l| l.sans.clone()).unwrap_or_default();
+                        out.push(Assertion::new(
+                            "san",
+                            m.any_of(&sans),
+                            format!("a SAN {m}"),
+                            format!("{}: {}", ep.address, sans.join(", ")),
+                        ));
+                    }
+                    E::Issuer(m) => {
+                        let iss = leaf.map(|l| l.issuer.clone()).unwrap_or_default();
+                        out.push(Assertion::new(
+                            "issuer",
+                            m.is_match(&iss),
+                            format!("issuer {m}"),
+                            format!("{}: {iss}", ep.address),
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        (e, Observation::Http(h)) => {
+            let no_response = || {
+                h.failure
+                    .as_ref()
+                    .map(|f| format!("no response ({}: {})", f.reason, f.message))
+                    .unwrap_or_else(|| "no response".into())
+            };
+            match e {
+                E::Status(set) => {
+                    let expected = set
+                        .0
+                        .iter()
+                        .map(|t| t.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" or ");
+                    let (passed, observed) = match h.status {
+                        Some(c) => (status_matches(set, c), c.to_string()),
+                        None => (false, no_response()),
+                    };
+                    out.push(Assertion::new("status", passed, expected, observed));
+                }
+                E::Header(name, m) => {
+                    let key = format!("headers.{name}");
+                    match (h.status, h.header(name)) {
+                        (None, _) => out.push(Assertion::new(
+                            key,
+                            false,
+                            format!("{name} {m}"),
+                            no_response(),
+                        )),
+                        (Some(_), None) => out.push(Assertion::new(
+                            key,
+                            m.is_match(""),
+                            format!("{name} {m}"),
+                            "header absent",
+                        )),
+                        (Some(_), Some(v)) => out.push(Assertion::new(
+                            key,
+                            m.is_match(&v),
+                            format!("{name} {m}"),
+                            v,
+                        )),
+                    }
+                }
+                E::Body(m) => {
+                    let observed = if h.status.is_none() {
+                        no_response()
+                    } else {
+                        h.body.chars().take(120).collect::<String>()
+                    };
+                    out.push(Assertion::new(
+                        "body",
+                        h.status.is_some() && m.is_match(&h.body),
+                        format!("a body {m}"),
+                        observed,
+                    ));
+                }
+                E::RemoteAddress(m) => match h.remote_address {
+                    None => out.push(Assertion::new(
+                        "remote_address",
+                        false,
+                        "a connection",
+                        no_response(),
+                    )),
+                    Some(a) => m.check("remote_address", &[a.ip()], &[], out),
+                },
+                _ => {}
+            }
+        }
+        _ => {}
+    }
+}
+
+fn summarize(d: &crate::probe::DnsObservation) -> String {
+    let last = d.cname_chain.last().unwrap_or(&d.query);
+    let want = d.record_type.to_string();
+    d.answers
+        .iter()
+        .filter(|r| r.record_type == want && r.name.eq_ignore_ascii_case(last))
+        .map(|r| r.data.clone())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn key_of(e: &Expectation) -> &'static str {
+    match e {
+        Expectation::Trusted(_) => "trusted",
+        Expectation::MinVersion(_) => "min_version",
+        Expectation::ExpiresIn(_) => "expires_in",
+        Expectation::San(_) => "san",
+        Expectation::Issuer(_) => "issuer",
+        _ => "tls",
+    }
+}

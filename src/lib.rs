@@ -1,0 +1,22 @@
+//! netspec: prove that a network behaves as intended.
+//!
+//! YAML suites describe expected DNS answers, open and blocked ports, trusted TLS and HTTP
+//! statuses, per scenario and per region. Data flows one way:
+//!
+//! ```text
+//! suite files → suite::load → suite::plan → run (schedule, deadline, retry, cancel)
+//!                                             │ probe (network I/O) → Observation
+//!                                             │ expect (pure) → assertions
+//!                                             ▼
+//!                                   RunEvent stream → report (console, junit, json)
+//! ```
+
+pub mod cli;
+pub mod demo;
+pub mod expect;
+pub mod loopback;
+pub mod probe;
+pub mod report;
+pub mod run;
+pub mod suite;
+pub mod util;

@@ -1,0 +1,550 @@
+//! The DNS probe: one question to a resolver's servers, observing the real response.
+//!
+//! Works one layer below hickory-resolver (which hides rcodes, the chain and the server that
+//! answered): messages are built and parsed with hickory-proto, and sent by this module over UDP
+//! (TCP fallback on the TC bit, RFC 1035 4.2.1 / RFC 7766) or TCP with the 2-byte length prefix
+//! (RFC 1035 4.2.2). Servers are tried in order; a timeout, a network error, SERVFAIL or REFUSED
+//! moves to the next one (as the stub resolver of glibc does). A CNAME chain that the server left
+//! unfinished is followed by asking for the last target (at most 8 hops).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use hickory_proto::op::{Edns, Message, Query};
+use hickory_proto::rr::{Name, RData, RecordType as HRecordType};
+use serde::Serialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::time::{Instant, timeout_at};
+
+use super::{AnswerSource, Failure, ProbeContext, Resolution, join_ips};
+use crate::suite::model::{Protocol, RecordType};
+use crate::suite::plan::ResolverSpec;
+
+/// Maximum CNAME hops followed by re-querying.
+const MAX_HOPS: usize = 8;
+
+/// One resource record of the answer section.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Record {
+    /// Owner name, without the trailing dot.
+    pub name: String,
+    /// Record type, e.g. `A`, `CNAME`.
+    #[serde(rename = "type")]
+    pub record_type: String,
+    /// Time to live, seconds.
+    pub ttl: u32,
+    /// Record data in presentation format.
+    pub data: String,
+}
+
+/// What a DNS query observed.
+#[derive(Debug, Clone, Serialize)]
+pub struct DnsObservation {
+    /// The name asked.
+    pub query: String,
+    /// The type asked.
+    pub record_type: RecordType,
+    /// Resolver name.
+    pub resolver: String,
+    /// DNS, or the hosts file for the `system` resolver.
+    pub source: AnswerSource,
+    /// Servers asked, in order (`ip:port/udp`).
+    pub servers_tried: Vec<String>,
+    /// The server whose response is reported.
+    pub server: Option<String>,
+    /// Response code (`NOERROR`, `NXDOMAIN`, `SERVFAIL`, `REFUSED`, …); `None` without a response.
+    pub rcode: Option<String>,
+    /// Every answer record, in order, including those of re-queries along the chain.
+    pub answers: Vec<Record>,
+    /// Names the query's CNAME chain led to, in order (not including the query).
+    pub cname_chain: Vec<String>,
+    /// Addresses (A/AAAA) of the final name of the chain.
+    pub addresses: Vec<IpAddr>,
+    /// Why there is no response.
+    pub failure: Option<Failure>,
+    /// Wall time.
+    #[serde(with = "crate::util::millis")]
+    pub elapsed: Duration,
+}
+
+impl DnsObservation {
+    /// Records of the queried type owned by the last name of the chain.
+    pub fn resolves(&self) -> bool {
+        let last = self
+            .cname_chain
+            .last()
+            .map(String::as_str)
+            .unwrap_or(self.query.as_str());
+        let want = self.record_type.to_string();
+        self.answers
+            .iter()
+            .any(|r| r.record_type == want && r.name.eq_ignore_ascii_case(last))
+    }
+
+    /// Lines for reports.
+    pub fn describe(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let from = match (&self.source, &self.server) {
+            (AnswerSource::HostsFile, _) => "the hosts file".to_string(),
+            (_, Some(s)) => s.clone(),
+            _ => "no server".to_string(),
+        };
+        match (&self.rcode, &self.failure) {
+            (_, Some(f)) => out.push(format!(
+                "{} {} via {}: {} [{}] (asked {})",
+                self.query,
+                self.record_type,
+                self.resolver,
+                f.message,
+                f.reason,
+                if self.servers_tried.is_empty() {
+                    "none".into()
+                } else {
+                    self.servers_tried.join(", ")
+                }
+            )),
+            (Some(rc), None) => out.push(format!(
+                "{} {} via {} answered by {}: {}",
+                self.query, self.record_type, self.resolver, from, rc
+            )),
+            (None, None) => {}
+        }
+        for r in &self.answers {
+            out.push(format!(
+                "  {} {} {} {}",
+                r.name, r.ttl, r.record_type, r.data
+            ));
+        }
+        if !self.cname_chain.is_empty() {
+            out.push(format!(
+                "  chain: {} -> {}",
+                self.query,
+                self.cname_chain.join(" -> ")
+            ));
+        }
+        if self.failure.is_none() {
+            out.push(format!("  addresses: {}", join_ips(&self.addresses)));
+        }
+        out
+    }
+}
+
+/// The `system` resolver's servers: the `nameserver` lines of /etc/resolv.conf, port 53.
+pub fn system_servers() -> Vec<SocketAddr> {
+    match hickory_resolver::system_conf::read_system_conf() {
+        Ok((cfg, _)) => cfg
+            .name_servers()
+            .iter()
+            .map(|ns| SocketAddr::new(ns.ip, 53))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The response code's standard mnemonic (RFC 6895 registry names, upper case).
+pub fn rcode_name(code: u16) -> String {
+    match code {
+        0 => "NOERROR".into(),
+        1 => "FORMERR".into(),
+        2 => "SERVFAIL".into(),
+        3 => "NXDOMAIN".into(),
+        4 => "NOTIMP".into(),
+        5 => "REFUSED".into(),
+        6 => "YXDOMAIN".into(),
+        7 => "YXRRSET".into(),
+        8 => "NXRRSET".into(),
+        9 => "NOTAUTH".into(),
+        10 => "NOTZONE".into(),
+        n => format!("RCODE{n}"),
+    }
+}
+
+fn htype(t: RecordType) -> HRecordType {
+    match t {
+        RecordType::A => HRecordType::A,
+        RecordType::AAAA => HRecordType::AAAA,
+        RecordType::CNAME => HRecordType::CNAME,
+        RecordType::TXT => HRecordType::TXT,
+        RecordType::SRV => HRecordType::SRV,
+        RecordType::MX => HRecordType::MX,
+        RecordType::PTR => HRecordType::PTR,
+        RecordType::NS => HRecordType::NS,
+        RecordType::SOA => HRecordType::SOA,
+        RecordType::CAA => HRecordType::CAA,
+    }
+}
+
+fn trim_dot(s: &str) -> String {
+    s.strip_suffix('.').unwrap_or(s).to_owned()
+}
+
+/// Asks `resolver` for `name`/`record_type`, all under `deadline`.
+pub async fn query(
+    ctx: &ProbeContext,
+    resolver: &ResolverSpec,
+    name: &str,
+    record_type: RecordType,
+    deadline: Instant,
+) -> DnsObservation {
+    let start = Instant::now();
+    let mut obs = DnsObservation {
+        query: trim_dot(name),
+        record_type,
+        resolver: resolver.name.clone(),
+        source: AnswerSource::Dns,
+        servers_tried: Vec::new(),
+        server: None,
+        rcode: None,
+        answers: Vec::new(),
+        cname_chain: Vec::new(),
+        addresses: Vec::new(),
+        failure: None,
+        elapsed: Duration::ZERO,
+    };
+    // The system resolver answers A/AAAA from the hosts file first, as getaddrinfo does.
+    if resolver.servers.is_none() && matches!(record_type, RecordType::A | RecordType::AAAA) {
+        let ips: Vec<IpAddr> = ctx
+            .hosts
+            .lookup(name)
+            .iter()
+            .copied()
+            .filter(|ip| ip.is_ipv4() == (record_type == RecordType::A))
+            .collect();
+        if !ips.is_empty() {
+            obs.source = AnswerSource::HostsFile;
+            obs.rcode = Some("NOERROR".into());
+            obs.answers = ips
+                .iter()
+                .map(|ip| Record {
+                    name: obs.query.clone(),
+                    record_type: record_type.to_string(),
+                    ttl: 0,
+                    data: ip.to_string(),
+                })
+                .collect();
+            obs.addresses = ips;
+            obs.elapsed = start.elapsed();
+            return obs;
+        }
+    }
+    let servers: Vec<SocketAddr> = resolver
+        .servers
+        .clone()
+        .unwrap_or_else(|| ctx.system_servers.clone());
+    if servers.is_empty() {
+        obs.failure = Some(Failure::new(
+            "dns.no_servers",
+            "the resolver has no servers (is /etc/resolv.conf empty?)",
+        ));
+        obs.elapsed = start.elapsed();
+        return obs;
+    }
+    let qname = match Name::from_ascii(name).map(|mut n| {
+        n.set_fqdn(true);
+        n
+    }) {
+        Ok(n) => n,
+        Err(e) => {
+            obs.failure = Some(Failure::new(
+                "dns.bad_name",
+                format!("`{name}` is not a valid DNS name: {e}"),
+            ));
+            obs.elapsed = start.elapsed();
+            return obs;
+        }
+    };
+
+    let mut chosen: Option<(SocketAddr, Message)> = None;
+    let mut last_failure = None;
+    for (i, server) in servers.iter().enumerate() {
+        // Share what is left of the deadline between the servers still to ask.
+        let left = deadline.saturating_duration_since(Instant::now());
+        let share = left / (servers.len() - i) as u32;
+        let try_deadline = Instant::now() + share;
+        obs.servers_tried.push(format!(
+            "{server}/{}",
+            if resolver.protocol == Protocol::Tcp {
+                "tcp"
+            } else {
+                "udp"
+            }
+        ));
+        match exchange(
+            ctx,
+            *server,
+            &qname,
+            htype(record_type),
+            resolver.protocol,
+            try_deadline,
+        )
+        .await
+        {
+            Ok(msg) => {
+                let code = u16::from(msg.metadata.response_code);
+                let retry_next = (code == 2 || code == 5) && i + 1 < servers.len();
+                chosen = Some((*server, msg));
+                if !retry_next {
+                    break;
+                }
+            }
+            Err(f) => last_failure = Some(f),
+        }
+    }
+    let Some((server, msg)) = chosen else {
+        obs.failure = last_failure;
+        obs.elapsed = start.elapsed();
+        return obs;
+    };
+    obs.server = Some(server.to_string());
+    obs.rcode = Some(rcode_name(u16::from(msg.metadata.response_code)));
+    absorb(&mut obs, &msg);
+
+    // Follow a chain the server left unfinished.
+    let want = htype(record_type);
+    let mut hops = 0;
+    while record_type != RecordType::CNAME
+        && obs.rcode.as_deref() == Some("NOERROR")
+        && !obs.cname_chain.is_empty()
+        && !obs.resolves()
+        && hops < MAX_HOPS
+    {
+        hops += 1;
+        let Some(target) = obs
+            .cname_chain
+            .last()
+            .and_then(|t| Name::from_ascii(format!("{t}.")).ok())
+        else {
+            break;
+        };
+        match exchange(ctx, server, &target, want, resolver.protocol, deadline).await {
+            Ok(m) => {
+                let code = u16::from(m.metadata.response_code);
+                if code != 0 {
+                    obs.rcode = Some(rcode_name(code));
+                }
+                let before = obs.answers.len();
+                absorb(&mut obs, &m);
+                if obs.answers.len() == before {
+                    break;
+                }
+            }
+            Err(f) => {
+                obs.failure = Some(f);
+                break;
+            }
+        }
+    }
+    obs.elapsed = start.elapsed();
+    obs
+}
+
+/// Adds a response's answer records to the observation and recomputes chain and addresses.
+fn absorb(obs: &mut DnsObservation, msg: &Message) {
+    for r in &msg.answers {
+        obs.answers.push(Record {
+            name: trim_dot(&r.name.to_ascii()),
+            record_type: r.record_type().to_string(),
+            ttl: r.ttl,
+            data: match &r.data {
+                RData::CNAME(c) => trim_dot(&c.0.to_ascii()),
+                d => d.to_string(),
+            },
+        });
+    }
+    // Walk the chain from the query name.
+    let mut current = obs.query.clone();
+    let mut chain = Vec::new();
+    while chain.len() <= MAX_HOPS * 2 {
+        let next = obs
+            .answers
+            .iter()
+            .find(|r| r.record_type == "CNAME" && r.name.eq_ignore_ascii_case(&current))
+            .map(|r| r.data.clone());
+        match next {
+            Some(t) if !chain.contains(&t) => {
+                chain.push(t.clone());
+                current = t;
+            }
+            _ => break,
+        }
+    }
+    obs.cname_chain = chain;
+    obs.addresses = obs
+        .answers
+        .iter()
+        .filter(|r| {
+            (r.record_type == "A" || r.record_type == "AAAA")
+                && r.name.eq_ignore_ascii_case(&current)
+        })
+        .filter_map(|r| r.data.parse().ok())
+        .collect();
+}
+
+/// One query/response exchange with one server, under `deadline`.
+async fn exchange(
+    ctx: &ProbeContext,
+    server: SocketAddr,
+    name: &Name,
+    rtype: HRecordType,
+    protocol: Protocol,
+    deadline: Instant,
+) -> Result<Message, Failure> {
+    let real = ctx.route(server)?;
+    let mut msg = Message::query();
+    msg.add_query(Query::query(name.clone(), rtype));
+    msg.metadata.recursion_desired = true;
+    let mut edns = Edns::new();
+    edns.set_max_payload(1232);
+    msg.set_edns(edns);
+    let id = msg.metadata.id;
+    let wire = msg
+        .to_vec()
+        .map_err(|e| Failure::new("dns.bad_name", format!("cannot encode the query: {e}")))?;
+    let result = timeout_at(deadline, async {
+        if protocol == Protocol::Udp {
+            let resp = udp_exchange(real, &wire, id).await?;
+            if !resp.metadata.truncation {
+                return Ok(resp);
+            }
+        }
+        tcp_exchange(real, &wire, id).await
+    })
+    .await;
+    match result {
+        Ok(r) => r,
+        Err(_) => Err(Failure::new(
+            "dns.timeout",
+            format!("no response from {server} before the deadline"),
+        )),
+    }
+}
+
+async fn udp_exchange(server: SocketAddr, wire: &[u8], id: u16) -> Result<Message, Failure> {
+    let bind: SocketAddr = if server.is_ipv4() {
+        "0.0.0.0:0".parse().unwrap_or(server)
+    } else {
+        "[::]:0".parse().unwrap_or(server)
+    };
+    let net = |e: std::io::Error| Failure::new("dns.network", format!("{server}: {e}"));
+    let sock = UdpSocket::bind(bind).await.map_err(net)?;
+    // connect() makes the kernel drop datagrams from any other source address or port.
+    sock.connect(server).await.map_err(net)?;
+    sock.send(wire).await.map_err(net)?;
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let n = sock.recv(&mut buf).await.map_err(|e| {
+            if e.kind() == std::io::ErrorKind::ConnectionRefused {
+                Failure::new(
+                    "dns.refused_port",
+                    format!("{server}: nothing listens on the DNS port (ICMP port unreachable)"),
+                )
+            } else {
+                net(e)
+            }
+        })?;
+        // Ignore garbage and answers to other queries; the caller's deadline bounds this loop.
+        if let Ok(m) = Message::from_vec(&buf[..n])
+            && m.metadata.id == id
+        {
+            return Ok(m);
+        }
+    }
+}
+
+async fn tcp_exchange(server: SocketAddr, wire: &[u8], id: u16) -> Result<Message, Failure> {
+    let net = |e: std::io::Error| Failure::new("dns.network", format!("{server} over TCP: {e}"));
+    let mut s = TcpStream::connect(server).await.map_err(net)?;
+    let mut framed = Vec::with_capacity(wire.len() + 2);
+    framed.extend_from_slice(&(wire.len() as u16).to_be_bytes());
+    framed.extend_from_slice(wire);
+    s.write_all(&framed).await.map_err(net)?;
+    loop {
+        let len = s.read_u16().await.map_err(net)? as usize;
+        let mut buf = vec![0u8; len];
+        s.read_exact(&mut buf).await.map_err(net)?;
+        match Message::from_vec(&buf) {
+            Ok(m) if m.metadata.id == id => return Ok(m),
+            Ok(_) => continue,
+            Err(e) => {
+                return Err(Failure::new(
+                    "dns.malformed",
+                    format!("{server} sent an undecodable response: {e}"),
+                ));
+            }
+        }
+    }
+}
+
+/// Resolves `host` to addresses for a tcp, tls or http probe: an IP literal as is, otherwise A
+/// and AAAA queries in parallel through `resolver`.
+pub async fn resolve(
+    ctx: &ProbeContext,
+    resolver: &ResolverSpec,
+    host: &str,
+    deadline: Instant,
+) -> Resolution {
+    let start = Instant::now();
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return Resolution {
+            host: host.to_owned(),
+            resolver: resolver.name.clone(),
+            source: AnswerSource::Literal,
+            addresses: vec![ip],
+            cname_chain: Vec::new(),
+            rcode: None,
+            failure: None,
+            elapsed: Duration::ZERO,
+        };
+    }
+    let (a, aaaa) = tokio::join!(
+        query(ctx, resolver, host, RecordType::A, deadline),
+        query(ctx, resolver, host, RecordType::AAAA, deadline)
+    );
+    let mut addresses = a.addresses.clone();
+    addresses.extend(aaaa.addresses.iter().copied());
+    let failure = if !addresses.is_empty() {
+        None
+    } else if let Some(f) = a.failure.clone() {
+        Some(f)
+    } else {
+        match a.rcode.as_deref() {
+            Some("NXDOMAIN") => Some(Failure::new(
+                "dns.nxdomain",
+                format!("{host} does not exist (NXDOMAIN)"),
+            )),
+            Some("NOERROR") => Some(Failure::new(
+                "dns.no_answer",
+                format!("{host} has no A or AAAA records (NOERROR, empty answer)"),
+            )),
+            Some(rc) => Some(Failure::new(
+                rcode_reason(rc),
+                format!("the resolver answered {rc} for {host}"),
+            )),
+            None => Some(Failure::new(
+                "dns.timeout",
+                format!("no response for {host}"),
+            )),
+        }
+    };
+    Resolution {
+        host: host.to_owned(),
+        resolver: resolver.name.clone(),
+        source: a.source,
+        addresses,
+        cname_chain: a.cname_chain,
+        rcode: a.rcode,
+        failure,
+        elapsed: start.elapsed(),
+    }
+}
+
+fn rcode_reason(rc: &str) -> &'static str {
+    match rc {
+        "SERVFAIL" => "dns.servfail",
+        "REFUSED" => "dns.refused",
+        "NXDOMAIN" => "dns.nxdomain",
+        _ => "dns.error",
+    }
+}

@@ -1,0 +1,333 @@
+//! Probes: network I/O that observes and returns an [`Observation`]; they never decide pass or
+//! fail (that is [`crate::expect`]).
+//!
+//! Every probe takes the attempt's deadline (`tokio::time::Instant`) and keeps every await under
+//! it, so a slow or silent network becomes a classified observation ("filtered", "timeout")
+//! rather than an error. `Err` is not used for network outcomes at all.
+
+pub mod dns;
+pub mod hosts;
+pub mod http;
+pub mod tcp;
+pub mod tls;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::suite::plan::{ResolverSpec, Target};
+
+pub use dns::{DnsObservation, Record};
+pub use http::HttpObservation;
+pub use tcp::{PortState, TcpAttempt, TcpObservation};
+pub use tls::{CertInfo, TlsEndpoint, TlsObservation};
+
+/// What one attempt of a check saw.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Observation {
+    /// A DNS query's response.
+    Dns(DnsObservation),
+    /// TCP connects to every address.
+    Tcp(TcpObservation),
+    /// TLS handshakes to every address.
+    Tls(TlsObservation),
+    /// An HTTP exchange.
+    Http(HttpObservation),
+}
+
+impl Observation {
+    /// Wall time of the attempt.
+    pub fn elapsed(&self) -> Duration {
+        match self {
+            Observation::Dns(o) => o.elapsed,
+            Observation::Tcp(o) => o.elapsed,
+            Observation::Tls(o) => o.elapsed,
+            Observation::Http(o) => o.elapsed,
+        }
+    }
+
+    /// Human-readable lines describing what was observed (for JUnit system-out and the console).
+    pub fn describe(&self) -> Vec<String> {
+        match self {
+            Observation::Dns(o) => o.describe(),
+            Observation::Tcp(o) => o.describe(),
+            Observation::Tls(o) => o.describe(),
+            Observation::Http(o) => o.describe(),
+        }
+    }
+}
+
+/// A network outcome that is not a clean answer, with a stable reason code such as
+/// `dns.timeout` or `tcp.filtered`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Failure {
+    /// Stable reason code, `<kind>.<reason>`.
+    pub reason: &'static str,
+    /// What happened, for people.
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure with a reason code.
+    pub fn new(reason: &'static str, message: impl Into<String>) -> Self {
+        Failure {
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
+/// Where an answer came from.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerSource {
+    /// A DNS server's response.
+    Dns,
+    /// The hosts file (system resolver only).
+    HostsFile,
+    /// The host was an IP literal; nothing was resolved.
+    Literal,
+}
+
+/// How a host name became addresses for a tcp, tls or http probe.
+#[derive(Debug, Clone, Serialize)]
+pub struct Resolution {
+    /// The host as written.
+    pub host: String,
+    /// Resolver name.
+    pub resolver: String,
+    /// Where the addresses came from.
+    pub source: AnswerSource,
+    /// A and AAAA addresses, A first.
+    pub addresses: Vec<IpAddr>,
+    /// The CNAME chain followed, in order (names after the host).
+    pub cname_chain: Vec<String>,
+    /// Response code of the A query (`None` for literals and failures without a response).
+    pub rcode: Option<String>,
+    /// Why there are no addresses, when there are none.
+    pub failure: Option<Failure>,
+    /// Time spent resolving.
+    #[serde(with = "crate::util::millis")]
+    pub elapsed: Duration,
+}
+
+impl Resolution {
+    fn describe(&self) -> String {
+        match (&self.source, &self.failure) {
+            (AnswerSource::Literal, _) => format!("{} is an IP literal (not resolved)", self.host),
+            (_, Some(f)) => format!(
+                "resolving {} via {}: {} [{}]",
+                self.host, self.resolver, f.message, f.reason
+            ),
+            (src, None) => {
+                let chain = if self.cname_chain.is_empty() {
+                    String::new()
+                } else {
+                    format!(" via CNAME {}", self.cname_chain.join(" -> "))
+                };
+                let from = if *src == AnswerSource::HostsFile {
+                    " (hosts file)"
+                } else {
+                    ""
+                };
+                format!(
+                    "resolved {} via {}{from}{chain}: {}",
+                    self.host,
+                    self.resolver,
+                    join_ips(&self.addresses)
+                )
+            }
+        }
+    }
+}
+
+pub(crate) fn join_ips(ips: &[IpAddr]) -> String {
+    if ips.is_empty() {
+        "no addresses".into()
+    } else {
+        ips.iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Confines a run to a loopback lab (`netspec demo`, tests): every destination is translated
+/// through the map and must end on loopback; anything else is refused before a packet is sent.
+#[derive(Debug, Default, Clone)]
+pub struct Sandbox {
+    /// Lab address (as DNS answers it) → the loopback listener playing it.
+    pub map: HashMap<SocketAddr, SocketAddr>,
+}
+
+impl Sandbox {
+    /// The address to really connect to for `dest`.
+    ///
+    /// Errors: `dest` is neither loopback nor in the map (nothing may be sent there).
+    pub fn route(&self, dest: SocketAddr) -> Result<SocketAddr, Failure> {
+        if let Some(to) = self.map.get(&dest) {
+            return Ok(*to);
+        }
+        if dest.ip().is_loopback() {
+            return Ok(dest);
+        }
+        Err(Failure::new(
+            "sandbox.refused",
+            format!("{dest} is outside the loopback lab; nothing was sent"),
+        ))
+    }
+
+    /// The lab address a loopback address plays (for reporting), or the address itself.
+    pub fn unroute(&self, real: SocketAddr) -> SocketAddr {
+        self.map
+            .iter()
+            .find(|(_, v)| **v == real)
+            .map(|(k, _)| *k)
+            .unwrap_or(real)
+    }
+}
+
+/// Shared, read-only state of a run's probes: trust roots, TLS configs, the system resolver's
+/// configuration, the optional sandbox.
+pub struct ProbeContext {
+    /// Trust anchors (system store, plus any extra roots given to the run).
+    pub roots: Arc<rustls::RootCertStore>,
+    /// The system resolver's servers (from /etc/resolv.conf) — loaded once.
+    pub system_servers: Vec<SocketAddr>,
+    /// The system hosts file (name → addresses), consulted first by the `system` resolver.
+    pub hosts: hosts::HostsFile,
+    /// Loopback confinement, when set.
+    pub sandbox: Option<Sandbox>,
+    /// Largest HTTP body kept, in bytes.
+    pub body_cap: usize,
+    tls_cache: std::sync::Mutex<HashMap<Option<std::path::PathBuf>, Arc<rustls::ClientConfig>>>,
+}
+
+/// Options for building a [`ProbeContext`].
+#[derive(Default)]
+pub struct ContextOptions {
+    /// Extra trust anchors (DER), e.g. a lab CA.
+    pub extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// Do not load the system trust store (only `extra_roots`).
+    pub no_system_roots: bool,
+    /// Use these servers for `system` instead of /etc/resolv.conf, and no hosts file.
+    pub system_servers: Option<Vec<SocketAddr>>,
+    /// Loopback confinement.
+    pub sandbox: Option<Sandbox>,
+}
+
+impl ProbeContext {
+    /// Loads the system trust store (honouring `SSL_CERT_FILE`/`SSL_CERT_DIR`), resolv.conf and
+    /// the hosts file. Missing files are not errors: they leave the corresponding part empty.
+    pub fn new(opts: ContextOptions) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut roots = rustls::RootCertStore::empty();
+        if !opts.no_system_roots {
+            let loaded = rustls_native_certs::load_native_certs();
+            roots.add_parsable_certificates(loaded.certs);
+        }
+        roots.add_parsable_certificates(opts.extra_roots);
+        let (system_servers, hosts) = match opts.system_servers {
+            Some(s) => (s, hosts::HostsFile::default()),
+            None => (
+                dns::system_servers(),
+                hosts::HostsFile::load(std::path::Path::new("/etc/hosts")),
+            ),
+        };
+        ProbeContext {
+            roots: Arc::new(roots),
+            system_servers,
+            hosts,
+            sandbox: opts.sandbox,
+            body_cap: 64 * 1024,
+            tls_cache: Default::default(),
+        }
+    }
+
+    /// A verifying rustls client config trusting the system roots, or only `ca_file` when given.
+    ///
+    /// Errors: the CA file cannot be read or holds no certificate.
+    pub fn tls_config(
+        &self,
+        ca_file: Option<&std::path::Path>,
+    ) -> Result<Arc<rustls::ClientConfig>, String> {
+        let key = ca_file.map(|p| p.to_owned());
+        if let Some(c) = self
+            .tls_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return Ok(c.clone());
+        }
+        let roots = match ca_file {
+            None => self.roots.clone(),
+            Some(p) => Arc::new(tls::load_ca_file(p)?),
+        };
+        let mut cfg = rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let cfg = Arc::new(cfg);
+        self.tls_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, cfg.clone());
+        Ok(cfg)
+    }
+
+    /// Translates a destination through the sandbox (identity without one).
+    pub fn route(&self, dest: SocketAddr) -> Result<SocketAddr, Failure> {
+        match &self.sandbox {
+            Some(s) => s.route(dest),
+            None => Ok(dest),
+        }
+    }
+
+    /// The address to report for a really-connected one.
+    pub fn unroute(&self, real: SocketAddr) -> SocketAddr {
+        match &self.sandbox {
+            Some(s) => s.unroute(real),
+            None => real,
+        }
+    }
+}
+
+/// Runs the probe for `target` until `deadline`.
+pub async fn probe(
+    ctx: &ProbeContext,
+    target: &Target,
+    resolver: &ResolverSpec,
+    deadline: tokio::time::Instant,
+) -> Observation {
+    match target {
+        Target::Dns { name, record_type } => {
+            Observation::Dns(dns::query(ctx, resolver, name, *record_type, deadline).await)
+        }
+        Target::Tcp { host, port, source } => {
+            Observation::Tcp(tcp::probe(ctx, resolver, host, *port, *source, deadline).await)
+        }
+        Target::Tls {
+            host,
+            port,
+            sni,
+            ca_file,
+        } => Observation::Tls(
+            tls::probe(
+                ctx,
+                resolver,
+                host,
+                *port,
+                sni,
+                ca_file.as_deref(),
+                deadline,
+            )
+            .await,
+        ),
+        Target::Http(h) => Observation::Http(http::probe(ctx, resolver, h, deadline).await),
+    }
+}

@@ -1,0 +1,205 @@
+//! The TCP probe: a connect to every address of a host, each classified in nmap's port states
+//! (`open`: handshake completed; `closed`: RST / refused; `filtered`: no answer before the
+//! deadline, or ICMP host unreachable). Addresses this host has no route for (for example AAAA
+//! answers on an IPv4-only machine) are reported as `no_route` and left out of verdicts.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::time::{Instant, timeout_at};
+
+use super::{Failure, ProbeContext, Resolution, dns};
+use crate::suite::plan::ResolverSpec;
+
+/// Port state of one address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PortState {
+    /// The three-way handshake completed.
+    Open,
+    /// The connection was actively refused (RST).
+    Closed,
+    /// No answer before the deadline, or ICMP host unreachable.
+    Filtered,
+    /// This host has no route to the address' family or network; not counted in verdicts.
+    NoRoute,
+}
+
+impl std::fmt::Display for PortState {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(match self {
+            PortState::Open => "open",
+            PortState::Closed => "closed",
+            PortState::Filtered => "filtered",
+            PortState::NoRoute => "no_route",
+        })
+    }
+}
+
+/// One address' connect.
+#[derive(Debug, Clone, Serialize)]
+pub struct TcpAttempt {
+    /// The address (as resolved; never the sandbox's loopback stand-in).
+    pub address: SocketAddr,
+    /// Its state.
+    pub state: PortState,
+    /// Time to complete the handshake, for `open`.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_millis")]
+    pub connect_time: Option<Duration>,
+    /// The OS error or timeout text.
+    pub detail: String,
+}
+
+fn opt_millis<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => crate::util::millis::serialize(d, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// What a TCP check observed.
+#[derive(Debug, Clone, Serialize)]
+pub struct TcpObservation {
+    /// How the host became addresses.
+    pub resolution: Resolution,
+    /// The port.
+    pub port: u16,
+    /// One entry per address, in resolution order.
+    pub attempts: Vec<TcpAttempt>,
+    /// Wall time.
+    #[serde(with = "crate::util::millis")]
+    pub elapsed: Duration,
+}
+
+impl TcpObservation {
+    /// Attempts that count for verdicts (routable addresses).
+    pub fn counted(&self) -> impl Iterator<Item = &TcpAttempt> {
+        let all_unroutable = self.attempts.iter().all(|a| a.state == PortState::NoRoute);
+        self.attempts
+            .iter()
+            .filter(move |a| all_unroutable || a.state != PortState::NoRoute)
+    }
+
+    /// Lines for reports.
+    pub fn describe(&self) -> Vec<String> {
+        let mut out = vec![self.resolution.describe()];
+        for a in &self.attempts {
+            match a.connect_time {
+                Some(t) => out.push(format!(
+                    "  {} {} ({:.1} ms)",
+                    a.address,
+                    a.state,
+                    t.as_secs_f64() * 1000.0
+                )),
+                None => out.push(format!("  {} {} ({})", a.address, a.state, a.detail)),
+            }
+        }
+        out
+    }
+}
+
+/// Connects to `addr` (through the sandbox when set) before `deadline`; the stream is returned
+/// for `open` so TLS can continue on it.
+pub async fn connect(
+    ctx: &ProbeContext,
+    addr: SocketAddr,
+    source: Option<IpAddr>,
+    deadline: Instant,
+) -> (TcpAttempt, Option<TcpStream>) {
+    let attempt = |state, detail: String| TcpAttempt {
+        address: addr,
+        state,
+        connect_time: None,
+        detail,
+    };
+    let real = match ctx.route(addr) {
+        Ok(r) => r,
+        Err(Failure { message, .. }) => return (attempt(PortState::NoRoute, message), None),
+    };
+    let start = Instant::now();
+    let sock = match if real.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    } {
+        Ok(s) => s,
+        Err(e) => {
+            return (
+                attempt(PortState::NoRoute, format!("cannot create a socket: {e}")),
+                None,
+            );
+        }
+    };
+    if let Some(src) = source
+        && let Err(e) = sock.bind(SocketAddr::new(src, 0))
+    {
+        return (
+            attempt(
+                PortState::NoRoute,
+                format!("cannot bind source address {src}: {e}"),
+            ),
+            None,
+        );
+    }
+    match timeout_at(deadline, sock.connect(real)).await {
+        Ok(Ok(stream)) => {
+            let t = start.elapsed();
+            (
+                TcpAttempt {
+                    address: addr,
+                    state: PortState::Open,
+                    connect_time: Some(t),
+                    detail: "handshake completed".into(),
+                },
+                Some(stream),
+            )
+        }
+        Ok(Err(e)) => {
+            use std::io::ErrorKind as K;
+            let state = match e.kind() {
+                K::ConnectionRefused | K::ConnectionReset => PortState::Closed,
+                K::HostUnreachable | K::TimedOut => PortState::Filtered,
+                K::NetworkUnreachable | K::AddrNotAvailable => PortState::NoRoute,
+                _ => PortState::Filtered,
+            };
+            (attempt(state, e.to_string()), None)
+        }
+        Err(_) => (
+            attempt(
+                PortState::Filtered,
+                format!("no answer within {:.1} s", start.elapsed().as_secs_f64()),
+            ),
+            None,
+        ),
+    }
+}
+
+/// Resolves `host` and connects to every address concurrently, all before `deadline`.
+pub async fn probe(
+    ctx: &ProbeContext,
+    resolver: &ResolverSpec,
+    host: &str,
+    port: u16,
+    source: Option<IpAddr>,
+    deadline: Instant,
+) -> TcpObservation {
+    let start = Instant::now();
+    let resolution = dns::resolve(ctx, resolver, host, deadline).await;
+    let conns = resolution
+        .addresses
+        .iter()
+        .map(|ip| connect(ctx, SocketAddr::new(*ip, port), source, deadline));
+    let attempts = futures_util::future::join_all(conns)
+        .await
+        .into_iter()
+        .map(|(a, _)| a)
+        .collect();
+    TcpObservation {
+        resolution,
+        port,
+        attempts,
+        elapsed: start.elapsed(),
+    }
+}

@@ -1,0 +1,454 @@
+//! The TLS probe: a rustls handshake (with SNI) to every address of a host, reporting the
+//! negotiated version and cipher suite, the presented chain (subject, issuer, SANs, validity)
+//! and the trust verdict with the verifier's reason.
+//!
+//! To report the facts of an untrusted server too, the handshake runs with a recording verifier:
+//! it asks rustls' WebPKI verifier (RFC 5280 path validation, RFC 6125 name checks) for the
+//! verdict, records it, and lets the handshake finish. No application data is ever sent on such
+//! a connection; it is closed right after the handshake. HTTP checks use the normal, enforcing
+//! verifier.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rustls::DigitallySignedStruct;
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use serde::Serialize;
+use tokio::time::{Instant, timeout_at};
+use tokio_rustls::TlsConnector;
+
+use super::tcp::{self, PortState};
+use super::{Failure, ProbeContext, Resolution, dns};
+use crate::suite::plan::ResolverSpec;
+
+/// One certificate of the presented chain.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CertInfo {
+    /// Subject distinguished name.
+    pub subject: String,
+    /// Issuer distinguished name.
+    pub issuer: String,
+    /// Subject alternative names (DNS names and IPs).
+    pub sans: Vec<String>,
+    /// Start of validity, as printed by x509-parser (UTC).
+    pub not_before: String,
+    /// End of validity (UTC).
+    pub not_after: String,
+    /// End of validity, seconds since the Unix epoch.
+    pub not_after_unix: i64,
+}
+
+/// The handshake's outcome on one address.
+#[derive(Debug, Clone, Serialize)]
+pub struct Handshake {
+    /// Negotiated version: `1.2` or `1.3`.
+    pub version: String,
+    /// Negotiated cipher suite (IANA name).
+    pub cipher_suite: String,
+    /// Presented chain, leaf first.
+    pub chain: Vec<CertInfo>,
+    /// Whether the chain verifies for the server name against the trust anchors.
+    pub trusted: bool,
+    /// The verifier's reason when not trusted.
+    pub trust_error: Option<String>,
+}
+
+/// One address' TLS result.
+#[derive(Debug, Clone, Serialize)]
+pub struct TlsEndpoint {
+    /// The address.
+    pub address: SocketAddr,
+    /// TCP state before the handshake.
+    pub tcp: PortState,
+    /// The handshake, when it completed.
+    pub handshake: Option<Handshake>,
+    /// Why there is no handshake.
+    pub failure: Option<Failure>,
+}
+
+/// What a TLS check observed.
+#[derive(Debug, Clone, Serialize)]
+pub struct TlsObservation {
+    /// How the host became addresses.
+    pub resolution: Resolution,
+    /// Port.
+    pub port: u16,
+    /// Server name sent (SNI) and verified.
+    pub sni: String,
+    /// One entry per routable address.
+    pub endpoints: Vec<TlsEndpoint>,
+    /// Wall time.
+    #[serde(with = "crate::util::millis")]
+    pub elapsed: Duration,
+}
+
+impl TlsObservation {
+    /// Lines for reports.
+    pub fn describe(&self) -> Vec<String> {
+        let mut out = vec![self.resolution.describe()];
+        for e in &self.endpoints {
+            match (&e.handshake, &e.failure) {
+                (Some(h), _) => {
+                    let verdict = if h.trusted {
+                        "trusted".to_string()
+                    } else {
+                        format!("untrusted: {}", h.trust_error.as_deref().unwrap_or("?"))
+                    };
+                    out.push(format!(
+                        "  {} TLS {} {} sni={} {}",
+                        e.address, h.version, h.cipher_suite, self.sni, verdict
+                    ));
+                    for (i, c) in h.chain.iter().enumerate() {
+                        out.push(format!(
+                            "    [{i}] subject: {}; issuer: {}",
+                            c.subject, c.issuer
+                        ));
+                        out.push(format!(
+                            "        SANs: {}; valid {} .. {}",
+                            c.sans.join(", "),
+                            c.not_before,
+                            c.not_after
+                        ));
+                    }
+                }
+                (None, Some(f)) => out.push(format!(
+                    "  {} tcp {}: {} [{}]",
+                    e.address, e.tcp, f.message, f.reason
+                )),
+                (None, None) => out.push(format!("  {} tcp {}", e.address, e.tcp)),
+            }
+        }
+        out
+    }
+}
+
+/// Reads a PEM file of trust anchors.
+///
+/// Errors: unreadable file, or no certificate in it.
+pub fn load_ca_file(path: &Path) -> Result<rustls::RootCertStore, String> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?
+        .filter_map(Result::ok)
+        .collect();
+    if certs.is_empty() {
+        return Err(format!(
+            "CA file {} holds no PEM certificate",
+            path.display()
+        ));
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(certs);
+    Ok(roots)
+}
+
+/// Facts of one DER certificate; `None` when it does not parse.
+pub fn cert_info(der: &[u8]) -> Option<CertInfo> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let mut sans = Vec::new();
+    if let Ok(Some(ext)) = cert.subject_alternative_name() {
+        for n in &ext.value.general_names {
+            match n {
+                x509_parser::extensions::GeneralName::DNSName(d) => sans.push(d.to_string()),
+                x509_parser::extensions::GeneralName::IPAddress(b) => match b.len() {
+                    4 => sans.push(std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string()),
+                    16 => {
+                        let mut a = [0u8; 16];
+                        a.copy_from_slice(b);
+                        sans.push(std::net::Ipv6Addr::from(a).to_string())
+                    }
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+    }
+    Some(CertInfo {
+        subject: cert.subject().to_string(),
+        issuer: cert.issuer().to_string(),
+        sans,
+        not_before: cert.validity().not_before.to_string(),
+        not_after: cert.validity().not_after.to_string(),
+        not_after_unix: cert.validity().not_after.timestamp(),
+    })
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[derive(Debug)]
+struct Recording {
+    inner: Arc<WebPkiServerVerifier>,
+    verdict: Mutex<Option<Result<(), String>>>,
+}
+
+impl ServerCertVerifier for Recording {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let r = self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        *self.verdict.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(r.map(|_| ()).map_err(|e| e.to_string()));
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// Resolves `host` and runs a handshake on every routable address, all before `deadline`.
+pub async fn probe(
+    ctx: &ProbeContext,
+    resolver: &ResolverSpec,
+    host: &str,
+    port: u16,
+    sni: &str,
+    ca_file: Option<&Path>,
+    deadline: Instant,
+) -> TlsObservation {
+    let start = Instant::now();
+    let resolution = dns::resolve(ctx, resolver, host, deadline).await;
+    let roots = match ca_file {
+        None => Ok(ctx.roots.clone()),
+        Some(p) => load_ca_file(p).map(Arc::new),
+    };
+    let endpoints = match roots {
+        Err(msg) => resolution
+            .addresses
+            .iter()
+            .map(|ip| TlsEndpoint {
+                address: SocketAddr::new(*ip, port),
+                tcp: PortState::NoRoute,
+                handshake: None,
+                failure: Some(Failure::new("tls.ca_file", msg.clone())),
+            })
+            .collect(),
+        Ok(roots) => {
+            let hs = resolution.addresses.iter().map(|ip| {
+                handshake(
+                    ctx,
+                    SocketAddr::new(*ip, port),
+                    sni,
+                    roots.clone(),
+                    deadline,
+                )
+            });
+            let all: Vec<TlsEndpoint> = futures_util::future::join_all(hs).await;
+            let routable = all.iter().any(|e| e.tcp != PortState::NoRoute);
+            all.into_iter()
+                .filter(|e| !routable || e.tcp != PortState::NoRoute)
+                .collect()
+        }
+    };
+    TlsObservation {
+        resolution,
+        port,
+        sni: sni.to_owned(),
+        endpoints,
+        elapsed: start.elapsed(),
+    }
+}
+
+async fn handshake(
+    ctx: &ProbeContext,
+    addr: SocketAddr,
+    sni: &str,
+    roots: Arc<rustls::RootCertStore>,
+    deadline: Instant,
+) -> TlsEndpoint {
+    let (attempt, stream) = tcp::connect(ctx, addr, None, deadline).await;
+    let mut ep = TlsEndpoint {
+        address: addr,
+        tcp: attempt.state,
+        handshake: None,
+        failure: None,
+    };
+    let Some(stream) = stream else {
+        let reason = match attempt.state {
+            PortState::Closed => "tcp.closed",
+            PortState::Filtered => "tcp.filtered",
+            _ => "tcp.no_route",
+        };
+        ep.failure = Some(Failure::new(
+            reason,
+            format!("no TCP connection: {}", attempt.detail),
+        ));
+        return ep;
+    };
+    let server_name = match ServerName::try_from(sni.to_owned()) {
+        Ok(n) => n,
+        Err(e) => {
+            ep.failure = Some(Failure::new(
+                "tls.bad_sni",
+                format!("`{sni}` is not a valid server name: {e}"),
+            ));
+            return ep;
+        }
+    };
+    let inner = match WebPkiServerVerifier::builder(roots).build() {
+        Ok(v) => v,
+        Err(e) => {
+            ep.failure = Some(Failure::new(
+                "tls.no_roots",
+                format!("no usable trust anchors: {e}"),
+            ));
+            return ep;
+        }
+    };
+    let recorder = Arc::new(Recording {
+        inner,
+        verdict: Mutex::new(None),
+    });
+    let mut cfg = rustls::ClientConfig::builder()
+        .dangerous()
+        .with_custom_certificate_verifier(recorder.clone())
+        .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let connector = TlsConnector::from(Arc::new(cfg));
+    match timeout_at(deadline, connector.connect(server_name, stream)).await {
+        Err(_) => {
+            ep.failure = Some(Failure::new(
+                "tls.handshake_timeout",
+                "the TLS handshake did not finish before the deadline",
+            ))
+        }
+        Ok(Err(e)) => {
+            let reason = if e.kind() == std::io::ErrorKind::InvalidData {
+                "tls.protocol"
+            } else {
+                "tls.handshake"
+            };
+            ep.failure = Some(Failure::new(reason, format!("handshake failed: {e}")));
+        }
+        Ok(Ok(tls)) => {
+            let (_, conn) = tls.get_ref();
+            let version = match conn.protocol_version() {
+                Some(rustls::ProtocolVersion::TLSv1_3) => "1.3".to_string(),
+                Some(rustls::ProtocolVersion::TLSv1_2) => "1.2".to_string(),
+                Some(v) => format!("{v:?}"),
+                None => "?".into(),
+            };
+            let cipher_suite = conn
+                .negotiated_cipher_suite()
+                .map(|s| format!("{:?}", s.suite()))
+                .unwrap_or_default();
+            let chain = conn
+                .peer_certificates()
+                .unwrap_or(&[])
+                .iter()
+                .filter_map(|c| cert_info(c))
+                .collect();
+            let verdict = recorder
+                .verdict
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            let (trusted, trust_error) = match verdict {
+                Some(Ok(())) => (true, None),
+                Some(Err(e)) => (false, Some(e)),
+                None => (false, Some("the server presented no certificate".into())),
+            };
+            ep.handshake = Some(Handshake {
+                version,
+                cipher_suite,
+                chain,
+                trusted,
+                trust_error,
+            });
+        }
+    }
+    ep
+}
+
+/// Accepts any certificate but still checks handshake signatures (for `insecure: true`).
+#[derive(Debug)]
+struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// A client config that skips certificate verification (`insecure: true` checks only).
+pub fn insecure_config() -> Arc<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ClientConfig::builder()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+        .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(cfg)
+}

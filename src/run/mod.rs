@@ -1,0 +1,389 @@
+//! The runner: schedules checks with bounded concurrency, owns time (one deadline per attempt,
+//! retries, cancellation) and streams [`RunEvent`]s to reporters. It never prints.
+//!
+//! Concurrency: `-j` checks in flight (default [`DEFAULT_CONCURRENCY`]). Checks mostly wait on
+//! the network, not the CPU, so the default is far above the core count: 128 dropped endpoints
+//! cost one timeout, while staying well under the usual 1024 open-file limit (a check holds at
+//! most a few sockets).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::{Semaphore, mpsc};
+use tokio::time::{Instant, sleep, timeout_at};
+use tokio_util::sync::CancellationToken;
+
+use crate::expect::{self, Assertion, Kind};
+use crate::probe::{self, Failure, Observation, ProbeContext};
+use crate::suite::plan::{Plan, PlannedCheck};
+
+/// Default number of checks in flight.
+pub const DEFAULT_CONCURRENCY: usize = 128;
+
+/// Extra time a probe gets past its deadline before the runner gives up on it (it should never
+/// be needed: probes keep every await under the deadline).
+const GRACE: Duration = Duration::from_millis(500);
+
+/// Outcome of a check, in JUnit's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Every expectation held.
+    Passed,
+    /// An expectation did not hold (JUnit `<failure>`).
+    Failed,
+    /// The check could not be evaluated (JUnit `<error>`).
+    Error,
+    /// The run was interrupted before the check finished.
+    Cancelled,
+}
+
+/// One attempt of a check.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    /// What the probe saw.
+    pub observation: Observation,
+    /// Each expectation's result.
+    pub assertions: Vec<Assertion>,
+    /// A local problem that kept the check from being evaluated.
+    pub error: Option<Failure>,
+}
+
+impl Attempt {
+    fn passed(&self) -> bool {
+        self.error.is_none() && self.assertions.iter().all(|a| a.passed)
+    }
+}
+
+/// The result of one check.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    /// Plan position.
+    pub index: usize,
+    /// `<suite>/<scenario>/<check>`.
+    pub id: String,
+    /// Suite name.
+    pub suite: String,
+    /// Scenario instance.
+    pub scenario: String,
+    /// Check name.
+    pub name: String,
+    /// Kind.
+    pub kind: Kind,
+    /// What was probed.
+    pub target: String,
+    /// Resolver name.
+    pub resolver: String,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// Every attempt, in order (the last decides the outcome).
+    pub attempts: Vec<Attempt>,
+    /// Troubleshooting hint.
+    pub hint: Option<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Matrix values.
+    pub vars: Vec<(String, String)>,
+    /// Wall time of all attempts.
+    #[serde(with = "crate::util::millis")]
+    pub elapsed: Duration,
+}
+
+impl CheckResult {
+    /// The assertions of the last attempt that did not hold.
+    pub fn failed_assertions(&self) -> Vec<&Assertion> {
+        self.attempts
+            .last()
+            .map(|a| a.assertions.iter().filter(|x| !x.passed).collect())
+            .unwrap_or_default()
+    }
+
+    /// One-line reason: the failed assertions, or the error.
+    pub fn reason(&self) -> String {
+        match self.outcome {
+            Outcome::Cancelled => "cancelled before it finished".into(),
+            Outcome::Error => self
+                .attempts
+                .last()
+                .and_then(|a| a.error.as_ref())
+                .map(|f| format!("{} [{}]", f.message, f.reason))
+                .unwrap_or_else(|| "could not be evaluated".into()),
+            _ => self
+                .failed_assertions()
+                .iter()
+                .map(|a| a.message())
+                .collect::<Vec<_>>()
+                .join("; "),
+        }
+    }
+
+    /// The probe's reason code of the last attempt's failure, if any (e.g. `tcp.filtered`).
+    pub fn reason_code(&self) -> Option<&'static str> {
+        let a = self.attempts.last()?;
+        if let Some(e) = &a.error {
+            return Some(e.reason);
+        }
+        match &a.observation {
+            Observation::Dns(d) => {
+                d.failure
+                    .as_ref()
+                    .map(|f| f.reason)
+                    .or(match d.rcode.as_deref() {
+                        Some("NXDOMAIN") => Some("dns.nxdomain"),
+                        Some("SERVFAIL") => Some("dns.servfail"),
+                        Some("REFUSED") => Some("dns.refused"),
+                        _ => None,
+                    })
+            }
+            Observation::Tcp(t) => t.resolution.failure.as_ref().map(|f| f.reason).or_else(|| {
+                t.counted()
+                    .find(|x| x.state != probe::PortState::Open)
+                    .map(|x| match x.state {
+                        probe::PortState::Closed => "tcp.closed",
+                        probe::PortState::Filtered => "tcp.filtered",
+                        _ => "tcp.no_route",
+                    })
+            }),
+            Observation::Tls(t) => t.resolution.failure.as_ref().map(|f| f.reason).or_else(|| {
+                t.endpoints.iter().find_map(|e| {
+                    e.failure.as_ref().map(|f| f.reason).or_else(|| {
+                        e.handshake.as_ref().filter(|h| !h.trusted).map(|h| {
+                            let err = h.trust_error.as_deref().unwrap_or("").to_ascii_lowercase();
+                            if err.contains("expired") {
+                                "tls.expired"
+                            } else if err.contains("notvalidforname")
+                                || err.contains("not valid for name")
+                            {
+                                "tls.hostname_mismatch"
+                            } else {
+                                "tls.untrusted"
+                            }
+                        })
+                    })
+                })
+            }),
+            Observation::Http(h) => h
+                .failure
+                .as_ref()
+                .map(|f| f.reason)
+                .or(h.status.map(|_| "http.status")),
+        }
+    }
+}
+
+/// What reporters are told, in the order things happen.
+#[derive(Debug, Clone)]
+pub enum RunEvent {
+    /// The run starts with this many checks.
+    Started {
+        /// Number of checks.
+        total: usize,
+    },
+    /// A check finished (any order).
+    Finished(Arc<CheckResult>),
+}
+
+/// Run-level options.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Checks in flight.
+    pub concurrency: usize,
+    /// Cancel the rest after the first failure or error.
+    pub fail_fast: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            concurrency: DEFAULT_CONCURRENCY,
+            fail_fast: false,
+        }
+    }
+}
+
+/// Runs every check of `plan`, sending events as checks finish; returns results in plan order.
+/// Cancelling `cancel` stops new checks and abandons running ones (they are `Cancelled`).
+pub async fn run(
+    plan: &Plan,
+    ctx: Arc<ProbeContext>,
+    opts: RunOptions,
+    cancel: CancellationToken,
+    events: mpsc::UnboundedSender<RunEvent>,
+) -> Vec<CheckResult> {
+    let _ = events.send(RunEvent::Started {
+        total: plan.checks.len(),
+    });
+    let sem = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    let mut set = tokio::task::JoinSet::new();
+    for check in plan.checks.iter().cloned().map(Arc::new) {
+        let sem = sem.clone();
+        let ctx = ctx.clone();
+        let cancel = cancel.clone();
+        let events = events.clone();
+        let fail_fast = opts.fail_fast;
+        set.spawn(async move {
+            let result = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => cancelled(&check, Duration::ZERO),
+                r = async {
+                    let _permit = sem.acquire().await;
+                    run_check(&check, &ctx, &cancel).await
+                } => r,
+            };
+            if fail_fast && matches!(result.outcome, Outcome::Failed | Outcome::Error) {
+                cancel.cancel();
+            }
+            let result = Arc::new(result);
+            let _ = events.send(RunEvent::Finished(result.clone()));
+            result
+        });
+    }
+    let mut results: Vec<CheckResult> = Vec::with_capacity(plan.checks.len());
+    while let Some(r) = set.join_next().await {
+        if let Ok(r) = r {
+            results.push(Arc::unwrap_or_clone(r));
+        }
+    }
+    results.sort_by_key(|r| r.index);
+    results
+}
+
+fn base_result(
+    c: &PlannedCheck,
+    outcome: Outcome,
+    attempts: Vec<Attempt>,
+    elapsed: Duration,
+) -> CheckResult {
+    CheckResult {
+        index: c.index,
+        id: c.id.clone(),
+        suite: c.suite.to_string(),
+        scenario: c.scenario.to_string(),
+        name: c.name.clone(),
+        kind: c.target.kind(),
+        target: c.target.describe(),
+        resolver: c.resolver.name.clone(),
+        outcome,
+        attempts,
+        hint: c.hint.clone(),
+        tags: c.tags.clone(),
+        vars: c.vars.clone(),
+        elapsed,
+    }
+}
+
+fn cancelled(c: &PlannedCheck, elapsed: Duration) -> CheckResult {
+    base_result(c, Outcome::Cancelled, Vec::new(), elapsed)
+}
+
+/// Failures that mean "could not evaluate" rather than "the network said no".
+fn local_error(obs: &Observation) -> Option<Failure> {
+    let is_local = |f: &Failure| {
+        f.reason.starts_with("sandbox.")
+            || matches!(
+                f.reason,
+                "tls.ca_file"
+                    | "http.client"
+                    | "http.bad_proxy"
+                    | "dns.bad_name"
+                    | "tls.bad_sni"
+                    | "tls.no_roots"
+                    | "dns.no_servers"
+            )
+    };
+    match obs {
+        Observation::Dns(d) => d.failure.clone().filter(is_local),
+        Observation::Tcp(t) => t.resolution.failure.clone().filter(is_local).or_else(|| {
+            t.attempts
+                .iter()
+                .find(|a| a.detail.contains("outside the loopback lab"))
+                .map(|a| Failure::new("sandbox.refused", a.detail.clone()))
+        }),
+        Observation::Tls(t) => t.resolution.failure.clone().filter(is_local).or_else(|| {
+            t.endpoints
+                .iter()
+                .find_map(|e| e.failure.clone().filter(is_local))
+        }),
+        Observation::Http(h) => h.failure.clone().filter(is_local),
+    }
+}
+
+async fn run_check(
+    c: &PlannedCheck,
+    ctx: &ProbeContext,
+    cancel: &CancellationToken,
+) -> CheckResult {
+    let start = Instant::now();
+    let mut attempts = Vec::new();
+    for n in 0..c.attempts {
+        if n > 0 {
+            tokio::select! {
+                _ = cancel.cancelled() => return base_result(c, Outcome::Cancelled, attempts, start.elapsed()),
+                _ = sleep(c.retry_delay) => {}
+            }
+        }
+        let deadline = Instant::now() + c.timeout;
+        let obs = tokio::select! {
+            _ = cancel.cancelled() => return base_result(c, Outcome::Cancelled, attempts, start.elapsed()),
+            o = timeout_at(deadline + GRACE, probe::probe(ctx, &c.target, &c.resolver, deadline)) => o,
+        };
+        let attempt = match obs {
+            Ok(observation) => {
+                let error = local_error(&observation);
+                let assertions = expect::evaluate(&c.expect, &observation);
+                Attempt {
+                    observation,
+                    assertions,
+                    error,
+                }
+            }
+            Err(_) => {
+                // A probe that overran its own deadline is a netspec bug; report it as an error.
+                return base_result(c, Outcome::Error, attempts, start.elapsed());
+            }
+        };
+        let passed = attempt.passed();
+        attempts.push(attempt);
+        if passed {
+            break;
+        }
+    }
+    let last = attempts.last();
+    let outcome = match last {
+        Some(a) if a.error.is_some() => Outcome::Error,
+        Some(a) if a.passed() => Outcome::Passed,
+        Some(_) => Outcome::Failed,
+        None => Outcome::Error,
+    };
+    base_result(c, outcome, attempts, start.elapsed())
+}
+
+/// Totals of a run.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Totals {
+    /// Passed checks.
+    pub passed: usize,
+    /// Failed checks.
+    pub failed: usize,
+    /// Errored checks.
+    pub errors: usize,
+    /// Cancelled checks.
+    pub cancelled: usize,
+}
+
+impl Totals {
+    /// Counts outcomes.
+    pub fn of(results: &[CheckResult]) -> Totals {
+        let mut t = Totals::default();
+        for r in results {
+            match r.outcome {
+                Outcome::Passed => t.passed += 1,
+                Outcome::Failed => t.failed += 1,
+                Outcome::Error => t.errors += 1,
+                Outcome::Cancelled => t.cancelled += 1,
+            }
+        }
+        t
+    }
+}

@@ -1,0 +1,169 @@
+//! Errors of loading and planning suites: always "cannot run", never a check failure.
+//!
+//! Every error inside a suite file carries the file, the 1-based line and column and, when the
+//! source is at hand, a snippet with the offending line marked, like a compiler's.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A problem that stops a suite from running (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A file could not be read.
+    #[error("failed to read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A problem at a place in a file.
+    #[error("{0}")]
+    Located(Box<Located>),
+    /// A problem with the command line or environment (no file position).
+    #[error("{message}{}", hint_suffix(.hint))]
+    Input {
+        /// What is wrong.
+        message: String,
+        /// How to fix it.
+        hint: Option<String>,
+    },
+    /// Several problems, in file order.
+    #[error("{}", join(.0))]
+    Many(Vec<LoadError>),
+}
+
+fn hint_suffix(h: &Option<String>) -> String {
+    h.as_ref()
+        .map(|h| format!("\n  = hint: {h}"))
+        .unwrap_or_default()
+}
+
+fn join(v: &[LoadError]) -> String {
+    v.iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+impl LoadError {
+    /// A command-line or environment problem.
+    pub fn input(message: impl Into<String>, hint: Option<&str>) -> Self {
+        LoadError::Input {
+            message: message.into(),
+            hint: hint.map(str::to_owned),
+        }
+    }
+
+    /// A located problem; `source` is the file's text, used for the snippet.
+    pub fn at(
+        path: &Path,
+        source: Option<&str>,
+        line: u32,
+        column: u32,
+        message: impl Into<String>,
+    ) -> Self {
+        LoadError::Located(Box::new(Located {
+            path: path.to_owned(),
+            line,
+            column,
+            message: message.into(),
+            hint: None,
+            snippet: source.and_then(|s| snippet(s, line, column)),
+        }))
+    }
+
+    /// Adds a hint line to a located or input error.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        match &mut self {
+            LoadError::Located(l) => l.hint = Some(hint.into()),
+            LoadError::Input { hint: h, .. } => *h = Some(hint.into()),
+            _ => {}
+        }
+        self
+    }
+
+    /// Flattens a list: one error stays itself.
+    pub fn many(mut v: Vec<LoadError>) -> Self {
+        if v.len() == 1 {
+            v.remove(0)
+        } else {
+            LoadError::Many(v)
+        }
+    }
+}
+
+/// A problem at `path:line:column`.
+#[derive(Debug)]
+pub struct Located {
+    /// The suite or vars file.
+    pub path: PathBuf,
+    /// 1-based line (0: unknown).
+    pub line: u32,
+    /// 1-based column (0: unknown).
+    pub column: u32,
+    /// What is wrong, lowercase, no trailing period.
+    pub message: String,
+    /// How to fix it.
+    pub hint: Option<String>,
+    /// The source line with a caret under the column.
+    pub snippet: Option<String>,
+}
+
+impl fmt::Display for Located {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        if self.line > 0 {
+            write!(
+                f,
+                "error: {}\n --> {}:{}:{}",
+                self.message,
+                self.path.display(),
+                self.line,
+                self.column
+            )?;
+        } else {
+            write!(f, "error: {}\n --> {}", self.message, self.path.display())?;
+        }
+        if let Some(s) = &self.snippet {
+            write!(f, "\n{s}")?;
+        }
+        if let Some(h) = &self.hint {
+            write!(f, "\n  = hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The line `line` of `source` with a caret under `column`, gutter-numbered.
+pub fn snippet(source: &str, line: u32, column: u32) -> Option<String> {
+    if line == 0 {
+        return None;
+    }
+    let text = source.lines().nth(line as usize - 1)?;
+    let text: String = text.chars().take(160).collect();
+    let gutter = line.to_string();
+    let pad = " ".repeat(gutter.len());
+    let caret = " ".repeat(column.saturating_sub(1) as usize);
+    Some(format!("{pad} |\n{gutter} | {text}\n{pad} | {caret}^"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippet_marks_the_column() {
+        let s = snippet("a: 1\nbb: oops\n", 2, 5).unwrap();
+        assert_eq!(s, "  |\n2 | bb: oops\n  |     ^");
+    }
+
+    #[test]
+    fn located_display_has_position_and_hint() {
+        let e = LoadError::at(Path::new("s.yaml"), Some("x: 1\n"), 1, 4, "bad value")
+            .with_hint("use 2");
+        assert_eq!(
+            e.to_string(),
+            "error: bad value\n --> s.yaml:1:4\n  |\n1 | x: 1\n  |    ^\n  = hint: use 2"
+        );
+    }
+}

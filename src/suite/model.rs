@@ -1,0 +1,892 @@
+//! The serde model of a suite file, exactly as written (format v1, `../design/SUITE-FORMAT.md`).
+//!
+//! Boundary: this module only describes shapes. Strings may still hold `{{ var }}` templates; they
+//! are rendered and checked by [`crate::suite::plan`]. Values whose syntax does not depend on
+//! templating (durations, record types, rcodes, port numbers, status codes) are parsed here, so the
+//! YAML library reports their errors with file, line and column.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+/// A value with the line and column (1-based, characters) where the YAML wrote it.
+///
+/// Wraps `serde_saphyr::Spanned` so the schema generator sees the inner type only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loc<T> {
+    /// The parsed value.
+    pub value: T,
+    /// 1-based line of the value in its file (0 when synthesized, e.g. from the command line).
+    pub line: u32,
+    /// 1-based column of the value in its file (0 when synthesized).
+    pub column: u32,
+}
+
+impl<T> Loc<T> {
+    /// A value that did not come from a file (command line, defaults).
+    pub fn synthetic(value: T) -> Self {
+        Loc {
+            value,
+            line: 0,
+            column: 0,
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Loc<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = serde_saphyr::Spanned::<T>::deserialize(d)?;
+        Ok(Loc {
+            value: s.value,
+            line: s.referenced.line() as u32,
+            column: s.referenced.column() as u32,
+        })
+    }
+}
+
+impl<T: Serialize> Serialize for Loc<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.value.serialize(s)
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Loc<T> {
+    fn schema_name() -> Cow<'static, str> {
+        T::schema_name()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        T::json_schema(generator)
+    }
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+}
+
+/// A templatable string with its location: `{{ var }}` is rendered at plan time.
+pub type Text = Loc<String>;
+
+/// A suite file (`netspec: 1`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuiteFile {
+    /// Format version; must be 1.
+    pub netspec: u32,
+    /// Suite name: the JUnit `<testsuites name>` and the first part of every check id.
+    pub name: Text,
+    /// One line saying what the suite proves.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Variable defaults (lowest precedence): strings, numbers, booleans or lists of strings.
+    #[serde(default)]
+    pub vars: IndexMap<String, serde_json::Value>,
+    /// Matrix axes: every combination of the axes a scenario's name uses expands that scenario.
+    #[serde(default)]
+    pub matrix: IndexMap<String, Axis>,
+    /// Settings applied to every check unless the check overrides them.
+    #[serde(default)]
+    pub defaults: Defaults,
+    /// Named resolvers; `system` (resolv.conf + hosts file) is built in.
+    #[serde(default)]
+    pub resolvers: IndexMap<String, ResolverDef>,
+    /// Named HTTP proxies, used by `http.proxy`.
+    #[serde(default)]
+    pub proxies: IndexMap<String, ProxyDef>,
+    /// The scenarios, in report order.
+    pub scenarios: Vec<Scenario>,
+}
+
+/// The values of one matrix axis.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Axis {
+    /// An inline list: `region: [eastus, westus2]`.
+    List(Vec<String>),
+    /// `{ var: nodes }`: the variable's value, a list or a comma-separated string.
+    Var(String),
+    /// `{ file: regions.txt }`: one value a line (blank lines and `#` comments skipped), relative to the suite file.
+    File(String),
+}
+
+impl<'de> Deserialize<'de> for Axis {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Axis;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of values, `{ var: NAME }` or `{ file: PATH }`")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Axis, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = seq.next_element::<Scalar>()? {
+                    out.push(v.0);
+                }
+                Ok(Axis::List(out))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Axis, A::Error> {
+                let mut out = None;
+                while let Some(k) = map.next_key::<String>()? {
+                    let v: String = map.next_value()?;
+                    if out.is_some() {
+                        return Err(de::Error::custom("an axis takes one of `var` or `file`"));
+                    }
+                    out = Some(match k.as_str() {
+                        "var" => Axis::Var(v),
+                        "file" => Axis::File(v),
+                        other => return Err(de::Error::unknown_field(other, &["var", "file"])),
+                    });
+                }
+                out.ok_or_else(|| de::Error::custom("an axis mapping needs `var` or `file`"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for Axis {
+    fn schema_name() -> Cow<'static, str> {
+        "Axis".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "Matrix axis values: a list, `{ var: NAME }` (a list variable) or `{ file: PATH }` (one value a line).",
+            "oneOf": [
+                { "type": "array", "items": { "type": ["string", "number", "boolean"] } },
+                { "type": "object", "properties": { "var": { "type": "string" } }, "required": ["var"], "additionalProperties": false },
+                { "type": "object", "properties": { "file": { "type": "string" } }, "required": ["file"], "additionalProperties": false }
+            ]
+        })
+    }
+}
+
+/// A YAML scalar (string, number or boolean) taken as its text.
+#[derive(Debug, Clone)]
+pub struct Scalar(pub String);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string, number or boolean")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_owned()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Suite-wide defaults for checks.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// Deadline of one attempt, covering resolution, connect, handshake and response (default 5s).
+    #[serde(default)]
+    pub timeout: Option<Dur>,
+    /// Attempts and the delay between them (default: one attempt).
+    #[serde(default)]
+    pub retry: Option<Retry>,
+}
+
+/// How often a failing check is tried.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    /// Total attempts, at least 1.
+    pub attempts: u32,
+    /// Pause between attempts (default 1s).
+    #[serde(default = "Dur::one_second")]
+    pub delay: Dur,
+}
+
+/// A humantime duration such as `500ms`, `5s`, `2m`, `14d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Dur(pub Duration);
+
+impl Dur {
+    fn one_second() -> Dur {
+        Dur(Duration::from_secs(1))
+    }
+}
+
+impl fmt::Display for Dur {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        humantime::parse_duration(s.trim()).map(Dur).map_err(|e| {
+            de::Error::custom(format!(
+                "invalid duration `{s}`: {e} (write e.g. 500ms, 5s, 2m, 14d)"
+            ))
+        })
+    }
+}
+
+impl Serialize for Dur {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl JsonSchema for Dur {
+    fn schema_name() -> Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "description": "A duration: a number and a unit (ms, s, m, h, d), e.g. 500ms, 5s, 2m, 14d.",
+            "pattern": "^\\s*[0-9]+\\s*(ns|us|ms|s|sec|m|min|h|hr|d|days?|w)(\\s*[0-9]+\\s*(ns|us|ms|s|sec|m|min|h|hr|d|days?|w))*\\s*$"
+        })
+    }
+}
+
+/// Transport of a named resolver.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// UDP, falling back to TCP when the answer is truncated (TC bit, RFC 1035 4.2.1).
+    #[default]
+    Udp,
+    /// TCP only (RFC 1035 4.2.2, RFC 7766).
+    Tcp,
+}
+
+/// A named resolver: DNS servers asked in order.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolverDef {
+    /// Servers as `IP` (port 53) or `IP:PORT` (`[v6]:PORT` for IPv6); templatable.
+    pub servers: Vec<Text>,
+    /// `udp` (default, TCP fallback on truncation) or `tcp`.
+    #[serde(default)]
+    pub protocol: Protocol,
+}
+
+/// A named HTTP proxy.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyDef {
+    /// `http://host:port` (HTTPS targets go through CONNECT).
+    pub url: Text,
+    /// Basic-auth user name; empty means none.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Basic-auth password; take it from the environment: `{{ env.PROXY_PASSWORD }}`.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// A scenario: a named group of checks; becomes one JUnit `<testsuite>` per matrix instance.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Instance name (templated); the matrix axes it uses are the ones it expands over.
+    pub name: Text,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Tags for `--tag` filtering, added to every check's tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Default resolver of the scenario's checks (`system` when absent); templatable.
+    #[serde(default)]
+    pub resolver: Option<Text>,
+    /// The checks, in report order.
+    pub checks: Vec<Check>,
+}
+
+/// One check: exactly one of `dns`, `tcp`, `tls`, `http`, and what to expect.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Check {
+    /// Check name, unique in its scenario; the last part of the check id.
+    pub name: Text,
+    /// A DNS query.
+    #[serde(default)]
+    pub dns: Option<DnsSpec>,
+    /// A TCP connect.
+    #[serde(default)]
+    pub tcp: Option<TcpSpec>,
+    /// A TLS handshake.
+    #[serde(default)]
+    pub tls: Option<TlsSpec>,
+    /// An HTTP request.
+    #[serde(default)]
+    pub http: Option<HttpSpec>,
+    /// What must hold; when absent, the kind's default (dns: NOERROR with answers; tcp: open;
+    /// tls: trusted; http: a 2xx or 3xx status).
+    #[serde(default)]
+    pub expect: Option<Loc<Expect>>,
+    /// Troubleshooting hint printed with a failure (templated).
+    #[serde(default)]
+    pub hint: Option<String>,
+    /// Tags for `--tag` filtering.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Deadline of one attempt (overrides `defaults.timeout`).
+    #[serde(default)]
+    pub timeout: Option<Dur>,
+    /// Retry policy (overrides `defaults.retry`).
+    #[serde(default)]
+    pub retry: Option<Retry>,
+}
+
+/// DNS record types netspec queries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum RecordType {
+    /// IPv4 address (RFC 1035).
+    #[default]
+    A,
+    /// IPv6 address (RFC 3596).
+    AAAA,
+    /// Canonical name (RFC 1035).
+    CNAME,
+    /// Text (RFC 1035).
+    TXT,
+    /// Service locator (RFC 2782).
+    SRV,
+    /// Mail exchange (RFC 1035).
+    MX,
+    /// Pointer, reverse lookups (RFC 1035).
+    PTR,
+    /// Name server (RFC 1035).
+    NS,
+    /// Start of authority (RFC 1035).
+    SOA,
+    /// Certification authority authorization (RFC 8659).
+    CAA,
+}
+
+impl fmt::Display for RecordType {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// `dns:` — ask one resolver one question.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DnsSpec {
+    /// The name to query; taken as fully qualified (no search domains are appended).
+    pub name: Text,
+    /// Record type (default A).
+    #[serde(default, rename = "type")]
+    pub record_type: RecordType,
+    /// Resolver name (default: the scenario's, else `system`).
+    #[serde(default)]
+    pub resolver: Option<Text>,
+}
+
+/// `tcp:` — open a TCP connection to every address of a host.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TcpSpec {
+    /// Host name or IP literal (an IP literal skips resolution).
+    pub host: Text,
+    /// Port, 1–65535.
+    pub port: Port,
+    /// Resolver name.
+    #[serde(default)]
+    pub resolver: Option<Text>,
+    /// Local address to bind before connecting.
+    #[serde(default)]
+    pub source: Option<Text>,
+}
+
+/// `tls:` — a TLS handshake to every address of a host.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSpec {
+    /// Host name or IP literal.
+    pub host: Text,
+    /// Port (default 443).
+    #[serde(default = "Port::https")]
+    pub port: Port,
+    /// Server name sent in SNI and verified against the certificate (default: host).
+    #[serde(default)]
+    pub sni: Option<Text>,
+    /// PEM file of trust anchors to use instead of the system store.
+    #[serde(default)]
+    pub ca_file: Option<Text>,
+    /// Resolver name.
+    #[serde(default)]
+    pub resolver: Option<Text>,
+}
+
+/// `http:` — one HTTP request.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSpec {
+    /// Absolute `http://` or `https://` URL.
+    pub url: Text,
+    /// Method (default GET).
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Request headers.
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    /// Request body.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Proxy name from `proxies`, or `none` (the default: the environment's proxy variables are ignored).
+    #[serde(default)]
+    pub proxy: Option<Text>,
+    /// Follow redirects (up to 10); default false, so a 3xx is observed as such.
+    #[serde(default)]
+    pub follow_redirects: bool,
+    /// PEM file of trust anchors to use instead of the system store.
+    #[serde(default)]
+    pub ca_file: Option<Text>,
+    /// Skip certificate verification (flagged in reports).
+    #[serde(default)]
+    pub insecure: bool,
+    /// Resolver name for the URL's host.
+    #[serde(default)]
+    pub resolver: Option<Text>,
+    /// Connect to this IP instead of resolving the host; Host header and SNI stay the URL's.
+    #[serde(default)]
+    pub connect_to: Option<Text>,
+}
+
+/// A TCP port number 1–65535.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Port(#[schemars(range(min = 1, max = 65535))] pub u16);
+
+impl Port {
+    fn https() -> Port {
+        Port(443)
+    }
+}
+
+impl<'de> Deserialize<'de> for Port {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = u64::deserialize(d)?;
+        match u16::try_from(v) {
+            Ok(p) if p > 0 => Ok(Port(p)),
+            _ => Err(de::Error::custom(format!(
+                "port {v} is out of range (1-65535)"
+            ))),
+        }
+    }
+}
+
+/// DNS response codes (RFC 1035 4.1.1, RFC 6895).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Rcode {
+    /// No error.
+    NoError,
+    /// Format error.
+    FormErr,
+    /// Server failure.
+    ServFail,
+    /// The name does not exist.
+    NxDomain,
+    /// Not implemented.
+    NotImp,
+    /// Refused.
+    Refused,
+}
+
+impl fmt::Display for Rcode {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(match self {
+            Rcode::NoError => "NOERROR",
+            Rcode::FormErr => "FORMERR",
+            Rcode::ServFail => "SERVFAIL",
+            Rcode::NxDomain => "NXDOMAIN",
+            Rcode::NotImp => "NOTIMP",
+            Rcode::Refused => "REFUSED",
+        })
+    }
+}
+
+/// Expected TCP outcome, in nmap's port-state terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StateExpect {
+    /// The handshake completed.
+    Open,
+    /// Actively refused (RST).
+    Closed,
+    /// No answer before the deadline (or ICMP unreachable).
+    Filtered,
+    /// Must not connect: closed or filtered.
+    Blocked,
+}
+
+/// Everything a check can expect; which keys apply depends on the check's kind.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// dns: the response code.
+    #[serde(default)]
+    pub rcode: Option<Rcode>,
+    /// dns: whether the answer holds records of the queried type (after following CNAMEs).
+    #[serde(default)]
+    pub resolves: Option<bool>,
+    /// dns: the addresses in the answer.
+    #[serde(default)]
+    pub addresses: Option<AddressMatcher>,
+    /// dns: matched against every name of the CNAME chain; holds when one of them matches.
+    #[serde(default)]
+    pub cname: Option<StringMatcher>,
+    /// dns: bounds on every answer record's TTL.
+    #[serde(default)]
+    pub ttl: Option<DurRange>,
+    /// tcp: the port state on every address.
+    #[serde(default)]
+    pub state: Option<StateExpect>,
+    /// tls: whether the presented chain verifies for the server name.
+    #[serde(default)]
+    pub trusted: Option<bool>,
+    /// tls: lowest acceptable negotiated version, "1.2" or "1.3".
+    #[serde(default)]
+    pub min_version: Option<TlsVersion>,
+    /// tls: time left before the leaf certificate's not_after.
+    #[serde(default)]
+    pub expires_in: Option<DurRange>,
+    /// tls: one of the leaf's subject alternative names matches.
+    #[serde(default)]
+    pub san: Option<StringMatcher>,
+    /// tls: the leaf's issuer (distinguished name) matches.
+    #[serde(default)]
+    pub issuer: Option<StringMatcher>,
+    /// http: status code, class (`2xx`) or a list of them.
+    #[serde(default)]
+    pub status: Option<StatusSet>,
+    /// http: response headers by (case-insensitive) name.
+    #[serde(default)]
+    pub headers: IndexMap<String, StringMatcher>,
+    /// http: the response body (first 64 KiB).
+    #[serde(default)]
+    pub body: Option<StringMatcher>,
+    /// http: the address actually connected to.
+    #[serde(default)]
+    pub remote_address: Option<AddressMatcher>,
+    /// any: bounds on the attempt's elapsed time.
+    #[serde(default)]
+    pub time: Option<DurRange>,
+}
+
+/// `{ min: DUR, max: DUR }`, either bound optional.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DurRange {
+    /// Lower bound, inclusive.
+    #[serde(default)]
+    pub min: Option<Dur>,
+    /// Upper bound, inclusive.
+    #[serde(default)]
+    pub max: Option<Dur>,
+}
+
+/// TLS protocol versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
+pub enum TlsVersion {
+    /// TLS 1.2 (RFC 5246).
+    #[serde(rename = "1.2")]
+    V1_2,
+    /// TLS 1.3 (RFC 8446).
+    #[serde(rename = "1.3")]
+    V1_3,
+}
+
+impl fmt::Display for TlsVersion {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(match self {
+            TlsVersion::V1_2 => "TLS 1.2",
+            TlsVersion::V1_3 => "TLS 1.3",
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for TlsVersion {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = Scalar::deserialize(d)?.0;
+        match s
+            .trim()
+            .trim_start_matches("TLS")
+            .trim_start_matches("tls")
+            .trim()
+        {
+            "1.2" => Ok(TlsVersion::V1_2),
+            "1.3" => Ok(TlsVersion::V1_3),
+            _ => Err(de::Error::custom(format!(
+                "unknown TLS version `{s}`: write \"1.2\" or \"1.3\""
+            ))),
+        }
+    }
+}
+
+/// Address matcher. Every given key must hold. Terms are class names (`private`, `public`,
+/// `loopback`, `link_local`), CIDRs (`10.12.0.0/16`) or single IPs; templatable.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddressMatcher {
+    /// Every address is in one of the terms (and there is at least one address).
+    #[serde(default)]
+    pub all: Option<Terms>,
+    /// At least one address is in one of the terms.
+    #[serde(default)]
+    pub any: Option<Terms>,
+    /// No address is in any of the terms.
+    #[serde(default)]
+    pub none: Option<Terms>,
+    /// Every listed IP is among the addresses.
+    #[serde(default)]
+    pub contains: Option<Terms>,
+    /// The set of addresses equals the listed IPs.
+    #[serde(default)]
+    pub equals: Option<Terms>,
+    /// The addresses equal the IPs a hosts-format file lists for the queried name or any name of
+    /// its CNAME chain (path relative to the suite file).
+    #[serde(default)]
+    pub from_hosts_file: Option<String>,
+}
+
+/// One term or a list of terms (strings).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Terms(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for Terms {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Terms;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string or a list of strings")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Terms, E> {
+                Ok(Terms(vec![v.to_owned()]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Terms, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = seq.next_element::<Scalar>()? {
+                    out.push(v.0);
+                }
+                Ok(Terms(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for Terms {
+    fn schema_name() -> Cow<'static, str> {
+        "Terms".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A term or a list of terms: private, public, loopback, link_local, a CIDR or an IP.",
+            "oneOf": [ { "type": "string" }, { "type": "array", "items": { "type": "string" } } ]
+        })
+    }
+}
+
+/// String matcher: a plain string means equality; a mapping combines operators (all must hold).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StringMatcher {
+    /// Equal to.
+    pub equals: Option<String>,
+    /// Contains.
+    pub contains: Option<String>,
+    /// Does not contain.
+    pub not_contains: Option<String>,
+    /// Starts with.
+    pub starts_with: Option<String>,
+    /// Ends with.
+    pub ends_with: Option<String>,
+    /// Matches the regular expression (Rust `regex` syntax, unanchored).
+    pub matches: Option<String>,
+    /// Matches the glob (`*`, `?`, `[...]`).
+    pub glob: Option<String>,
+}
+
+const STRING_OPS: &[&str] = &[
+    "equals",
+    "contains",
+    "not_contains",
+    "starts_with",
+    "ends_with",
+    "matches",
+    "glob",
+];
+
+impl<'de> Deserialize<'de> for StringMatcher {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StringMatcher;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string, or a mapping of equals/contains/not_contains/starts_with/ends_with/matches/glob")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<StringMatcher, E> {
+                Ok(StringMatcher {
+                    equals: Some(v.to_owned()),
+                    ..Default::default()
+                })
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<StringMatcher, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<StringMatcher, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StringMatcher, A::Error> {
+                let mut m = StringMatcher::default();
+                while let Some(k) = map.next_key::<String>()? {
+                    let v = map.next_value::<Scalar>()?.0;
+                    let slot = match k.as_str() {
+                        "equals" => &mut m.equals,
+                        "contains" => &mut m.contains,
+                        "not_contains" => &mut m.not_contains,
+                        "starts_with" => &mut m.starts_with,
+                        "ends_with" => &mut m.ends_with,
+                        "matches" => &mut m.matches,
+                        "glob" => &mut m.glob,
+                        other => return Err(de::Error::unknown_field(other, STRING_OPS)),
+                    };
+                    if slot.replace(v).is_some() {
+                        return Err(de::Error::custom(format!("duplicate operator `{k}`")));
+                    }
+                }
+                if m == StringMatcher::default() {
+                    return Err(de::Error::custom(
+                        "an empty string matcher matches nothing; give an operator",
+                    ));
+                }
+                Ok(m)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for StringMatcher {
+    fn schema_name() -> Cow<'static, str> {
+        "StringMatcher".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let props: serde_json::Map<String, serde_json::Value> = STRING_OPS
+            .iter()
+            .map(|k| (k.to_string(), serde_json::json!({ "type": "string" })))
+            .collect();
+        json_schema!({
+            "description": "A plain string (equality) or a mapping of operators that must all hold.",
+            "oneOf": [
+                { "type": ["string", "number"] },
+                { "type": "object", "properties": props, "additionalProperties": false, "minProperties": 1 }
+            ]
+        })
+    }
+}
+
+/// Expected HTTP status: a code (`200`), a class (`2xx`) or a list of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusSet(pub Vec<StatusTerm>);
+
+/// One accepted status: an exact code or a class (the hundreds digit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum StatusTerm {
+    /// An exact code, 100–599.
+    Code(u16),
+    /// A class: `2` for `2xx`.
+    Class(u8),
+}
+
+impl fmt::Display for StatusTerm {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            StatusTerm::Code(c) => write!(f, "{c}"),
+            StatusTerm::Class(c) => write!(f, "{c}xx"),
+        }
+    }
+}
+
+fn status_term<E: de::Error>(s: &str) -> Result<StatusTerm, E> {
+    let t = s.trim().to_ascii_lowercase();
+    if let Some(d) = t.strip_suffix("xx")
+        && let Ok(c @ 1..=5) = d.parse::<u8>()
+    {
+        return Ok(StatusTerm::Class(c));
+    }
+    match t.parse::<u16>() {
+        Ok(c @ 100..=599) => Ok(StatusTerm::Code(c)),
+        _ => Err(E::custom(format!(
+            "invalid HTTP status `{s}`: write a code 100-599 or a class such as 2xx"
+        ))),
+    }
+}
+
+impl<'de> Deserialize<'de> for StatusSet {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StatusSet;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a status code (200), a class (2xx) or a list of them")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<StatusSet, E> {
+                Ok(StatusSet(vec![status_term(&v.to_string())?]))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<StatusSet, E> {
+                Ok(StatusSet(vec![status_term(&v.to_string())?]))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<StatusSet, E> {
+                Ok(StatusSet(vec![status_term(v)?]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StatusSet, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = seq.next_element::<Scalar>()? {
+                    out.push(status_term(&v.0)?);
+                }
+                if out.is_empty() {
+                    return Err(de::Error::custom("an empty status list matches nothing"));
+                }
+                Ok(StatusSet(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for StatusSet {
+    fn schema_name() -> Cow<'static, str> {
+        "StatusSet".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "An HTTP status code (200), a class (\"2xx\") or a list of them.",
+            "oneOf": [
+                { "type": "integer", "minimum": 100, "maximum": 599 },
+                { "type": "string", "pattern": "^([1-5]xx|[1-5][0-9][0-9])$" },
+                { "type": "array", "minItems": 1, "items": { "type": ["integer", "string"] } }
+            ]
+        })
+    }
+}

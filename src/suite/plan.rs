@@ -1,0 +1,1022 @@
+//! Planning: variables (suite vars < `--vars-file` < `NETSPEC_VAR_*` < `--var`), matrix expansion,
+//! templating and validation, giving the flat list of checks to run with stable ids.
+//!
+//! A scenario expands over the matrix axes its name uses (`"arc-sql {{ region }}"` expands over
+//! `region`; a name with no axis gives one instance), so one suite can mix per-region scenarios
+//! with global ones. Resolvers and proxies are rendered only when a check uses them, so a suite
+//! can define a `corp` resolver whose server variable is set only where it is used.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use minijinja::Value;
+use serde::Serialize;
+
+use super::error::LoadError;
+use super::model::{
+    Axis, Check, Expect, Protocol, RecordType, StringMatcher, SuiteFile, Terms, Text,
+};
+use super::template::{Scope, Secrets, Templater};
+use super::{Loaded, parse_vars_file};
+use crate::expect::{self, Expectations, Kind};
+
+/// Default attempt deadline when neither the check, the suite nor the command line sets one.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Variable and filter inputs from the command line and environment.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    /// `--vars-file` paths, in order (later wins).
+    pub vars_files: Vec<PathBuf>,
+    /// Typed variables at vars-file precedence (after the files), e.g. from `netspec demo`.
+    pub typed_vars: Vec<(String, serde_json::Value)>,
+    /// `NETSPEC_VAR_<NAME>` values (name lower-cased).
+    pub env_vars: Vec<(String, String)>,
+    /// `--var NAME=VALUE`, in order (later wins).
+    pub vars: Vec<(String, String)>,
+    /// `--matrix NAME=V1,V2`: replaces (or adds) an axis.
+    pub matrix: Vec<(String, Vec<String>)>,
+    /// `--timeout`: overrides every attempt deadline.
+    pub timeout: Option<Duration>,
+    /// `--tag`: keep checks having any of these tags (scenario tags count).
+    pub tags: Vec<String>,
+    /// `--scenario`: keep scenario instances whose name matches any glob.
+    pub scenarios: Vec<String>,
+}
+
+impl Inputs {
+    /// Reads `NETSPEC_VAR_<NAME>` from the process environment.
+    pub fn env_from_process(&mut self) {
+        self.env_vars = std::env::vars()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("NETSPEC_VAR_")
+                    .map(|n| (n.to_ascii_lowercase(), v))
+            })
+            .filter(|(n, _)| !n.is_empty())
+            .collect();
+        self.env_vars.sort();
+    }
+}
+
+/// A resolver as probes use it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResolverSpec {
+    /// Its name (`system` or a suite's).
+    pub name: String,
+    /// Servers in order; `None` for `system` (resolv.conf and the hosts file).
+    pub servers: Option<Vec<SocketAddr>>,
+    /// Transport.
+    pub protocol: Protocol,
+}
+
+impl ResolverSpec {
+    /// The built-in `system` resolver.
+    pub fn system() -> Self {
+        ResolverSpec {
+            name: "system".into(),
+            servers: None,
+            protocol: Protocol::Udp,
+        }
+    }
+}
+
+/// A proxy as probes use it.
+#[derive(Debug, Clone)]
+pub struct ProxySpec {
+    /// Its name in the suite.
+    pub name: String,
+    /// `http://host:port`.
+    pub url: reqwest::Url,
+    /// Basic-auth user.
+    pub username: Option<String>,
+    /// Basic-auth password (a secret).
+    pub password: Option<String>,
+}
+
+/// An HTTP request to make.
+#[derive(Debug, Clone)]
+pub struct HttpTarget {
+    /// Absolute URL.
+    pub url: reqwest::Url,
+    /// Method.
+    pub method: reqwest::Method,
+    /// Headers in order.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Option<String>,
+    /// Proxy, or direct.
+    pub proxy: Option<Arc<ProxySpec>>,
+    /// Follow up to 10 redirects.
+    pub follow_redirects: bool,
+    /// Trust anchors instead of the system store.
+    pub ca_file: Option<PathBuf>,
+    /// Skip certificate verification.
+    pub insecure: bool,
+    /// Pinned IP.
+    pub connect_to: Option<IpAddr>,
+}
+
+/// What a check probes.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A DNS question.
+    Dns {
+        /// Name.
+        name: String,
+        /// Type.
+        record_type: RecordType,
+    },
+    /// TCP connects.
+    Tcp {
+        /// Host or IP literal.
+        host: String,
+        /// Port.
+        port: u16,
+        /// Local bind address.
+        source: Option<IpAddr>,
+    },
+    /// TLS handshakes.
+    Tls {
+        /// Host or IP literal.
+        host: String,
+        /// Port.
+        port: u16,
+        /// SNI / verified name.
+        sni: String,
+        /// Trust anchors file.
+        ca_file: Option<PathBuf>,
+    },
+    /// An HTTP request.
+    Http(HttpTarget),
+}
+
+impl Target {
+    /// The check's kind.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Target::Dns { .. } => Kind::Dns,
+            Target::Tcp { .. } => Kind::Tcp,
+            Target::Tls { .. } => Kind::Tls,
+            Target::Http(_) => Kind::Http,
+        }
+    }
+
+    /// One-line description: `dns A name`, `tcp host:443`, `GET https://…`.
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Dns { name, record_type } => format!("dns {record_type} {name}"),
+            Target::Tcp { host, port, .. } => format!("tcp {host}:{port}"),
+            Target::Tls {
+                host, port, sni, ..
+            } => {
+                if sni == host {
+                    format!("tls {host}:{port}")
+                } else {
+                    format!("tls {host}:{port} sni={sni}")
+                }
+            }
+            Target::Http(h) => {
+                let via = h
+                    .proxy
+                    .as_ref()
+                    .map(|p| format!(" via {}", p.name))
+                    .unwrap_or_default();
+                format!("{} {}{via}", h.method, h.url)
+            }
+        }
+    }
+}
+
+/// One expanded check, ready to run.
+#[derive(Debug, Clone)]
+pub struct PlannedCheck {
+    /// Position in plan order (reports list checks in this order).
+    pub index: usize,
+    /// `<suite>/<scenario instance>/<check name>`.
+    pub id: String,
+    /// Suite name.
+    pub suite: Arc<str>,
+    /// Scenario instance name.
+    pub scenario: Arc<str>,
+    /// Check name.
+    pub name: String,
+    /// What to probe.
+    pub target: Target,
+    /// What must hold.
+    pub expect: Expectations,
+    /// Resolver.
+    pub resolver: Arc<ResolverSpec>,
+    /// Attempt deadline.
+    pub timeout: Duration,
+    /// Attempts (≥ 1).
+    pub attempts: u32,
+    /// Pause between attempts.
+    pub retry_delay: Duration,
+    /// Troubleshooting hint.
+    pub hint: Option<String>,
+    /// Tags (scenario's and check's).
+    pub tags: Vec<String>,
+    /// The matrix values of the instance.
+    pub vars: Vec<(String, String)>,
+}
+
+/// The expanded, validated checks of one or more suites.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Checks in plan order.
+    pub checks: Vec<PlannedCheck>,
+    /// Suite names in order (for the JUnit root when there are several).
+    pub suites: Vec<String>,
+    /// Values to redact from every report.
+    pub secrets: Secrets,
+}
+
+fn json_to_value(v: &serde_json::Value) -> Value {
+    Value::from_serialize(v)
+}
+
+fn scalar_text(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Builds the plan of several loaded suites.
+///
+/// Errors: every problem found, each located (exit code 2).
+pub fn plan(loaded: &[Loaded], inputs: &Inputs) -> Result<Plan, LoadError> {
+    let secrets = Secrets::default();
+    let tpl = Templater::new(secrets.clone());
+    // Vars files are read once and shared by every suite.
+    let mut file_vars: Vec<IndexMap<String, serde_json::Value>> = Vec::new();
+    for f in &inputs.vars_files {
+        file_vars.push(parse_vars_file(f)?);
+    }
+    let mut out = Plan {
+        secrets: secrets.clone(),
+        ..Default::default()
+    };
+    let mut errors = Vec::new();
+    for l in loaded {
+        match plan_suite(l, inputs, &file_vars, &tpl, &mut out) {
+            Ok(()) => {}
+            Err(LoadError::Many(v)) => errors.extend(v),
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(LoadError::many(errors));
+    }
+    Ok(out)
+}
+
+struct Ctx<'a> {
+    l: &'a Loaded,
+    tpl: &'a Templater,
+    errors: Vec<LoadError>,
+}
+
+impl Ctx<'_> {
+    fn err(&mut self, line: u32, column: u32, msg: impl Into<String>, hint: Option<&str>) {
+        let mut e = LoadError::at(&self.l.path, Some(&self.l.source), line, column, msg);
+        if let Some(h) = hint {
+            e = e.with_hint(h);
+        }
+        self.errors.push(e);
+    }
+
+    fn render(&mut self, t: &Text, scope: &Scope) -> Option<String> {
+        match self.tpl.render(&t.value, scope) {
+            Ok(s) => Some(s),
+            Err(m) => {
+                let hint = if m.starts_with("undefined variable") {
+                    Some(
+                        "define it in the suite's `vars`, a `--vars-file`, `NETSPEC_VAR_<NAME>` or `--var NAME=VALUE`",
+                    )
+                } else if m.starts_with("environment variable") {
+                    Some("export it, or write `{{ env.NAME | default('') }}` to make it optional")
+                } else {
+                    None
+                };
+                self.err(t.line, t.column, m, hint);
+                None
+            }
+        }
+    }
+
+    /// Renders a plain string located at `at` (the enclosing value).
+    fn render_at(&mut self, s: &str, at: (u32, u32), scope: &Scope) -> Option<String> {
+        self.render(
+            &Text {
+                value: s.to_owned(),
+                line: at.0,
+                column: at.1,
+            },
+            scope,
+        )
+    }
+}
+
+fn plan_suite(
+    l: &Loaded,
+    inputs: &Inputs,
+    file_vars: &[IndexMap<String, serde_json::Value>],
+    tpl: &Templater,
+    out: &mut Plan,
+) -> Result<(), LoadError> {
+    let s: &SuiteFile = &l.suite;
+    let mut cx = Ctx {
+        l,
+        tpl,
+        errors: Vec::new(),
+    };
+    let base = l.path.parent().unwrap_or(Path::new(".")).to_path_buf();
+
+    // Variables, lowest precedence first.
+    let mut vars: IndexMap<String, serde_json::Value> = s.vars.clone();
+    for fv in file_vars {
+        for (k, v) in fv {
+            vars.insert(k.clone(), v.clone());
+        }
+    }
+    for (k, v) in &inputs.typed_vars {
+        vars.insert(k.clone(), v.clone());
+    }
+    for (k, v) in inputs.env_vars.iter().chain(inputs.vars.iter()) {
+        vars.insert(k.clone(), serde_json::Value::String(v.clone()));
+    }
+    let base_scope: Scope = vars
+        .iter()
+        .map(|(k, v)| (k.clone(), json_to_value(v)))
+        .collect();
+    let suite_name = cx
+        .render(&s.name, &base_scope)
+        .unwrap_or_else(|| s.name.value.clone());
+    let suite_name: Arc<str> = Arc::from(suite_name.as_str());
+    out.suites.push(suite_name.to_string());
+
+    // Matrix axes.
+    let mut axes: IndexMap<String, Vec<String>> = IndexMap::new();
+    for (name, axis) in &s.matrix {
+        let values = match axis {
+            Axis::List(v) => v.clone(),
+            Axis::Var(var) => match vars.get(var) {
+                Some(serde_json::Value::Array(items)) => {
+                    items.iter().filter_map(scalar_text).collect()
+                }
+                Some(v) => scalar_text(v).map(|t| split_list(&t)).unwrap_or_default(),
+                None => {
+                    cx.errors.push(
+                        LoadError::input(format!("{}: matrix axis `{name}` takes variable `{var}`, which is not defined", l.path.display()), None)
+                            .with_hint("define it in `vars`, a `--vars-file` or with `--var NAME=a,b`"),
+                    );
+                    Vec::new()
+                }
+            },
+            Axis::File(f) => {
+                let p = base.join(f);
+                match std::fs::read_to_string(&p) {
+                    Ok(t) => t
+                        .lines()
+                        .map(|l| l.split('#').next().unwrap_or("").trim().to_owned())
+                        .filter(|l| !l.is_empty())
+                        .collect(),
+                    Err(e) => {
+                        cx.errors.push(LoadError::input(
+                            format!(
+                                "{}: cannot read matrix file {}: {e}",
+                                l.path.display(),
+                                p.display()
+                            ),
+                            None,
+                        ));
+                        Vec::new()
+                    }
+                }
+            }
+        };
+        axes.insert(name.clone(), values);
+    }
+    for (name, values) in &inputs.matrix {
+        axes.insert(name.clone(), values.clone());
+    }
+
+    // Lazily rendered resolvers and proxies, per rendered scope (their templates may use matrix vars).
+    let mut resolver_cache: HashMap<String, Arc<ResolverSpec>> = HashMap::new();
+    let mut proxy_cache: HashMap<String, Arc<ProxySpec>> = HashMap::new();
+    let system = Arc::new(ResolverSpec::system());
+    let default_timeout = inputs
+        .timeout
+        .or(s.defaults.timeout.map(|d| d.0))
+        .unwrap_or(DEFAULT_TIMEOUT);
+
+    let mut seen_instances: HashMap<String, (u32, u32)> = HashMap::new();
+    for sc in &s.scenarios {
+        let used: Vec<String> = tpl
+            .variables(&sc.name.value)
+            .into_iter()
+            .filter(|v| axes.contains_key(v))
+            .collect();
+        let used: Vec<String> = axes.keys().filter(|k| used.contains(k)).cloned().collect();
+        for combo in combinations(&used, &axes) {
+            let mut scope = base_scope.clone();
+            for (k, v) in &combo {
+                scope.insert(k.clone(), Value::from(v.as_str()));
+            }
+            let Some(inst) = cx.render(&sc.name, &scope) else {
+                continue;
+            };
+            if let Some((pl, pc)) =
+                seen_instances.insert(inst.clone(), (sc.name.line, sc.name.column))
+            {
+                cx.err(
+                    sc.name.line,
+                    sc.name.column,
+                    format!("scenario instance name `{inst}` is not unique (also at line {pl}, column {pc})"),
+                    Some("put every matrix axis the scenario uses in its name, e.g. \"arc-sql {{ region }}\""),
+                );
+                continue;
+            }
+            if !inputs.scenarios.is_empty()
+                && !inputs.scenarios.iter().any(|g| glob_match(g, &inst))
+            {
+                continue;
+            }
+            let inst: Arc<str> = Arc::from(inst.as_str());
+            let mut seen_checks: HashSet<String> = HashSet::new();
+            for c in &sc.checks {
+                let Some(name) = cx.render(&c.name, &scope) else {
+                    continue;
+                };
+                if !seen_checks.insert(name.clone()) {
+                    cx.err(
+                        c.name.line,
+                        c.name.column,
+                        format!("check name `{name}` is used twice in scenario `{inst}`"),
+                        Some("check ids (suite/scenario/check) must be unique"),
+                    );
+                    continue;
+                }
+                let mut tags: Vec<String> = sc.tags.clone();
+                tags.extend(c.tags.iter().cloned());
+                if !inputs.tags.is_empty() && !tags.iter().any(|t| inputs.tags.contains(t)) {
+                    continue;
+                }
+                let resolver_name = kind_resolver(c).or(sc.resolver.as_ref());
+                let resolver = match resolver_name {
+                    None => Some(system.clone()),
+                    Some(t) => {
+                        let Some(rn) = cx.render(t, &scope) else {
+                            continue;
+                        };
+                        resolve_named(&mut cx, s, &rn, t, &scope, &mut resolver_cache, &system)
+                    }
+                };
+                let Some(resolver) = resolver else { continue };
+                let Some(target) = build_target(&mut cx, c, &scope, &base, s, &mut proxy_cache)
+                else {
+                    continue;
+                };
+                let kind = target.kind();
+                let expect_at = c
+                    .expect
+                    .as_ref()
+                    .map(|e| (e.line, e.column))
+                    .unwrap_or((c.name.line, c.name.column));
+                let rendered = match &c.expect {
+                    None => None,
+                    Some(e) => match render_expect(&mut cx, &e.value, expect_at, &scope) {
+                        Some(r) => Some(r),
+                        None => continue,
+                    },
+                };
+                let expect = match expect::compile(rendered.as_ref(), kind, &base) {
+                    Ok(e) => e,
+                    Err(m) => {
+                        cx.err(expect_at.0, expect_at.1, m, None);
+                        continue;
+                    }
+                };
+                let hint = match &c.hint {
+                    Some(h) => match cx.render_at(h, (c.name.line, c.name.column), &scope) {
+                        Some(h) => Some(h),
+                        None => continue,
+                    },
+                    None => None,
+                };
+                let retry = c.retry.or(s.defaults.retry);
+                let attempts = retry.map(|r| r.attempts.max(1)).unwrap_or(1);
+                let index = out.checks.len();
+                out.checks.push(PlannedCheck {
+                    index,
+                    id: format!("{suite_name}/{inst}/{name}"),
+                    suite: suite_name.clone(),
+                    scenario: inst.clone(),
+                    name,
+                    target,
+                    expect,
+                    resolver,
+                    timeout: inputs
+                        .timeout
+                        .or(c.timeout.map(|d| d.0))
+                        .unwrap_or(default_timeout),
+                    attempts,
+                    retry_delay: retry.map(|r| r.delay.0).unwrap_or(Duration::from_secs(1)),
+                    hint,
+                    tags,
+                    vars: combo.clone(),
+                });
+            }
+        }
+    }
+    if cx.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(LoadError::many(cx.errors))
+    }
+}
+
+fn split_list(s: &str) -> Vec<String> {
+    s.split([',', ' ', '\n'])
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether `name` matches a simple glob (`*`, `?`, classes), as `--scenario` takes.
+pub fn glob_match(glob: &str, name: &str) -> bool {
+    globset::Glob::new(glob)
+        .map(|g| g.compile_matcher().is_match(name))
+        .unwrap_or(glob == name)
+}
+
+fn combinations(
+    used: &[String],
+    axes: &IndexMap<String, Vec<String>>,
+) -> Vec<Vec<(String, String)>> {
+    let mut combos: Vec<Vec<(String, String)>> = vec![Vec::new()];
+    for a in used {
+        let values = &axes[a];
+        let mut next = Vec::with_capacity(combos.len() * values.len());
+        for c in &combos {
+            for v in values {
+                let mut c2 = c.clone();
+                c2.push((a.clone(), v.clone()));
+                next.push(c2);
+            }
+        }
+        combos = next;
+    }
+    combos
+}
+
+fn kind_resolver(c: &Check) -> Option<&Text> {
+    c.dns
+        .as_ref()
+        .and_then(|d| d.resolver.as_ref())
+        .or(c.tcp.as_ref().and_then(|d| d.resolver.as_ref()))
+        .or(c.tls.as_ref().and_then(|d| d.resolver.as_ref()))
+        .or(c.http.as_ref().and_then(|d| d.resolver.as_ref()))
+}
+
+/// Parses `IP`, `IP:PORT` or `[v6]:PORT` (port 53 by default).
+pub fn parse_server(s: &str) -> Result<SocketAddr, String> {
+    let t = s.trim();
+    if let Ok(ip) = t.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, 53));
+    }
+    t.parse::<SocketAddr>().map_err(|_| format!("`{t}` is not a DNS server address: write IP or IP:PORT (e.g. 10.0.0.53 or 10.0.0.53:5353)"))
+}
+
+fn resolve_named(
+    cx: &mut Ctx,
+    s: &SuiteFile,
+    name: &str,
+    at: &Text,
+    scope: &Scope,
+    cache: &mut HashMap<String, Arc<ResolverSpec>>,
+    system: &Arc<ResolverSpec>,
+) -> Option<Arc<ResolverSpec>> {
+    if name == "system" {
+        return Some(system.clone());
+    }
+    let Some(def) = s.resolvers.get(name) else {
+        let known: Vec<&str> = std::iter::once("system")
+            .chain(s.resolvers.keys().map(String::as_str))
+            .collect();
+        cx.err(
+            at.line,
+            at.column,
+            format!("unknown resolver `{name}`"),
+            Some(&format!("known resolvers: {}", known.join(", "))),
+        );
+        return None;
+    };
+    let mut servers = Vec::new();
+    let mut key = name.to_owned();
+    for t in &def.servers {
+        let v = cx.render(t, scope)?;
+        key.push('|');
+        key.push_str(&v);
+        match parse_server(&v) {
+            Ok(a) => servers.push(a),
+            Err(m) => {
+                cx.err(t.line, t.column, m, None);
+                return None;
+            }
+        }
+    }
+    if servers.is_empty() {
+        cx.err(
+            at.line,
+            at.column,
+            format!("resolver `{name}` has no servers"),
+            None,
+        );
+        return None;
+    }
+    Some(
+        cache
+            .entry(key)
+            .or_insert_with(|| {
+                Arc::new(ResolverSpec {
+                    name: name.to_owned(),
+                    servers: Some(servers),
+                    protocol: def.protocol,
+                })
+            })
+            .clone(),
+    )
+}
+
+fn build_target(
+    cx: &mut Ctx,
+    c: &Check,
+    scope: &Scope,
+    base: &Path,
+    s: &SuiteFile,
+    proxies: &mut HashMap<String, Arc<ProxySpec>>,
+) -> Option<Target> {
+    let n = [
+        c.dns.is_some(),
+        c.tcp.is_some(),
+        c.tls.is_some(),
+        c.http.is_some(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
+    if n != 1 {
+        let msg = if n == 0 {
+            "a check needs one of `dns`, `tcp`, `tls` or `http`"
+        } else {
+            "a check takes exactly one of `dns`, `tcp`, `tls` or `http`"
+        };
+        cx.err(
+            c.name.line,
+            c.name.column,
+            format!("check `{}`: {msg}", c.name.value),
+            Some("split it into one check per kind"),
+        );
+        return None;
+    }
+    let path_of = |cx: &mut Ctx, t: &Option<Text>| -> Option<Option<PathBuf>> {
+        match t {
+            None => Some(None),
+            Some(t) => Some(Some(base.join(cx.render(t, scope)?))),
+        }
+    };
+    if let Some(d) = &c.dns {
+        let name = cx.render(&d.name, scope)?;
+        if name.is_empty() {
+            cx.err(d.name.line, d.name.column, "empty DNS name", None);
+            return None;
+        }
+        return Some(Target::Dns {
+            name,
+            record_type: d.record_type,
+        });
+    }
+    if let Some(t) = &c.tcp {
+        let host = host_of(cx, &t.host, scope)?;
+        let source = match &t.source {
+            None => None,
+            Some(src) => {
+                let v = cx.render(src, scope)?;
+                match v.parse::<IpAddr>() {
+                    Ok(ip) => Some(ip),
+                    Err(_) => {
+                        cx.err(
+                            src.line,
+                            src.column,
+                            format!("`{v}` is not an IP address"),
+                            None,
+                        );
+                        return None;
+                    }
+                }
+            }
+        };
+        return Some(Target::Tcp {
+            host,
+            port: t.port.0,
+            source,
+        });
+    }
+    if let Some(t) = &c.tls {
+        let host = host_of(cx, &t.host, scope)?;
+        let sni = match &t.sni {
+            Some(s) => cx.render(s, scope)?,
+            None => host.clone(),
+        };
+        let ca_file = path_of(cx, &t.ca_file)?;
+        return Some(Target::Tls {
+            host,
+            port: t.port.0,
+            sni,
+            ca_file,
+        });
+    }
+    let h = c.http.as_ref()?;
+    let raw = cx.render(&h.url, scope)?;
+    let url = match reqwest::Url::parse(&raw) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => u,
+        Ok(_) => {
+            cx.err(
+                h.url.line,
+                h.url.column,
+                format!("`{raw}` is not an http:// or https:// URL with a host"),
+                None,
+            );
+            return None;
+        }
+        Err(e) => {
+            cx.err(
+                h.url.line,
+                h.url.column,
+                format!("invalid URL `{raw}`: {e}"),
+                Some("write an absolute URL such as https://host/path"),
+            );
+            return None;
+        }
+    };
+    let at = (h.url.line, h.url.column);
+    let method_s = match &h.method {
+        Some(m) => cx.render_at(m, at, scope)?,
+        None => "GET".into(),
+    };
+    let method = match reqwest::Method::from_bytes(method_s.to_ascii_uppercase().as_bytes()) {
+        Ok(m) => m,
+        Err(_) => {
+            cx.err(
+                at.0,
+                at.1,
+                format!("invalid HTTP method `{method_s}`"),
+                None,
+            );
+            return None;
+        }
+    };
+    let mut headers = Vec::new();
+    for (k, v) in &h.headers {
+        let v = cx.render_at(v, at, scope)?;
+        if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err()
+            || reqwest::header::HeaderValue::from_str(&v).is_err()
+        {
+            cx.err(at.0, at.1, format!("invalid header `{k}`"), None);
+            return None;
+        }
+        headers.push((k.clone(), v));
+    }
+    let body = match &h.body {
+        Some(b) => Some(cx.render_at(b, at, scope)?),
+        None => None,
+    };
+    let proxy = match &h.proxy {
+        None => None,
+        Some(p) => {
+            let pn = cx.render(p, scope)?;
+            if pn == "none" {
+                None
+            } else {
+                let Some(def) = s.proxies.get(&pn) else {
+                    let known: Vec<&str> = s.proxies.keys().map(String::as_str).collect();
+                    cx.err(
+                        p.line,
+                        p.column,
+                        format!("unknown proxy `{pn}`"),
+                        Some(&format!("known proxies: none, {}", known.join(", "))),
+                    );
+                    return None;
+                };
+                let pu = cx.render(&def.url, scope)?;
+                let username = match &def.username {
+                    Some(u) => Some(cx.render_at(u, (def.url.line, def.url.column), scope)?),
+                    None => None,
+                };
+                let password = match &def.password {
+                    Some(u) => Some(cx.render_at(u, (def.url.line, def.url.column), scope)?),
+                    None => None,
+                };
+                if let Some(pw) = &password {
+                    cx.tpl.secrets().add(pw);
+                }
+                let key = format!("{pn}|{pu}|{username:?}|{password:?}");
+                if let Some(p) = proxies.get(&key) {
+                    Some(p.clone())
+                } else {
+                    let url = match reqwest::Url::parse(&pu) {
+                        Ok(u) if u.host_str().is_some() => u,
+                        _ => {
+                            cx.err(
+                                def.url.line,
+                                def.url.column,
+                                format!("invalid proxy URL `{pu}`"),
+                                Some("write http://host:port"),
+                            );
+                            return None;
+                        }
+                    };
+                    let spec = Arc::new(ProxySpec {
+                        name: pn.clone(),
+                        url,
+                        username,
+                        password,
+                    });
+                    proxies.insert(key, spec.clone());
+                    Some(spec)
+                }
+            }
+        }
+    };
+    let connect_to = match &h.connect_to {
+        None => None,
+        Some(t) => {
+            let v = cx.render(t, scope)?;
+            match v.parse::<IpAddr>() {
+                Ok(ip) => Some(ip),
+                Err(_) => {
+                    cx.err(
+                        t.line,
+                        t.column,
+                        format!("`{v}` is not an IP address"),
+                        None,
+                    );
+                    return None;
+                }
+            }
+        }
+    };
+    let ca_file = path_of(cx, &h.ca_file)?;
+    Some(Target::Http(HttpTarget {
+        url,
+        method,
+        headers,
+        body,
+        proxy,
+        follow_redirects: h.follow_redirects,
+        ca_file,
+        insecure: h.insecure,
+        connect_to,
+    }))
+}
+
+fn host_of(cx: &mut Ctx, t: &Text, scope: &Scope) -> Option<String> {
+    let h = cx.render(t, scope)?;
+    if h.is_empty() || h.contains('/') || h.contains(' ') {
+        cx.err(
+            t.line,
+            t.column,
+            format!("`{h}` is not a host name or IP address"),
+            Some("write the host only, without scheme or path"),
+        );
+        return None;
+    }
+    Some(h)
+}
+
+fn render_terms(
+    cx: &mut Ctx,
+    t: &Option<Terms>,
+    at: (u32, u32),
+    scope: &Scope,
+) -> Option<Option<Terms>> {
+    match t {
+        None => Some(None),
+        Some(t) => {
+            let mut v = Vec::new();
+            for s in &t.0 {
+                let r = cx.render_at(s, at, scope)?;
+                v.extend(split_list(&r));
+            }
+            Some(Some(Terms(v)))
+        }
+    }
+}
+
+fn render_sm(
+    cx: &mut Ctx,
+    m: &StringMatcher,
+    at: (u32, u32),
+    scope: &Scope,
+) -> Option<StringMatcher> {
+    let mut f = |o: &Option<String>| -> Option<Option<String>> {
+        match o {
+            None => Some(None),
+            Some(s) => Some(Some(cx.render_at(s, at, scope)?)),
+        }
+    };
+    Some(StringMatcher {
+        equals: f(&m.equals)?,
+        contains: f(&m.contains)?,
+        not_contains: f(&m.not_contains)?,
+        starts_with: f(&m.starts_with)?,
+        ends_with: f(&m.ends_with)?,
+        matches: f(&m.matches)?,
+        glob: f(&m.glob)?,
+    })
+}
+
+fn render_am(
+    cx: &mut Ctx,
+    m: &super::model::AddressMatcher,
+    at: (u32, u32),
+    scope: &Scope,
+) -> Option<super::model::AddressMatcher> {
+    Some(super::model::AddressMatcher {
+        all: render_terms(cx, &m.all, at, scope)?,
+        any: render_terms(cx, &m.any, at, scope)?,
+        none: render_terms(cx, &m.none, at, scope)?,
+        contains: render_terms(cx, &m.contains, at, scope)?,
+        equals: render_terms(cx, &m.equals, at, scope)?,
+        from_hosts_file: match &m.from_hosts_file {
+            None => None,
+            Some(p) => Some(cx.render_at(p, at, scope)?),
+        },
+    })
+}
+
+fn render_expect(cx: &mut Ctx, e: &Expect, at: (u32, u32), scope: &Scope) -> Option<Expect> {
+    let mut r = e.clone();
+    if let Some(a) = &e.addresses {
+        r.addresses = Some(render_am(cx, a, at, scope)?);
+    }
+    if let Some(a) = &e.remote_address {
+        r.remote_address = Some(render_am(cx, a, at, scope)?);
+    }
+    for (slot, src) in [
+        (&mut r.cname, &e.cname),
+        (&mut r.san, &e.san),
+        (&mut r.issuer, &e.issuer),
+        (&mut r.body, &e.body),
+    ] {
+        if let Some(m) = src {
+            *slot = Some(render_sm(cx, m, at, scope)?);
+        }
+    }
+    let mut headers = IndexMap::new();
+    for (k, m) in &e.headers {
+        headers.insert(k.clone(), render_sm(cx, m, at, scope)?);
+    }
+    r.headers = headers;
+    Some(r)
+}
+
+/// The plan as rows for `netspec plan` and the JSON report's check list.
+#[derive(Debug, Serialize)]
+pub struct PlanRow {
+    /// Check id.
+    pub id: String,
+    /// Kind.
+    pub kind: Kind,
+    /// Target description.
+    pub target: String,
+    /// Resolver name.
+    pub resolver: String,
+    /// Timeout, ms.
+    pub timeout_ms: u128,
+    /// Matrix values.
+    pub vars: BTreeMap<String, String>,
+}
+
+impl PlannedCheck {
+    /// The plan row of this check.
+    pub fn row(&self) -> PlanRow {
+        PlanRow {
+            id: self.id.clone(),
+            kind: self.target.kind(),
+            target: self.target.describe(),
+            resolver: self.resolver.name.clone(),
+            timeout_ms: self.timeout.as_millis(),
+            vars: self.vars.iter().cloned().collect(),
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! Small helpers shared by several modules: duration serialization and atomic file writes.
+
+use std::io::Write;
+use std::path::Path;
+
+/// Serializes a `Duration` as whole-and-fractional milliseconds (f64), the unit of every
+/// `*_ms`-style field in the JSON report.
+pub mod millis {
+    use std::time::Duration;
+
+    /// Serde `serialize_with` for `Duration` → milliseconds (f64).
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64((d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0)
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory, synced, then
+/// renamed over the target, so a reader never sees a half-written report.
+///
+/// Errors: the directory is not writable or the rename fails.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".netspec-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Checks up front that a report can be created at `path` (its directory exists and is
+/// writable), so a bad path fails before the run rather than after it.
+///
+/// Errors: the probe file cannot be created in the directory.
+pub fn check_writable(path: &Path) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    tempfile::Builder::new()
+        .prefix(".netspec-check-")
+        .tempfile_in(dir)
+        .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_content_and_leaves_no_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.xml");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "two");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn unwritable_directory_is_detected_before_the_run() {
+        assert!(check_writable(Path::new("/nonexistent-dir-netspec/r.xml")).is_err());
+    }
+}
