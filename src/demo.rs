@@ -15,18 +15,9 @@ use crate::suite::plan::{self, Inputs};
 
 /// The shipped suites, as the repository has them.
 pub const SUITES: &[(&str, &str)] = &[
-    (
-        "suites/arc-sql.yaml",
-        include_str!("../suites/arc-sql.yaml"),
-    ),
-    (
-        "suites/migrate-private-endpoints.yaml",
-        include_str!("../suites/migrate-private-endpoints.yaml"),
-    ),
-    (
-        "suites/adf-shir.yaml",
-        include_str!("../suites/adf-shir.yaml"),
-    ),
+    ("suites/arc-sql.yaml", include_str!("../suites/arc-sql.yaml")),
+    ("suites/migrate-private-endpoints.yaml", include_str!("../suites/migrate-private-endpoints.yaml")),
+    ("suites/adf-shir.yaml", include_str!("../suites/adf-shir.yaml")),
 ];
 
 /// Attempt deadline in the demo: the dropped endpoints cost this once, concurrently.
@@ -34,10 +25,7 @@ pub const DEMO_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Runs the demo; returns the exit code (1: the demo's planted faults fail, as they should).
 pub fn main(a: DemoArgs) -> i32 {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: failed to start the runtime: {e}");

@@ -140,17 +140,13 @@ pub struct DemoArgs {
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s)
-        .map_err(|e| format!("invalid duration `{s}`: {e} (write e.g. 500ms, 2s)"))
+    humantime::parse_duration(s).map_err(|e| format!("invalid duration `{s}`: {e} (write e.g. 500ms, 2s)"))
 }
 
 fn split_kv(s: &str, what: &str) -> Result<(String, String), LoadError> {
     match s.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
-        _ => Err(LoadError::input(
-            format!("invalid {what} `{s}`"),
-            Some("write NAME=VALUE"),
-        )),
+        _ => Err(LoadError::input(format!("invalid {what} `{s}`"), Some("write NAME=VALUE"))),
     }
 }
 
@@ -172,17 +168,9 @@ impl PlanArgs {
         }
         for m in &self.matrix {
             let (k, v) = split_kv(m, "--matrix")?;
-            let values: Vec<String> = v
-                .split(',')
-                .map(str::trim)
-                .filter(|x| !x.is_empty())
-                .map(str::to_owned)
-                .collect();
+            let values: Vec<String> = v.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::to_owned).collect();
             if values.is_empty() {
-                return Err(LoadError::input(
-                    format!("--matrix {k} has no values"),
-                    Some("write NAME=V1,V2"),
-                ));
+                return Err(LoadError::input(format!("--matrix {k} has no values"), Some("write NAME=V1,V2")));
             }
             i.matrix.push((k, values));
         }
@@ -205,11 +193,7 @@ pub fn main() -> i32 {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() {
-                EXIT_INVALID
-            } else {
-                EXIT_OK
-            };
+            return if e.use_stderr() { EXIT_INVALID } else { EXIT_OK };
         }
     };
     match cli.command {
@@ -244,21 +228,11 @@ fn invalid(e: &LoadError) -> i32 {
 fn print_plan(p: &Plan, format: Format) {
     let rows: Vec<_> = p.checks.iter().map(|c| c.row()).collect();
     match format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&rows).unwrap_or_default()
-        ),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default()),
         Format::Table => {
             let w = rows.iter().map(|r| r.id.len()).max().unwrap_or(2);
             for r in &rows {
-                println!(
-                    "{:w$}  {:4}  {:10}  {:>6} ms  {}",
-                    r.id,
-                    r.kind.to_string(),
-                    r.resolver,
-                    r.timeout_ms,
-                    r.target
-                );
+                println!("{:w$}  {:4}  {:10}  {:>6} ms  {}", r.id, r.kind.to_string(), r.resolver, r.timeout_ms, r.target);
             }
             println!("{} checks", rows.len());
         }
@@ -266,9 +240,7 @@ fn print_plan(p: &Plan, format: Format) {
 }
 
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()
 }
 
 fn run_cmd(a: RunArgs) -> i32 {
@@ -278,10 +250,7 @@ fn run_cmd(a: RunArgs) -> i32 {
     };
     for p in [&a.junit, &a.json].into_iter().flatten() {
         if let Err(e) = crate::util::check_writable(p) {
-            eprintln!(
-                "error: cannot write the report {}: {e}\n  = hint: create the directory or pick another path",
-                p.display()
-            );
+            eprintln!("error: cannot write the report {}: {e}\n  = hint: create the directory or pick another path", p.display());
             return EXIT_INVALID;
         }
     }
@@ -307,24 +276,13 @@ fn run_cmd(a: RunArgs) -> i32 {
             return EXIT_FAILED;
         }
     };
-    let opts = ContextOptions {
-        extra_roots: extra,
-        ..Default::default()
-    };
+    let opts = ContextOptions { extra_roots: extra, ..Default::default() };
     let name = report_name(&plan);
     rt.block_on(execute(
         plan,
         opts,
-        RunOptions {
-            concurrency: a.concurrency,
-            fail_fast: a.fail_fast,
-        },
-        Reports {
-            junit: a.junit,
-            json: a.json,
-            verbose: a.verbose,
-            name,
-        },
+        RunOptions { concurrency: a.concurrency, fail_fast: a.fail_fast },
+        Reports { junit: a.junit, json: a.json, verbose: a.verbose, name },
     ))
 }
 
@@ -350,12 +308,7 @@ pub struct Reports {
 }
 
 /// Runs a plan with Ctrl-C handling, prints the summary, writes reports; returns the exit code.
-pub async fn execute(
-    plan: Plan,
-    ctx_opts: ContextOptions,
-    opts: RunOptions,
-    reports: Reports,
-) -> i32 {
+pub async fn execute(plan: Plan, ctx_opts: ContextOptions, opts: RunOptions, reports: Reports) -> i32 {
     let started = std::time::Instant::now();
     let ctx = Arc::new(ProbeContext::new(ctx_opts));
     let cancel = CancellationToken::new();
@@ -366,9 +319,7 @@ pub async fn execute(
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 interrupted.store(true, Ordering::SeqCst);
-                eprintln!(
-                    "\ninterrupted: finishing reports for the checks that completed (Ctrl-C again to abort)"
-                );
+                eprintln!("\ninterrupted: finishing reports for the checks that completed (Ctrl-C again to abort)");
                 cancel.cancel();
                 if tokio::signal::ctrl_c().await.is_ok() {
                     std::process::exit(EXIT_INTERRUPTED);
@@ -383,11 +334,7 @@ pub async fn execute(
     let _ = console.await;
     let wall = started.elapsed();
     report::console::print_summary(&results, &secrets, wall);
-    let mut code = if results.iter().all(|r| r.outcome == Outcome::Passed) {
-        EXIT_OK
-    } else {
-        EXIT_FAILED
-    };
+    let mut code = if results.iter().all(|r| r.outcome == Outcome::Passed) { EXIT_OK } else { EXIT_FAILED };
     if let Some(p) = &reports.junit
         && let Err(e) = report::junit::write(p, &reports.name, &results, &secrets)
     {
@@ -400,9 +347,5 @@ pub async fn execute(
         eprintln!("error: {e}");
         code = EXIT_FAILED;
     }
-    if interrupted.load(Ordering::SeqCst) {
-        EXIT_INTERRUPTED
-    } else {
-        code
-    }
+    if interrupted.load(Ordering::SeqCst) { EXIT_INTERRUPTED } else { code }
 }

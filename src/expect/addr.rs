@@ -74,9 +74,9 @@ impl Term {
             "loopback" => Term::Class(AddressClass::Loopback),
             "link_local" | "link-local" => Term::Class(AddressClass::LinkLocal),
             _ if t.contains('/') => Term::Net(t.parse().map_err(|_| format!("`{t}` is not a valid CIDR block (e.g. 10.12.0.0/16)"))?),
-            _ => Term::Ip(t.parse().map_err(|_| {
-                format!("`{t}` is not an address class (private, public, loopback, link_local), a CIDR or an IP")
-            })?),
+            _ => Term::Ip(
+                t.parse().map_err(|_| format!("`{t}` is not an address class (private, public, loopback, link_local), a CIDR or an IP"))?,
+            ),
         })
     }
 
@@ -103,11 +103,7 @@ fn in4(ip: Ipv4Addr, net: [u8; 4], len: u8) -> bool {
 }
 
 fn in6(ip: Ipv6Addr, net: Ipv6Addr, len: u8) -> bool {
-    let mask = if len == 0 {
-        0
-    } else {
-        u128::MAX << (128 - len)
-    };
+    let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
     (u128::from(ip) & mask) == (u128::from(net) & mask)
 }
 
@@ -121,11 +117,7 @@ pub fn classify(ip: IpAddr) -> Option<AddressClass> {
 }
 
 fn classify_v4(ip: Ipv4Addr) -> Option<AddressClass> {
-    if in4(ip, [10, 0, 0, 0], 8)
-        || in4(ip, [172, 16, 0, 0], 12)
-        || in4(ip, [192, 168, 0, 0], 16)
-        || in4(ip, [100, 64, 0, 0], 10)
-    {
+    if in4(ip, [10, 0, 0, 0], 8) || in4(ip, [172, 16, 0, 0], 12) || in4(ip, [192, 168, 0, 0], 16) || in4(ip, [100, 64, 0, 0], 10) {
         return Some(AddressClass::Private);
     }
     if in4(ip, [127, 0, 0, 0], 8) {
@@ -167,10 +159,10 @@ fn classify_v6(ip: Ipv6Addr) -> Option<AddressClass> {
         return None;
     }
     const SPECIAL: &[(Ipv6Addr, u8)] = &[
-        (Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0), 23), // IETF protocol assignments (RFC 2928)
+        (Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0), 23),     // IETF protocol assignments (RFC 2928)
         (Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32), // documentation (RFC 3849)
-        (Ipv6Addr::new(0x2002, 0, 0, 0, 0, 0, 0, 0), 16), // 6to4 (RFC 3056), not globally reachable per registry
-        (Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0), 20), // documentation (RFC 9637)
+        (Ipv6Addr::new(0x2002, 0, 0, 0, 0, 0, 0, 0), 16),     // 6to4 (RFC 3056), not globally reachable per registry
+        (Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0), 20),     // documentation (RFC 9637)
     ];
     if SPECIAL.iter().any(|(n, l)| in6(ip, *n, *l)) {
         return None;
@@ -212,21 +204,9 @@ mod tests {
         let net = Term::parse("10.12.0.0/16").unwrap();
         assert!(net.contains("10.12.4.20".parse().unwrap()));
         assert!(!net.contains("10.13.0.1".parse().unwrap()));
-        assert!(
-            Term::parse("10.12.4.20")
-                .unwrap()
-                .contains("10.12.4.20".parse().unwrap())
-        );
-        assert!(
-            Term::parse("public")
-                .unwrap()
-                .contains("52.1.2.3".parse().unwrap())
-        );
-        assert!(
-            Term::parse("privat")
-                .unwrap_err()
-                .contains("not an address class")
-        );
+        assert!(Term::parse("10.12.4.20").unwrap().contains("10.12.4.20".parse().unwrap()));
+        assert!(Term::parse("public").unwrap().contains("52.1.2.3".parse().unwrap()));
+        assert!(Term::parse("privat").unwrap_err().contains("not an address class"));
         assert!(Term::parse("10.0.0.0/33").unwrap_err().contains("CIDR"));
     }
 }

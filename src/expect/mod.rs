@@ -16,10 +16,7 @@ use regex::Regex;
 use serde::Serialize;
 
 use crate::probe::{Observation, PortState, hosts::HostsFile, join_ips};
-use crate::suite::model::{
-    AddressMatcher, DurRange, Expect, Rcode, StateExpect, StatusSet, StatusTerm, StringMatcher,
-    TlsVersion,
-};
+use crate::suite::model::{AddressMatcher, DurRange, Expect, Rcode, StateExpect, StatusSet, StatusTerm, StringMatcher, TlsVersion};
 use addr::Term;
 
 /// The kind of a check, for deciding which expectations apply.
@@ -65,37 +62,22 @@ impl StrMatch {
             None => None,
         };
         let glob = match &raw.glob {
-            Some(g) => Some(
-                globset::Glob::new(g)
-                    .map_err(|e| format!("invalid glob `{g}`: {e}"))?
-                    .compile_matcher(),
-            ),
+            Some(g) => Some(globset::Glob::new(g).map_err(|e| format!("invalid glob `{g}`: {e}"))?.compile_matcher()),
             None => None,
         };
-        Ok(StrMatch {
-            raw: raw.clone(),
-            regex,
-            glob,
-        })
+        Ok(StrMatch { raw: raw.clone(), regex, glob })
     }
 
     /// Whether `s` satisfies every operator.
     pub fn is_match(&self, s: &str) -> bool {
-        self.positive(s)
-            && self
-                .raw
-                .not_contains
-                .as_ref()
-                .is_none_or(|n| !s.contains(n.as_str()))
+        self.positive(s) && self.raw.not_contains.as_ref().is_none_or(|n| !s.contains(n.as_str()))
     }
 
     fn positive(&self, s: &str) -> bool {
         let r = &self.raw;
         r.equals.as_ref().is_none_or(|v| s == v)
             && r.contains.as_ref().is_none_or(|v| s.contains(v.as_str()))
-            && r.starts_with
-                .as_ref()
-                .is_none_or(|v| s.starts_with(v.as_str()))
+            && r.starts_with.as_ref().is_none_or(|v| s.starts_with(v.as_str()))
             && r.ends_with.as_ref().is_none_or(|v| s.ends_with(v.as_str()))
             && self.regex.as_ref().is_none_or(|re| re.is_match(s))
             && self.glob.as_ref().is_none_or(|g| g.is_match(s))
@@ -104,17 +86,9 @@ impl StrMatch {
     /// Over a list (a CNAME chain, a SAN list): the positive operators must hold for one item,
     /// `not_contains` for every item.
     pub fn any_of(&self, items: &[String]) -> bool {
-        let has_positive = self.raw
-            != StringMatcher {
-                not_contains: self.raw.not_contains.clone(),
-                ..Default::default()
-            };
+        let has_positive = self.raw != StringMatcher { not_contains: self.raw.not_contains.clone(), ..Default::default() };
         let pos = !has_positive || items.iter().any(|i| self.positive(i));
-        let neg = self
-            .raw
-            .not_contains
-            .as_ref()
-            .is_none_or(|n| items.iter().all(|i| !i.contains(n.as_str())));
+        let neg = self.raw.not_contains.as_ref().is_none_or(|n| items.iter().all(|i| !i.contains(n.as_str())));
         pos && neg
     }
 }
@@ -151,30 +125,17 @@ pub struct AddrMatch {
 }
 
 fn terms(v: &Option<crate::suite::model::Terms>) -> Result<Option<Vec<Term>>, String> {
-    v.as_ref()
-        .map(|t| t.0.iter().map(|s| Term::parse(s)).collect())
-        .transpose()
+    v.as_ref().map(|t| t.0.iter().map(|s| Term::parse(s)).collect()).transpose()
 }
 
 fn ips(v: &Option<crate::suite::model::Terms>) -> Result<Option<Vec<IpAddr>>, String> {
     v.as_ref()
-        .map(|t| {
-            t.0.iter()
-                .map(|s| {
-                    s.trim()
-                        .parse::<IpAddr>()
-                        .map_err(|_| format!("`{s}` is not an IP address"))
-                })
-                .collect()
-        })
+        .map(|t| t.0.iter().map(|s| s.trim().parse::<IpAddr>().map_err(|_| format!("`{s}` is not an IP address"))).collect())
         .transpose()
 }
 
 fn show_terms(t: &[Term]) -> String {
-    t.iter()
-        .map(|t| t.to_string())
-        .collect::<Vec<_>>()
-        .join(" or ")
+    t.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" or ")
 }
 
 impl AddrMatch {
@@ -186,8 +147,7 @@ impl AddrMatch {
             None => None,
             Some(p) => {
                 let path = base.join(p);
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| format!("cannot read hosts file {}: {e}", path.display()))?;
+                let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read hosts file {}: {e}", path.display()))?;
                 Some((p.clone(), HostsFile::parse(&text)))
             }
         };
@@ -206,50 +166,19 @@ impl AddrMatch {
         let observed = join_ips(addrs);
         let inside = |ip: &IpAddr, t: &[Term]| t.iter().any(|t| t.contains(*ip));
         if let Some(t) = &self.all {
-            let bad: Vec<String> = addrs
-                .iter()
-                .filter(|ip| !inside(ip, t))
-                .map(|i| i.to_string())
-                .collect();
+            let bad: Vec<String> = addrs.iter().filter(|ip| !inside(ip, t)).map(|i| i.to_string()).collect();
             let passed = !addrs.is_empty() && bad.is_empty();
-            let obs = if bad.is_empty() {
-                observed.clone()
-            } else {
-                format!("{observed} ({} not {})", bad.join(", "), show_terms(t))
-            };
-            out.push(Assertion::new(
-                format!("{key}.all"),
-                passed,
-                format!("every address {}", show_terms(t)),
-                obs,
-            ));
+            let obs = if bad.is_empty() { observed.clone() } else { format!("{observed} ({} not {})", bad.join(", "), show_terms(t)) };
+            out.push(Assertion::new(format!("{key}.all"), passed, format!("every address {}", show_terms(t)), obs));
         }
         if let Some(t) = &self.any {
             let passed = addrs.iter().any(|ip| inside(ip, t));
-            out.push(Assertion::new(
-                format!("{key}.any"),
-                passed,
-                format!("at least one address {}", show_terms(t)),
-                observed.clone(),
-            ));
+            out.push(Assertion::new(format!("{key}.any"), passed, format!("at least one address {}", show_terms(t)), observed.clone()));
         }
         if let Some(t) = &self.none {
-            let bad: Vec<String> = addrs
-                .iter()
-                .filter(|ip| inside(ip, t))
-                .map(|i| i.to_string())
-                .collect();
-            let obs = if bad.is_empty() {
-                observed.clone()
-            } else {
-                format!("{observed} ({} {})", bad.join(", "), show_terms(t))
-            };
-            out.push(Assertion::new(
-                format!("{key}.none"),
-                bad.is_empty(),
-                format!("no address {}", show_terms(t)),
-                obs,
-            ));
+            let bad: Vec<String> = addrs.iter().filter(|ip| inside(ip, t)).map(|i| i.to_string()).collect();
+            let obs = if bad.is_empty() { observed.clone() } else { format!("{observed} ({} {})", bad.join(", "), show_terms(t)) };
+            out.push(Assertion::new(format!("{key}.none"), bad.is_empty(), format!("no address {}", show_terms(t)), obs));
         }
         if let Some(want) = &self.contains {
             let passed = want.iter().all(|w| addrs.contains(w));
@@ -262,19 +191,11 @@ impl AddrMatch {
         }
         if let Some(want) = &self.equals {
             let passed = set_eq(want, addrs);
-            out.push(Assertion::new(
-                format!("{key}.equals"),
-                passed,
-                format!("exactly {}", join_ips(want)),
-                observed.clone(),
-            ));
+            out.push(Assertion::new(format!("{key}.equals"), passed, format!("exactly {}", join_ips(want)), observed.clone()));
         }
         if let Some((file, hosts)) = &self.from_hosts {
-            let listed: Vec<(String, Vec<IpAddr>)> = names
-                .iter()
-                .map(|n| (n.clone(), hosts.lookup(n).to_vec()))
-                .filter(|(_, v)| !v.is_empty())
-                .collect();
+            let listed: Vec<(String, Vec<IpAddr>)> =
+                names.iter().map(|n| (n.clone(), hosts.lookup(n).to_vec())).filter(|(_, v)| !v.is_empty()).collect();
             match listed.first() {
                 None => out.push(Assertion::new(
                     format!("{key}.from_hosts_file"),
@@ -355,26 +276,13 @@ pub struct Assertion {
 }
 
 impl Assertion {
-    fn new(
-        key: impl Into<String>,
-        passed: bool,
-        expected: impl Into<String>,
-        observed: impl Into<String>,
-    ) -> Self {
-        Assertion {
-            key: key.into(),
-            passed,
-            expected: expected.into(),
-            observed: observed.into(),
-        }
+    fn new(key: impl Into<String>, passed: bool, expected: impl Into<String>, observed: impl Into<String>) -> Self {
+        Assertion { key: key.into(), passed, expected: expected.into(), observed: observed.into() }
     }
 
     /// `key: expected X, observed Y`.
     pub fn message(&self) -> String {
-        format!(
-            "{}: expected {}, observed {}",
-            self.key, self.expected, self.observed
-        )
+        format!("{}: expected {}, observed {}", self.key, self.expected, self.observed)
     }
 }
 
@@ -395,23 +303,7 @@ pub fn keys(e: &Expect) -> Vec<&'static str> {
     macro_rules! has {
         ($($f:ident),*) => { $( if e.$f.is_some() { k.push(stringify!($f)); } )* };
     }
-    has!(
-        rcode,
-        resolves,
-        addresses,
-        cname,
-        ttl,
-        state,
-        trusted,
-        min_version,
-        expires_in,
-        san,
-        issuer,
-        status,
-        body,
-        remote_address,
-        time
-    );
+    has!(rcode, resolves, addresses, cname, ttl, state, trusted, min_version, expires_in, san, issuer, status, body, remote_address, time);
     if !e.headers.is_empty() {
         k.push("headers");
     }
@@ -426,16 +318,10 @@ pub fn compile(e: Option<&Expect>, kind: Kind, base: &Path) -> Result<Expectatio
     let mut out = Vec::new();
     let Some(e) = e.filter(|e| !keys(e).is_empty() && keys(e) != ["time"]) else {
         out.extend(match kind {
-            Kind::Dns => vec![
-                Expectation::Rcode(Rcode::NoError),
-                Expectation::Resolves(true),
-            ],
+            Kind::Dns => vec![Expectation::Rcode(Rcode::NoError), Expectation::Resolves(true)],
             Kind::Tcp => vec![Expectation::State(StateExpect::Open)],
             Kind::Tls => vec![Expectation::Trusted(true)],
-            Kind::Http => vec![Expectation::Status(StatusSet(vec![
-                StatusTerm::Class(2),
-                StatusTerm::Class(3),
-            ]))],
+            Kind::Http => vec![Expectation::Status(StatusSet(vec![StatusTerm::Class(2), StatusTerm::Class(3)]))],
         });
         if let Some(t) = e.and_then(|e| e.time) {
             out.push(Expectation::Time(t));
@@ -453,10 +339,7 @@ pub fn compile(e: Option<&Expect>, kind: Kind, base: &Path) -> Result<Expectatio
                 };
                 applies(k, kk)
             });
-            return Err(format!(
-                "`{k}` does not apply to a {kind} check (it is a {} expectation)",
-                owner.unwrap_or("?")
-            ));
+            return Err(format!("`{k}` does not apply to a {kind} check (it is a {} expectation)", owner.unwrap_or("?")));
         }
     }
     if let Some(v) = e.rcode {
@@ -496,10 +379,7 @@ pub fn compile(e: Option<&Expect>, kind: Kind, base: &Path) -> Result<Expectatio
         out.push(Expectation::Status(v.clone()));
     }
     for (name, m) in &e.headers {
-        out.push(Expectation::Header(
-            name.to_ascii_lowercase(),
-            StrMatch::compile(m)?,
-        ));
+        out.push(Expectation::Header(name.to_ascii_lowercase(), StrMatch::compile(m)?));
     }
     if let Some(v) = &e.body {
         out.push(Expectation::Body(StrMatch::compile(v)?));
@@ -555,28 +435,14 @@ pub fn evaluate(exps: &Expectations, obs: &Observation) -> Vec<Assertion> {
 fn eval_one(e: &Expectation, obs: &Observation, out: &mut Vec<Assertion>) {
     use Expectation as E;
     match (e, obs) {
-        (E::Time(r), o) => out.push(Assertion::new(
-            "time",
-            in_range(r, o.elapsed()),
-            range_text(r),
-            fmt_dur(o.elapsed()),
-        )),
+        (E::Time(r), o) => out.push(Assertion::new("time", in_range(r, o.elapsed()), range_text(r), fmt_dur(o.elapsed()))),
         (e, Observation::Dns(d)) => {
-            let no_response = || {
-                d.failure
-                    .as_ref()
-                    .map(|f| format!("no response ({}: {})", f.reason, f.message))
-                    .unwrap_or_else(|| "no response".into())
-            };
+            let no_response =
+                || d.failure.as_ref().map(|f| format!("no response ({}: {})", f.reason, f.message)).unwrap_or_else(|| "no response".into());
             match e {
                 E::Rcode(rc) => {
                     let observed = d.rcode.clone().unwrap_or_else(no_response);
-                    out.push(Assertion::new(
-                        "rcode",
-                        d.rcode.as_deref() == Some(&rc.to_string()),
-                        rc.to_string(),
-                        observed,
-                    ));
+                    out.push(Assertion::new("rcode", d.rcode.as_deref() == Some(&rc.to_string()), rc.to_string(), observed));
                 }
                 E::Resolves(b) => {
                     let r = d.resolves();
@@ -585,21 +451,12 @@ fn eval_one(e: &Expectation, obs: &Observation, out: &mut Vec<Assertion>) {
                         (Some(rc), false) => format!("no {} records ({rc})", d.record_type),
                         (None, false) => no_response(),
                     };
-                    let expected = if *b {
-                        format!("{} records", d.record_type)
-                    } else {
-                        format!("no {} records", d.record_type)
-                    };
+                    let expected = if *b { format!("{} records", d.record_type) } else { format!("no {} records", d.record_type) };
                     out.push(Assertion::new("resolves", r == *b, expected, observed));
                 }
                 E::Addresses(m) => {
                     if d.rcode.is_none() {
-                        out.push(Assertion::new(
-                            "addresses",
-                            false,
-                            "an answer",
-                            no_response(),
-                        ));
+                        out.push(Assertion::new("addresses", false, "an answer", no_response()));
                     } else {
                         let mut names = vec![d.query.clone()];
                         names.extend(d.cname_chain.iter().cloned());
@@ -624,24 +481,13 @@ fn eval_one(e: &Expectation, obs: &Observation, out: &mut Vec<Assertion>) {
                 }
                 E::Ttl(r) => {
                     let ttls: Vec<u32> = d.answers.iter().map(|a| a.ttl).collect();
-                    let passed = !ttls.is_empty()
-                        && ttls
-                            .iter()
-                            .all(|t| in_range(r, Duration::from_secs(*t as u64)));
+                    let passed = !ttls.is_empty() && ttls.iter().all(|t| in_range(r, Duration::from_secs(*t as u64)));
                     let observed = if ttls.is_empty() {
                         "no answer records".into()
                     } else {
-                        ttls.iter()
-                            .map(|t| format!("{t}s"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        ttls.iter().map(|t| format!("{t}s")).collect::<Vec<_>>().join(", ")
                     };
-                    out.push(Assertion::new(
-                        "ttl",
-                        passed,
-                        format!("every TTL {}", range_text(r)),
-                        observed,
-                    ));
+                    out.push(Assertion::new("ttl", passed, format!("every TTL {}", range_text(r)), observed));
                 }
                 _ => {}
             }
@@ -654,12 +500,7 @@ fn eval_one(e: &Expectation, obs: &Observation, out: &mut Vec<Assertion>) {
                 StateExpect::Blocked => "blocked (closed or filtered) on every address",
             };
             if let Some(f) = &t.resolution.failure {
-                out.push(Assertion::new(
-                    "state",
-                    false,
-                    expected,
-                    format!("no address to connect to ({}: {})", f.reason, f.message),
-                ));
+                out.push(Assertion::new("state", false, expected, format!("no address to connect to ({}: {})", f.reason, f.message)));
                 return;
             }
             let counted: Vec<_> = t.counted().collect();
@@ -670,30 +511,16 @@ fn eval_one(e: &Expectation, obs: &Observation, out: &mut Vec<Assertion>) {
                 StateExpect::Blocked => matches!(s, PortState::Closed | PortState::Filtered),
             };
             let passed = !counted.is_empty() && counted.iter().all(|a| ok(a.state));
-            let observed = counted
-                .iter()
-                .map(|a| format!("{} {}", a.address, a.state))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let observed = counted.iter().map(|a| format!("{} {}", a.address, a.state)).collect::<Vec<_>>().join(", ");
             out.push(Assertion::new("state", passed, expected, observed));
         }
         (e, Observation::Tls(t)) => {
             if let Some(f) = &t.resolution.failure {
-                out.push(Assertion::new(
-                    key_of(e),
-                    false,
-                    "a TLS handshake",
-                    format!("no address ({}: {})", f.reason, f.message),
-                ));
+                out.push(Assertion::new(key_of(e), false, "a TLS handshake", format!("no address ({}: {})", f.reason, f.message)));
                 return;
             }
             if t.endpoints.is_empty() {
-                out.push(Assertion::new(
-                    key_of(e),
-                    false,
-                    "a TLS handshake",
-                    "no routable address",
-                ));
+                out.push(Assertion::new(key_of(e), false, "a TLS handshake", "no routable address"));
                 return;
             }
             for ep in &t.endpoints {
@@ -705,12 +532,7 @@ fn eval_one(e: &Expectation, obs: &Observation, out: &mut Vec<Assertion>) {
                         f.map(|f| f.reason).unwrap_or("?"),
                         f.map(|f| f.message.as_str()).unwrap_or("")
                     );
-                    out.push(Assertion::new(
-                        key_of(e),
-                        false,
-                        "a completed TLS handshake",
-                        observed,
-                    ));
+                    out.push(Assertion::new(key_of(e), false, "a completed TLS handshake", observed));
                     continue;
                 };
                 let leaf = h.chain.first();
@@ -719,21 +541,10 @@ fn eval_one(e: &Expectation, obs: &Observation, out: &mut Vec<Assertion>) {
                         let observed = if h.trusted {
                             format!("{}: trusted", ep.address)
                         } else {
-                            let issuer = leaf
-                                .map(|l| format!(" (issuer: {})", l.issuer))
-                                .unwrap_or_default();
-                            format!(
-                                "{}: untrusted: {}{issuer}",
-                                ep.address,
-                                h.trust_error.as_deref().unwrap_or("?")
-                            )
+                            let issuer = leaf.map(|l| format!(" (issuer: {})", l.issuer)).unwrap_or_default();
+                            format!("{}: untrusted: {}{issuer}", ep.address, h.trust_error.as_deref().unwrap_or("?"))
                         };
-                        out.push(Assertion::new(
-                            "trusted",
-                            h.trusted == *b,
-                            if *b { "trusted" } else { "untrusted" },
-                            observed,
-                        ));
+                        out.push(Assertion::new("trusted", h.trusted == *b, if *b { "trusted" } else { "untrusted" }, observed));
                     }
                     E::MinVersion(v) => {
                         let got = match h.version.as_str() {
@@ -749,12 +560,7 @@ fn eval_one(e: &Expectation, obs: &Observation, out: &mut Vec<Assertion>) {
                         ));
                     }
                     E::ExpiresIn(r) => match leaf {
-                        None => out.push(Assertion::new(
-                            "expires_in",
-                            false,
-                            range_text(r),
-                            "no certificate",
-                        )),
+                        None => out.push(Assertion::new("expires_in", false, range_text(r), "no certificate")),
                         Some(l) => {
                             let left = l.not_after_unix - crate::probe::tls::now_unix();
                             let observed = if left < 0 {
@@ -765,20 +571,10 @@ fn eval_one(e: &Expectation, obs: &Observation, out: &mut Vec<Assertion>) {
                                     l.not_after
                                 )
                             } else {
-                                format!(
-                                    "{}: {} left (not_after {})",
-                                    ep.address,
-                                    fmt_dur(Duration::from_secs(left as u64)),
-                                    l.not_after
-                                )
+                                format!("{}: {} left (not_after {})", ep.address, fmt_dur(Duration::from_secs(left as u64)), l.not_after)
                             };
                             let passed = left >= 0 && in_range(r, Duration::from_secs(left as u64));
-                            out.push(Assertion::new(
-                                "expires_in",
-                                passed,
-                                format!("validity left {}", range_text(r)),
-                                observed,
-                            ));
+                            out.push(Assertion::new("expires_in", passed, format!("validity left {}", range_text(r)), observed));
                         }
                     },
                     E::San(m) => {
@@ -792,32 +588,18 @@ fn eval_one(e: &Expectation, obs: &Observation, out: &mut Vec<Assertion>) {
                     }
                     E::Issuer(m) => {
                         let iss = leaf.map(|l| l.issuer.clone()).unwrap_or_default();
-                        out.push(Assertion::new(
-                            "issuer",
-                            m.is_match(&iss),
-                            format!("issuer {m}"),
-                            format!("{}: {iss}", ep.address),
-                        ));
+                        out.push(Assertion::new("issuer", m.is_match(&iss), format!("issuer {m}"), format!("{}: {iss}", ep.address)));
                     }
                     _ => {}
                 }
             }
         }
         (e, Observation::Http(h)) => {
-            let no_response = || {
-                h.failure
-                    .as_ref()
-                    .map(|f| format!("no response ({}: {})", f.reason, f.message))
-                    .unwrap_or_else(|| "no response".into())
-            };
+            let no_response =
+                || h.failure.as_ref().map(|f| format!("no response ({}: {})", f.reason, f.message)).unwrap_or_else(|| "no response".into());
             match e {
                 E::Status(set) => {
-                    let expected = set
-                        .0
-                        .iter()
-                        .map(|t| t.to_string())
-                        .collect::<Vec<_>>()
-                        .join(" or ");
+                    let expected = set.0.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" or ");
                     let (passed, observed) = match h.status {
                         Some(c) => (status_matches(set, c), c.to_string()),
                         None => (false, no_response()),
@@ -827,46 +609,17 @@ fn eval_one(e: &Expectation, obs: &Observation, out: &mut Vec<Assertion>) {
                 E::Header(name, m) => {
                     let key = format!("headers.{name}");
                     match (h.status, h.header(name)) {
-                        (None, _) => out.push(Assertion::new(
-                            key,
-                            false,
-                            format!("{name} {m}"),
-                            no_response(),
-                        )),
-                        (Some(_), None) => out.push(Assertion::new(
-                            key,
-                            m.is_match(""),
-                            format!("{name} {m}"),
-                            "header absent",
-                        )),
-                        (Some(_), Some(v)) => out.push(Assertion::new(
-                            key,
-                            m.is_match(&v),
-                            format!("{name} {m}"),
-                            v,
-                        )),
+                        (None, _) => out.push(Assertion::new(key, false, format!("{name} {m}"), no_response())),
+                        (Some(_), None) => out.push(Assertion::new(key, m.is_match(""), format!("{name} {m}"), "header absent")),
+                        (Some(_), Some(v)) => out.push(Assertion::new(key, m.is_match(&v), format!("{name} {m}"), v)),
                     }
                 }
                 E::Body(m) => {
-                    let observed = if h.status.is_none() {
-                        no_response()
-                    } else {
-                        h.body.chars().take(120).collect::<String>()
-                    };
-                    out.push(Assertion::new(
-                        "body",
-                        h.status.is_some() && m.is_match(&h.body),
-                        format!("a body {m}"),
-                        observed,
-                    ));
+                    let observed = if h.status.is_none() { no_response() } else { h.body.chars().take(120).collect::<String>() };
+                    out.push(Assertion::new("body", h.status.is_some() && m.is_match(&h.body), format!("a body {m}"), observed));
                 }
                 E::RemoteAddress(m) => match h.remote_address {
-                    None => out.push(Assertion::new(
-                        "remote_address",
-                        false,
-                        "a connection",
-                        no_response(),
-                    )),
+                    None => out.push(Assertion::new("remote_address", false, "a connection", no_response())),
                     Some(a) => m.check("remote_address", &[a.ip()], &[], out),
                 },
                 _ => {}

@@ -4,10 +4,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
-};
+use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use super::LabError;
@@ -35,10 +32,7 @@ pub struct Identity {
 
 impl Clone for Identity {
     fn clone(&self) -> Self {
-        Identity {
-            chain: self.chain.clone(),
-            key: self.key.clone_key(),
-        }
+        Identity { chain: self.chain.clone(), key: self.key.clone_key() }
     }
 }
 
@@ -58,12 +52,9 @@ impl std::fmt::Debug for Ca {
 /// Parameters valid from `days_ago` days before now for `lifetime_days` days, computed from the
 /// Unix epoch so that we need no direct dependency on the `time` crate.
 fn window(days_ago: u32, lifetime_days: u32) -> CertificateParams {
-    let since_epoch = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let mut params = CertificateParams::default();
-    params.not_before =
-        rcgen::date_time_ymd(1970, 1, 1) + since_epoch.saturating_sub(DAY * days_ago);
+    params.not_before = rcgen::date_time_ymd(1970, 1, 1) + since_epoch.saturating_sub(DAY * days_ago);
     params.not_after = params.not_before + DAY * lifetime_days;
     params
 }
@@ -76,24 +67,13 @@ impl Ca {
     pub fn new(common_name: &str) -> Result<Ca, LabError> {
         let mut params = window(800, 800 + 3650);
         params.distinguished_name = rcgen::DistinguishedName::new();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, common_name);
-        params
-            .distinguished_name
-            .push(DnType::OrganizationName, "netspec lab");
+        params.distinguished_name.push(DnType::CommonName, common_name);
+        params.distinguished_name.push(DnType::OrganizationName, "netspec lab");
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         let key = KeyPair::generate()?;
         let cert = params.self_signed(&key)?;
-        Ok(Ca {
-            issuer: Issuer::new(params, key),
-            cert,
-        })
+        Ok(Ca { issuer: Issuer::new(params, key), cert })
     }
 
     /// The root certificate, PEM encoded (`-----BEGIN CERTIFICATE-----`...).
@@ -126,10 +106,7 @@ impl Ca {
         params.use_authority_key_identifier_extension = true;
         let key = KeyPair::generate()?;
         let cert = params.signed_by(&key, &self.issuer)?;
-        Ok(Identity {
-            chain: vec![cert.der().clone()],
-            key: PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
-        })
+        Ok(Identity { chain: vec![cert.der().clone()], key: PrivatePkcs8KeyDer::from(key.serialize_der()).into() })
     }
 }
 
@@ -141,9 +118,7 @@ mod tests {
     fn issues_leaf_chaining_to_root() {
         let ca = Ca::new("test root").unwrap();
         assert!(ca.cert_pem().starts_with("-----BEGIN CERTIFICATE-----"));
-        let id = ca
-            .issue(&["a.example", "127.0.0.1"], Validity::Current)
-            .unwrap();
+        let id = ca.issue(&["a.example", "127.0.0.1"], Validity::Current).unwrap();
         assert_eq!(id.chain.len(), 1);
         assert_ne!(id.chain[0].as_ref(), ca.cert_der().as_ref());
         let copy = id.clone();

@@ -74,12 +74,7 @@ pub struct DnsZone {
 
 impl Default for DnsZone {
     fn default() -> Self {
-        DnsZone {
-            records: HashMap::new(),
-            authoritative: Vec::new(),
-            faults: HashMap::new(),
-            ttl: 300,
-        }
+        DnsZone { records: HashMap::new(), authoritative: Vec::new(), faults: HashMap::new(), ttl: 300 }
     }
 }
 
@@ -183,15 +178,7 @@ impl DnsZone {
     }
 
     fn soa(&self, suffix: &str) -> Result<Record, ResponseCode> {
-        let soa = SOA::new(
-            fqdn(&format!("ns1.{suffix}"))?,
-            fqdn(&format!("hostmaster.{suffix}"))?,
-            1,
-            3600,
-            600,
-            86400,
-            self.ttl,
-        );
+        let soa = SOA::new(fqdn(&format!("ns1.{suffix}"))?, fqdn(&format!("hostmaster.{suffix}"))?, 1, 3600, 600, 86400, self.ttl);
         Ok(Record::from_rdata(fqdn(suffix)?, self.ttl, RData::SOA(soa)))
     }
 
@@ -206,12 +193,7 @@ impl DnsZone {
     }
 
     /// Fills `resp` (already carrying the question) for a query of `qtype` on `qname`.
-    fn fill(
-        &self,
-        resp: &mut Message,
-        qname: &Name,
-        qtype: RecordType,
-    ) -> Result<(), ResponseCode> {
+    fn fill(&self, resp: &mut Message, qname: &Name, qtype: RecordType) -> Result<(), ResponseCode> {
         // CNAME and ANY questions are about the name itself; others follow the chain.
         let qnorm = norm(&qname.to_ascii());
         let chain = match qtype {
@@ -293,11 +275,7 @@ impl DnsZone {
             Err(_) => return None,
         };
         let bytes = resp.to_vec().ok()?;
-        if bytes.len() <= limit {
-            Some(bytes)
-        } else {
-            resp.truncate().to_vec().ok()
-        }
+        if bytes.len() <= limit { Some(bytes) } else { resp.truncate().to_vec().ok() }
     }
 }
 
@@ -337,14 +315,8 @@ impl DnsServer {
         }));
 
         let (z, q) = (zone, queries.clone());
-        let tcp_task =
-            spawn_accept_loop(tcp, move |stream| serve_tcp(stream, z.clone(), q.clone()));
-        Ok(DnsServer {
-            addr,
-            queries,
-            _udp: udp_task,
-            _tcp: tcp_task,
-        })
+        let tcp_task = spawn_accept_loop(tcp, move |stream| serve_tcp(stream, z.clone(), q.clone()));
+        Ok(DnsServer { addr, queries, _udp: udp_task, _tcp: tcp_task })
     }
 
     /// Where the server listens (`127.0.0.1:PORT`, UDP and TCP).
@@ -368,27 +340,18 @@ async fn bind_pair() -> io::Result<(UdpSocket, TcpListener)> {
             Err(e) => return Err(e),
         }
     }
-    Err(io::Error::new(
-        io::ErrorKind::AddrInUse,
-        "no free UDP+TCP port pair on 127.0.0.1",
-    ))
+    Err(io::Error::new(io::ErrorKind::AddrInUse, "no free UDP+TCP port pair on 127.0.0.1"))
 }
 
 /// One TCP client: 2-byte length-prefixed messages (RFC 1035 4.2.2) until EOF or idle.
 async fn serve_tcp(mut stream: TcpStream, zone: Arc<DnsZone>, queries: Arc<AtomicU64>) {
     for _ in 0..1000 {
         let mut len = [0u8; 2];
-        if !matches!(
-            tokio::time::timeout(IDLE, stream.read_exact(&mut len)).await,
-            Ok(Ok(_))
-        ) {
+        if !matches!(tokio::time::timeout(IDLE, stream.read_exact(&mut len)).await, Ok(Ok(_))) {
             return;
         }
         let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
-        if !matches!(
-            tokio::time::timeout(IDLE, stream.read_exact(&mut msg)).await,
-            Ok(Ok(_))
-        ) {
+        if !matches!(tokio::time::timeout(IDLE, stream.read_exact(&mut msg)).await, Ok(Ok(_))) {
             return;
         }
         queries.fetch_add(1, Ordering::Relaxed);
@@ -413,12 +376,7 @@ pub(crate) mod tests {
 
     /// Sends one query for `name`/`rtype` to `addr` (UDP, or TCP when `tcp`) and waits at
     /// most 300 ms for the answer; `None` when none came.
-    pub(crate) async fn query(
-        addr: SocketAddr,
-        name: &str,
-        rtype: RecordType,
-        tcp: bool,
-    ) -> Option<Message> {
+    pub(crate) async fn query(addr: SocketAddr, name: &str, rtype: RecordType, tcp: bool) -> Option<Message> {
         let mut q = Message::query();
         q.metadata.recursion_desired = true;
         let fqdn = Name::from_ascii(format!("{}.", name.trim_end_matches('.'))).unwrap();
@@ -445,9 +403,7 @@ pub(crate) mod tests {
             };
             Message::from_vec(&reply).unwrap()
         };
-        let m = tokio::time::timeout(Duration::from_millis(300), exchange)
-            .await
-            .ok()?;
+        let m = tokio::time::timeout(Duration::from_millis(300), exchange).await.ok()?;
         assert_eq!(m.metadata.id, q.metadata.id);
         assert_eq!(m.queries, q.queries);
         assert!(m.metadata.recursion_available);
@@ -480,35 +436,19 @@ pub(crate) mod tests {
     async fn answers_follow_cname_chains_over_udp_and_tcp() {
         let srv = DnsServer::start(lab_zone()).await.unwrap();
         for tcp in [false, true] {
-            let m = query(srv.addr(), "WWW.example.TEST", RecordType::A, tcp)
-                .await
-                .unwrap();
+            let m = query(srv.addr(), "WWW.example.TEST", RecordType::A, tcp).await.unwrap();
             assert_eq!(m.metadata.response_code, ResponseCode::NoError);
-            assert_eq!(
-                names(&m),
-                [
-                    "WWW.example.TEST.",
-                    "edge.example.test.",
-                    "origin.cdn.test.",
-                    "origin.cdn.test."
-                ]
-            );
+            assert_eq!(names(&m), ["WWW.example.TEST.", "edge.example.test.", "origin.cdn.test.", "origin.cdn.test."]);
             assert_eq!(m.answers[0].record_type(), RecordType::CNAME);
             assert_eq!(m.answers[1].record_type(), RecordType::CNAME);
             assert_eq!(m.answers[2].data, RData::A(A::new(20, 1, 2, 3)));
             assert!(m.answers.iter().all(|r| r.ttl == 60));
         }
-        let m = query(srv.addr(), "www.example.test", RecordType::AAAA, false)
-            .await
-            .unwrap();
+        let m = query(srv.addr(), "www.example.test", RecordType::AAAA, false).await.unwrap();
         assert_eq!(m.answers.len(), 3);
-        let m = query(srv.addr(), "www.example.test", RecordType::CNAME, false)
-            .await
-            .unwrap();
+        let m = query(srv.addr(), "www.example.test", RecordType::CNAME, false).await.unwrap();
         assert_eq!(m.answers.len(), 1);
-        let m = query(srv.addr(), "example.test", RecordType::TXT, true)
-            .await
-            .unwrap();
+        let m = query(srv.addr(), "example.test", RecordType::TXT, true).await.unwrap();
         assert_eq!(m.answers.len(), 1);
         assert_eq!(srv.queries(), 5);
     }
@@ -517,42 +457,22 @@ pub(crate) mod tests {
     async fn negative_answers_and_faults() {
         let srv = DnsServer::start(lab_zone()).await.unwrap();
         let rcode = |m: Option<Message>| m.unwrap().metadata.response_code;
-        let m = query(srv.addr(), "nope.example.test", RecordType::A, false)
-            .await
-            .unwrap();
+        let m = query(srv.addr(), "nope.example.test", RecordType::A, false).await.unwrap();
         assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
         assert_eq!(m.authorities[0].record_type(), RecordType::SOA);
         // NODATA: the name exists without that type.
-        let m = query(srv.addr(), "example.test", RecordType::A, false)
-            .await
-            .unwrap();
-        assert_eq!(
-            (m.metadata.response_code, m.answers.len()),
-            (ResponseCode::NoError, 0)
-        );
+        let m = query(srv.addr(), "example.test", RecordType::A, false).await.unwrap();
+        assert_eq!((m.metadata.response_code, m.answers.len()), (ResponseCode::NoError, 0));
         let m = query(srv.addr(), "unknown.org", RecordType::A, false).await;
         assert_eq!(rcode(m), ResponseCode::Refused);
         let m = query(srv.addr(), "broken.example.test", RecordType::A, false).await;
         assert_eq!(rcode(m), ResponseCode::ServFail);
         let m = query(srv.addr(), "loop1.example.test", RecordType::A, false).await;
         assert_eq!(rcode(m), ResponseCode::ServFail);
-        let m = query(srv.addr(), "away.example.test", RecordType::A, false)
-            .await
-            .unwrap();
-        assert_eq!(
-            (m.metadata.response_code, m.answers.len()),
-            (ResponseCode::NoError, 1)
-        );
-        assert!(
-            query(srv.addr(), "silent.example.test", RecordType::A, false)
-                .await
-                .is_none()
-        );
-        assert!(
-            query(srv.addr(), "silent.example.test", RecordType::A, true)
-                .await
-                .is_none()
-        );
+        let m = query(srv.addr(), "away.example.test", RecordType::A, false).await.unwrap();
+        assert_eq!((m.metadata.response_code, m.answers.len()), (ResponseCode::NoError, 1));
+        assert!(query(srv.addr(), "silent.example.test", RecordType::A, false).await.is_none());
+        assert!(query(srv.addr(), "silent.example.test", RecordType::A, true).await.is_none());
         assert_eq!(srv.queries(), 8);
     }
 
@@ -560,36 +480,20 @@ pub(crate) mod tests {
     async fn malformed_packets_do_not_kill_the_server() {
         let srv = DnsServer::start(lab_zone()).await.unwrap();
         let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        s.send_to(&[0xab, 0xcd, 0xff, 0xff, 0x00], srv.addr())
-            .await
-            .unwrap();
+        s.send_to(&[0xab, 0xcd, 0xff, 0xff, 0x00], srv.addr()).await.unwrap();
         let mut buf = [0u8; 512];
-        let n = tokio::time::timeout(Duration::from_millis(300), s.recv(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
+        let n = tokio::time::timeout(Duration::from_millis(300), s.recv(&mut buf)).await.unwrap().unwrap();
         let m = Message::from_vec(&buf[..n]).unwrap();
-        assert_eq!(
-            (m.metadata.id, m.metadata.response_code),
-            (0xabcd, ResponseCode::FormErr)
-        );
+        assert_eq!((m.metadata.id, m.metadata.response_code), (0xabcd, ResponseCode::FormErr));
         s.send_to(&[0x01], srv.addr()).await.unwrap();
         // A short TCP frame then EOF.
         let mut t = TcpStream::connect(srv.addr()).await.unwrap();
         t.write_all(&[0x00, 0x10, 0x01]).await.unwrap();
         drop(t);
-        assert!(
-            query(srv.addr(), "www.example.test", RecordType::A, false)
-                .await
-                .is_some()
-        );
+        assert!(query(srv.addr(), "www.example.test", RecordType::A, false).await.is_some());
         assert_eq!(
             lab_zone().resolve("www.example.test"),
-            [
-                IpAddr::from([20, 1, 2, 3]),
-                IpAddr::from([20, 1, 2, 4]),
-                "2001:db8::1".parse().unwrap()
-            ]
+            [IpAddr::from([20, 1, 2, 3]), IpAddr::from([20, 1, 2, 4]), "2001:db8::1".parse().unwrap()]
         );
     }
 }

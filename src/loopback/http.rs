@@ -37,11 +37,7 @@ pub struct Reply {
 impl Reply {
     /// A reply with `status`, `body` and no extra headers.
     pub fn new(status: u16, body: impl Into<String>) -> Reply {
-        Reply {
-            status,
-            headers: Vec::new(),
-            body: body.into(),
-        }
+        Reply { status, headers: Vec::new(), body: body.into() }
     }
 
     /// Adds a header (builder style).
@@ -71,11 +67,7 @@ impl Canned {
         if !headers.contains_key(SERVER) {
             headers.insert(SERVER, HeaderValue::from_static("netspec-loopback"));
         }
-        Ok(Canned {
-            status,
-            headers,
-            body: Bytes::from(reply.body),
-        })
+        Ok(Canned { status, headers, body: Bytes::from(reply.body) })
     }
 
     fn response(&self) -> Response<Full<Bytes>> {
@@ -125,9 +117,7 @@ impl HttpServer {
                 match tls {
                     None => serve(stream, canned).await,
                     Some(acceptor) => {
-                        if let Ok(Ok(tls)) =
-                            tokio::time::timeout(IDLE, acceptor.accept(stream)).await
-                        {
+                        if let Ok(Ok(tls)) = tokio::time::timeout(IDLE, acceptor.accept(stream)).await {
                             serve(tls, canned).await;
                         }
                     }
@@ -167,17 +157,11 @@ pub(crate) mod tests {
 
     /// GETs `/` from `addr` over TLS with SNI `host`, trusting only `root`; returns the raw
     /// response text, or the TLS error.
-    pub(crate) async fn https_get(
-        addr: SocketAddr,
-        host: &str,
-        root: CertificateDer<'static>,
-    ) -> io::Result<String> {
+    pub(crate) async fn https_get(addr: SocketAddr, host: &str, root: CertificateDer<'static>) -> io::Result<String> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut roots = rustls::RootCertStore::empty();
         roots.add(root).unwrap();
-        let config = rustls::ClientConfig::builder()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let config = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
         let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
         let tcp = TcpStream::connect(addr).await?;
         let name = ServerName::try_from(host.to_string()).unwrap();
@@ -195,9 +179,7 @@ pub(crate) mod tests {
         let id = ca.issue(&["svc.example"], Validity::Current).unwrap();
         let reply = Reply::new(401, "no token").header("WWW-Authenticate", "Bearer");
         let srv = HttpServer::start(Some(id), reply).await.unwrap();
-        let resp = https_get(srv.addr(), "svc.example", ca.cert_der())
-            .await
-            .unwrap();
+        let resp = https_get(srv.addr(), "svc.example", ca.cert_der()).await.unwrap();
         assert!(resp.starts_with("HTTP/1.1 401 Unauthorized\r\n"), "{resp}");
         let lower = resp.to_ascii_lowercase();
         assert!(lower.contains("server: netspec-loopback\r\n"), "{resp}");
@@ -209,22 +191,14 @@ pub(crate) mod tests {
     async fn expired_and_foreign_certs_are_rejected() {
         let ca = Ca::new("lab").unwrap();
         let id = ca.issue(&["old.example"], Validity::Expired).unwrap();
-        let srv = HttpServer::start(Some(id), Reply::new(200, ""))
-            .await
-            .unwrap();
-        let err = https_get(srv.addr(), "old.example", ca.cert_der())
-            .await
-            .unwrap_err();
+        let srv = HttpServer::start(Some(id), Reply::new(200, "")).await.unwrap();
+        let err = https_get(srv.addr(), "old.example", ca.cert_der()).await.unwrap_err();
         assert!(err.to_string().contains("expired"), "{err}");
 
         let other = Ca::new("other").unwrap();
         let id = other.issue(&["x.example"], Validity::Current).unwrap();
-        let srv = HttpServer::start(Some(id), Reply::new(200, ""))
-            .await
-            .unwrap();
-        let err = https_get(srv.addr(), "x.example", ca.cert_der())
-            .await
-            .unwrap_err();
+        let srv = HttpServer::start(Some(id), Reply::new(200, "")).await.unwrap();
+        let err = https_get(srv.addr(), "x.example", ca.cert_der()).await.unwrap_err();
         assert!(err.to_string().contains("UnknownIssuer"), "{err}");
     }
 
@@ -233,9 +207,7 @@ pub(crate) mod tests {
         let reply = Reply::new(302, "").header("Location", "https://a.example/");
         let srv = HttpServer::start(None, reply).await.unwrap();
         let mut s = TcpStream::connect(srv.addr()).await.unwrap();
-        s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-            .await
-            .unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").await.unwrap();
         let mut out = String::new();
         s.read_to_string(&mut out).await.unwrap();
         assert!(out.starts_with("HTTP/1.1 302 Found\r\n"), "{out}");

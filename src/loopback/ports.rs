@@ -47,19 +47,12 @@ impl FilteredPort {
                 // The probe's SYN was dropped: the queue is full. Dropping the pending
                 // connect closes that socket.
                 Err(_) if !fillers.is_empty() => {
-                    return Ok(FilteredPort {
-                        addr,
-                        _listener: listener,
-                        _fillers: fillers,
-                    });
+                    return Ok(FilteredPort { addr, _listener: listener, _fillers: fillers });
                 }
                 Err(_) => break,
             }
         }
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "could not fill a loopback accept queue",
-        ))
+        Err(io::Error::new(io::ErrorKind::Unsupported, "could not fill a loopback accept queue"))
     }
 
     /// The port's address (`127.0.0.1:PORT`).
@@ -116,8 +109,7 @@ mod tests {
     #[tokio::test]
     async fn filtered_port_connect_hangs() {
         let port = FilteredPort::start().await.unwrap();
-        let attempt =
-            tokio::time::timeout(Duration::from_millis(300), TcpStream::connect(port.addr())).await;
+        let attempt = tokio::time::timeout(Duration::from_millis(300), TcpStream::connect(port.addr())).await;
         assert!(attempt.is_err(), "connect completed: {attempt:?}");
     }
 

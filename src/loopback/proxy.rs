@@ -37,9 +37,7 @@ impl std::fmt::Debug for ProxyConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print the password.
         let user = self.credentials.as_ref().map(|(u, _)| u.as_str());
-        f.debug_struct("ProxyConfig")
-            .field("user", &user)
-            .finish_non_exhaustive()
+        f.debug_struct("ProxyConfig").field("user", &user).finish_non_exhaustive()
     }
 }
 
@@ -89,9 +87,7 @@ async fn read_head(stream: &mut TcpStream) -> Option<(Vec<u8>, Vec<u8>)> {
 
 /// Writes one of the proxy's own responses and closes.
 async fn respond(stream: &mut TcpStream, status: &str, extra: &str) {
-    let msg = format!(
-        "HTTP/1.1 {status}\r\n{extra}{BANNER}Content-Length: 0\r\nConnection: close\r\n\r\n"
-    );
+    let msg = format!("HTTP/1.1 {status}\r\n{extra}{BANNER}Content-Length: 0\r\nConnection: close\r\n\r\n");
     let _ = stream.write_all(msg.as_bytes()).await;
     let _ = stream.shutdown().await;
     // Lingering close: closing with unread input would send RST, which can destroy the
@@ -116,9 +112,7 @@ fn basic_ok(value: &[u8], user: &str, password: &str) -> bool {
         return false;
     };
     scheme.eq_ignore_ascii_case("basic")
-        && base64::engine::general_purpose::STANDARD
-            .decode(token.trim())
-            .is_ok_and(|d| d == format!("{user}:{password}").as_bytes())
+        && base64::engine::general_purpose::STANDARD.decode(token.trim()).is_ok_and(|d| d == format!("{user}:{password}").as_bytes())
 }
 
 /// Splits `host:port` (or `[v6]:port`); a missing port is `default`.
@@ -138,16 +132,13 @@ async fn serve(mut client: TcpStream, config: Arc<ProxyConfig>) {
     };
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut req = httparse::Request::new(&mut headers);
-    let (Ok(httparse::Status::Complete(_)), Some(method), Some(target)) =
-        (req.parse(&head), req.method, req.path)
-    else {
+    let (Ok(httparse::Status::Complete(_)), Some(method), Some(target)) = (req.parse(&head), req.method, req.path) else {
         respond(&mut client, "400 Bad Request", "").await;
         return;
     };
     if let Some((user, password)) = &config.credentials {
-        let authorized = req.headers.iter().any(|h| {
-            h.name.eq_ignore_ascii_case("proxy-authorization") && basic_ok(h.value, user, password)
-        });
+        let authorized =
+            req.headers.iter().any(|h| h.name.eq_ignore_ascii_case("proxy-authorization") && basic_ok(h.value, user, password));
         if !authorized {
             let challenge = "Proxy-Authenticate: Basic realm=\"netspec-lab\"\r\n";
             respond(&mut client, "407 Proxy Authentication Required", challenge).await;
@@ -161,10 +152,7 @@ async fn serve(mut client: TcpStream, config: Arc<ProxyConfig>) {
         (target, "")
     } else {
         let lower = target.get(..7).map(str::to_ascii_lowercase);
-        let Some(after) = target
-            .get(7..)
-            .filter(|_| lower.as_deref() == Some("http://"))
-        else {
+        let Some(after) = target.get(7..).filter(|_| lower.as_deref() == Some("http://")) else {
             respond(&mut client, "400 Bad Request", "").await;
             return;
         };
@@ -176,9 +164,7 @@ async fn serve(mut client: TcpStream, config: Arc<ProxyConfig>) {
     };
     let upstream = match (config.route)(host, port) {
         // The safety net: never dial anything but loopback, whatever the route says.
-        Some(addr) if addr.ip().is_loopback() => {
-            tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await
-        }
+        Some(addr) if addr.ip().is_loopback() => tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await,
         _ => {
             respond(&mut client, "502 Bad Gateway", "").await;
             return;
@@ -199,12 +185,7 @@ async fn serve(mut client: TcpStream, config: Arc<ProxyConfig>) {
         // Origin-form head without hop-by-hop headers; one request per upstream connection.
         let path = if path.is_empty() { "/" } else { path };
         let mut out = format!("{method} {path} HTTP/1.1\r\n").into_bytes();
-        let hop = [
-            "proxy-authorization",
-            "proxy-connection",
-            "connection",
-            "keep-alive",
-        ];
+        let hop = ["proxy-authorization", "proxy-connection", "connection", "keep-alive"];
         for h in req.headers.iter() {
             if !hop.iter().any(|n| h.name.eq_ignore_ascii_case(n)) {
                 out.extend_from_slice(format!("{}: ", h.name).as_bytes());
@@ -271,16 +252,10 @@ mod tests {
     }
 
     async fn lab() -> (HttpServer, Proxy) {
-        let origin = HttpServer::start(None, Reply::new(200, "origin"))
-            .await
-            .unwrap();
+        let origin = HttpServer::start(None, Reply::new(200, "origin")).await.unwrap();
         let to = origin.addr();
-        let route: Route =
-            Arc::new(move |host, port| (host == "svc.example" && port == 80).then_some(to));
-        let config = ProxyConfig {
-            credentials: Some(("shir".into(), "s3cret".into())),
-            route,
-        };
+        let route: Route = Arc::new(move |host, port| (host == "svc.example" && port == 80).then_some(to));
+        let config = ProxyConfig { credentials: Some(("shir".into(), "s3cret".into())), route };
         (origin, Proxy::start(config).await.unwrap())
     }
 
@@ -297,11 +272,7 @@ mod tests {
         assert!(resp.contains("Proxy-Authenticate: Basic realm=\"netspec-lab\"\r\n"));
         let wrong = "Proxy-Authorization: Basic c2hpcjp3cm9uZw==\r\n"; // shir:wrong
         let req = format!("CONNECT svc.example:80 HTTP/1.1\r\n{wrong}\r\n");
-        assert!(
-            exchange(proxy.addr(), &req)
-                .await
-                .starts_with("HTTP/1.1 407 ")
-        );
+        assert!(exchange(proxy.addr(), &req).await.starts_with("HTTP/1.1 407 "));
     }
 
     #[tokio::test]
@@ -316,10 +287,7 @@ mod tests {
         s.write_all(req.as_bytes()).await.unwrap();
         let mut out = String::new();
         s.read_to_string(&mut out).await.unwrap();
-        assert!(
-            out.starts_with("HTTP/1.1 200 Connection established\r\n"),
-            "{out}"
-        );
+        assert!(out.starts_with("HTTP/1.1 200 Connection established\r\n"), "{out}");
         assert!(out.contains("\r\n\r\nHTTP/1.1 200 OK\r\n"), "{out}");
         assert!(out.ends_with("origin"), "{out}");
     }
@@ -327,10 +295,7 @@ mod tests {
     #[tokio::test]
     async fn absolute_form_unroutable_and_garbage() {
         let (_origin, proxy) = lab().await;
-        let req = format!(
-            "GET http://svc.example/x HTTP/1.1\r\nHost: svc.example\r\n{}\r\n",
-            auth()
-        );
+        let req = format!("GET http://svc.example/x HTTP/1.1\r\nHost: svc.example\r\n{}\r\n", auth());
         let resp = exchange(proxy.addr(), &req).await;
         assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
         assert!(resp.ends_with("origin"), "{resp}");
@@ -345,10 +310,7 @@ mod tests {
             let resp = exchange(proxy.addr(), garbage).await;
             assert!(resp.starts_with("HTTP/1.1 400 "), "{garbage:?}: {resp}");
         }
-        let huge = format!(
-            "GET http://svc.example/ HTTP/1.1\r\nX: {}\r\n\r\n",
-            "a".repeat(MAX_HEAD)
-        );
+        let huge = format!("GET http://svc.example/ HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(MAX_HEAD));
         let resp = exchange(proxy.addr(), &huge).await;
         assert!(resp.starts_with("HTTP/1.1 400 "), "{resp}");
     }

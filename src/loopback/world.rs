@@ -16,32 +16,16 @@ use rustls::pki_types::CertificateDer;
 use serde_json::{Value, json};
 
 use super::{
-    Ca, DnsServer, DnsZone, FilteredPort, HttpServer, LabError, OpenPort, Proxy, ProxyConfig,
-    Reply, Route, Validity, closed_port,
+    Ca, DnsServer, DnsZone, FilteredPort, HttpServer, LabError, OpenPort, Proxy, ProxyConfig, Reply, Route, Validity, closed_port,
 };
 
 /// Arc SQL regions the demo runs, healthy first; see [`DemoWorld::scenarios`] for the rest.
-const REGIONS: [&str; 8] = [
-    "eastus",
-    "eastus2",
-    "westeurope",
-    "southeastasia",
-    "uksouth",
-    "japaneast",
-    "australiaeast",
-    "centralus",
-];
+const REGIONS: [&str; 8] = ["eastus", "eastus2", "westeurope", "southeastasia", "uksouth", "japaneast", "australiaeast", "centralus"];
 const KEY_VAULT: &str = "contoso-migrate-kv";
 const STORAGE_ACCOUNT: &str = "contosomigratesa";
-const DISCOVERY: &str =
-    "04b8c9c73f3d477e966c8d00f352889c-agent.cus.disc.prod.migration.windowsazure.com";
+const DISCOVERY: &str = "04b8c9c73f3d477e966c8d00f352889c-agent.cus.disc.prod.migration.windowsazure.com";
 const SERVICE_HOST: &str = "wu2.frontend.clouddatahub.net";
-const NODES: [&str; 4] = [
-    "shir-node1.corp.example",
-    "shir-node2.corp.example",
-    "shir-node3.corp.example",
-    "shir-node4.corp.example",
-];
+const NODES: [&str; 4] = ["shir-node1.corp.example", "shir-node2.corp.example", "shir-node3.corp.example", "shir-node4.corp.example"];
 const PROXY_USER: &str = "shir";
 /// Never handed to the suites: the demo shows the 407 a missing password earns.
 const PROXY_PASSWORD: &str = "lab-only-password";
@@ -84,13 +68,7 @@ struct Builder {
 
 impl Builder {
     /// Plays `ip:443` with an HTTPS server whose certificate names `names`.
-    async fn https(
-        &mut self,
-        ip: [u8; 4],
-        names: &[&str],
-        cert: Cert,
-        reply: Reply,
-    ) -> Result<(), LabError> {
+    async fn https(&mut self, ip: [u8; 4], names: &[&str], cert: Cert, reply: Reply) -> Result<(), LabError> {
         let identity = match cert {
             Cert::Lab => self.ca.issue(names, Validity::Current)?,
             Cert::Expired => self.ca.issue(names, Validity::Expired)?,
@@ -143,10 +121,7 @@ pub struct DemoWorld {
 
 impl std::fmt::Debug for DemoWorld {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DemoWorld")
-            .field("dns", &self.dns.addr())
-            .field("proxy", &self.proxy.addr())
-            .finish_non_exhaustive()
+        f.debug_struct("DemoWorld").field("dns", &self.dns.addr()).field("proxy", &self.proxy.addr()).finish_non_exhaustive()
     }
 }
 
@@ -178,8 +153,7 @@ impl DemoWorld {
             let (dps_ip, tel_ip) = ([20, 50, i, 10], [20, 50, i, 20]);
             b.a(&dps, dps_ip);
             b.a(&tel, tel_ip);
-            let ok =
-                Reply::new(200, "{\"status\":\"ok\"}").header("Content-Type", "application/json");
+            let ok = Reply::new(200, "{\"status\":\"ok\"}").header("Content-Type", "application/json");
             match region {
                 "southeastasia" => b.filtered(dps_ip, 443).await?,
                 "uksouth" => b.closed(dps_ip, 443)?,
@@ -203,14 +177,11 @@ impl DemoWorld {
         b.a(&kv_pl, [10, 12, 4, 20]);
         let unauthorized = Reply::new(401, "").header("WWW-Authenticate", "Bearer");
         let kv_names = [kv.as_str(), kv_pl.as_str()];
-        b.https([10, 12, 4, 20], &kv_names, Cert::Lab, unauthorized.clone())
-            .await?;
+        b.https([10, 12, 4, 20], &kv_names, Cert::Lab, unauthorized.clone()).await?;
         let blob = format!("{STORAGE_ACCOUNT}.blob.core.windows.net");
         let blob_pl = format!("{STORAGE_ACCOUNT}.privatelink.blob.core.windows.net");
         let blob_public = "blob.cus20prdstr02a.store.core.windows.net";
-        b.zone
-            .add_cname(&blob, &blob_pl)
-            .add_cname(&blob_pl, blob_public);
+        b.zone.add_cname(&blob, &blob_pl).add_cname(&blob_pl, blob_public);
         b.a(blob_public, [20, 60, 1, 10]);
         let disc_pl = DISCOVERY.replace(".disc.prod.", ".disc.privatelink.prod.");
         b.zone.add_cname(DISCOVERY, &disc_pl);
@@ -221,11 +192,7 @@ impl DemoWorld {
         for (host, ip, reply) in [
             ("portal.azure.com", [20, 50, 200, 10], portal),
             ("login.microsoftonline.com", [20, 50, 200, 20], login),
-            (
-                "management.azure.com",
-                [20, 50, 200, 30],
-                unauthorized.clone(),
-            ),
+            ("management.azure.com", [20, 50, 200, 30], unauthorized.clone()),
         ] {
             b.a(host, ip);
             b.https(ip, &[host], Cert::Lab, reply).await?;
@@ -235,8 +202,7 @@ impl DemoWorld {
         // missing.
         b.a(SERVICE_HOST, [20, 50, 210, 10]);
         let service = Reply::new(200, "{\"status\":\"online\"}");
-        b.https([20, 50, 210, 10], &[SERVICE_HOST], Cert::Lab, service)
-            .await?;
+        b.https([20, 50, 210, 10], &[SERVICE_HOST], Cert::Lab, service).await?;
         for (node, i) in NODES[..3].iter().zip(10..) {
             b.a(node, [10, 2, 4, i]);
         }
@@ -252,14 +218,9 @@ impl DemoWorld {
                 Ok(ip) => vec![ip],
                 Err(_) => zone.resolve(host),
             };
-            ips.into_iter()
-                .find_map(|ip| map.get(&SocketAddr::new(ip, port)).copied())
+            ips.into_iter().find_map(|ip| map.get(&SocketAddr::new(ip, port)).copied())
         });
-        let proxy = Proxy::start(ProxyConfig {
-            credentials: Some((PROXY_USER.into(), PROXY_PASSWORD.into())),
-            route,
-        })
-        .await?;
+        let proxy = Proxy::start(ProxyConfig { credentials: Some((PROXY_USER.into(), PROXY_PASSWORD.into())), route }).await?;
 
         let dns = DnsServer::start(b.zone.clone()).await?;
         let dir = tempfile::Builder::new().prefix("netspec-demo-").tempdir()?;
@@ -285,15 +246,7 @@ impl DemoWorld {
             ("nodes", json!(NODES)),
         ];
         let vars = vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-        Ok(DemoWorld {
-            ca: b.ca,
-            dns,
-            proxy,
-            map: b.map,
-            vars,
-            _keep: b.keep,
-            _dir: dir,
-        })
+        Ok(DemoWorld { ca: b.ca, dns, proxy, map: b.map, vars, _keep: b.keep, _dir: dir })
     }
 
     /// `(public-looking address, port)` → the loopback listener that plays it. The world's own
@@ -366,19 +319,10 @@ mod tests {
         let at = |ip: [u8; 4], port| w.address_map()[&sock(ip, port)];
 
         // DNS: japaneast does not exist; blob leaks a public address behind privatelink.
-        let m = query(
-            w.dns_addr(),
-            "telemetry.japaneast.arcdataservices.com",
-            RecordType::A,
-            false,
-        )
-        .await
-        .unwrap();
+        let m = query(w.dns_addr(), "telemetry.japaneast.arcdataservices.com", RecordType::A, false).await.unwrap();
         assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
         let blob = format!("{STORAGE_ACCOUNT}.blob.core.windows.net");
-        let m = query(w.dns_addr(), &blob, RecordType::A, false)
-            .await
-            .unwrap();
+        let m = query(w.dns_addr(), &blob, RecordType::A, false).await.unwrap();
         let last = m.answers.last().map(|r| r.data.clone());
         assert_eq!(m.answers.len(), 3);
         assert_eq!(last, Some(RData::A(Ipv4Addr::new(20, 60, 1, 10).into())));
@@ -386,32 +330,22 @@ mod tests {
 
         // eastus DPS is healthy: 200 over a certificate from the lab CA.
         let dps = "dataprocessingservice.eastus.arcdataservices.com";
-        let resp = https_get(at([20, 50, 1, 10], 443), dps, w.ca_der())
-            .await
-            .unwrap();
+        let resp = https_get(at([20, 50, 1, 10], 443), dps, w.ca_der()).await.unwrap();
         assert!(resp.starts_with("HTTP/1.1 200 OK"), "{resp}");
         // westeurope telemetry answers 200 instead of 401.
         let tel = "telemetry.westeurope.arcdataservices.com";
-        let resp = https_get(at([20, 50, 3, 20], 443), tel, w.ca_der())
-            .await
-            .unwrap();
+        let resp = https_get(at([20, 50, 3, 20], 443), tel, w.ca_der()).await.unwrap();
         assert!(resp.starts_with("HTTP/1.1 200 OK"), "{resp}");
         // australiaeast DPS is signed by the untrusted CA.
         let dps = "dataprocessingservice.australiaeast.arcdataservices.com";
-        assert!(
-            https_get(at([20, 50, 7, 10], 443), dps, w.ca_der())
-                .await
-                .is_err()
-        );
+        assert!(https_get(at([20, 50, 7, 10], 443), dps, w.ca_der()).await.is_err());
         // uksouth DPS is reset; shir-node1 is open.
         assert!(TcpStream::connect(at([20, 50, 5, 10], 443)).await.is_err());
         assert!(TcpStream::connect(at([10, 2, 4, 10], 8060)).await.is_ok());
 
         // The proxy challenges the suite's credential-less request.
         let mut s = TcpStream::connect(w.proxy.addr()).await.unwrap();
-        s.write_all(format!("CONNECT {SERVICE_HOST}:443 HTTP/1.1\r\n\r\n").as_bytes())
-            .await
-            .unwrap();
+        s.write_all(format!("CONNECT {SERVICE_HOST}:443 HTTP/1.1\r\n\r\n").as_bytes()).await.unwrap();
         let mut out = String::new();
         s.read_to_string(&mut out).await.unwrap();
         assert!(out.starts_with("HTTP/1.1 407 "), "{out}");
@@ -420,13 +354,8 @@ mod tests {
         let vars = w.vars();
         let path = vars["dns_settings"].as_str().unwrap();
         let text = std::fs::read_to_string(path).unwrap();
-        assert!(text.contains(
-            "10.12.4.22 04b8c9c73f3d477e966c8d00f352889c-agent.cus.disc.privatelink.prod."
-        ));
-        assert_eq!(
-            vars["proxy_url"],
-            json!(format!("http://{}", w.proxy.addr()))
-        );
+        assert!(text.contains("10.12.4.22 04b8c9c73f3d477e966c8d00f352889c-agent.cus.disc.privatelink.prod."));
+        assert_eq!(vars["proxy_url"], json!(format!("http://{}", w.proxy.addr())));
         assert_eq!(vars["nodes"].as_array().unwrap().len(), 4);
         assert!(w.address_map().values().all(|a| a.ip().is_loopback()));
         drop(w);

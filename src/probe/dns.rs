@@ -71,15 +71,9 @@ pub struct DnsObservation {
 impl DnsObservation {
     /// Records of the queried type owned by the last name of the chain.
     pub fn resolves(&self) -> bool {
-        let last = self
-            .cname_chain
-            .last()
-            .map(String::as_str)
-            .unwrap_or(self.query.as_str());
+        let last = self.cname_chain.last().map(String::as_str).unwrap_or(self.query.as_str());
         let want = self.record_type.to_string();
-        self.answers
-            .iter()
-            .any(|r| r.record_type == want && r.name.eq_ignore_ascii_case(last))
+        self.answers.iter().any(|r| r.record_type == want && r.name.eq_ignore_ascii_case(last))
     }
 
     /// Lines for reports.
@@ -98,30 +92,16 @@ impl DnsObservation {
                 self.resolver,
                 f.message,
                 f.reason,
-                if self.servers_tried.is_empty() {
-                    "none".into()
-                } else {
-                    self.servers_tried.join(", ")
-                }
+                if self.servers_tried.is_empty() { "none".into() } else { self.servers_tried.join(", ") }
             )),
-            (Some(rc), None) => out.push(format!(
-                "{} {} via {} answered by {}: {}",
-                self.query, self.record_type, self.resolver, from, rc
-            )),
+            (Some(rc), None) => out.push(format!("{} {} via {} answered by {}: {}", self.query, self.record_type, self.resolver, from, rc)),
             (None, None) => {}
         }
         for r in &self.answers {
-            out.push(format!(
-                "  {} {} {} {}",
-                r.name, r.ttl, r.record_type, r.data
-            ));
+            out.push(format!("  {} {} {} {}", r.name, r.ttl, r.record_type, r.data));
         }
         if !self.cname_chain.is_empty() {
-            out.push(format!(
-                "  chain: {} -> {}",
-                self.query,
-                self.cname_chain.join(" -> ")
-            ));
+            out.push(format!("  chain: {} -> {}", self.query, self.cname_chain.join(" -> ")));
         }
         if self.failure.is_none() {
             out.push(format!("  addresses: {}", join_ips(&self.addresses)));
@@ -133,11 +113,7 @@ impl DnsObservation {
 /// The `system` resolver's servers: the `nameserver` lines of /etc/resolv.conf, port 53.
 pub fn system_servers() -> Vec<SocketAddr> {
     match hickory_resolver::system_conf::read_system_conf() {
-        Ok((cfg, _)) => cfg
-            .name_servers()
-            .iter()
-            .map(|ns| SocketAddr::new(ns.ip, 53))
-            .collect(),
+        Ok((cfg, _)) => cfg.name_servers().iter().map(|ns| SocketAddr::new(ns.ip, 53)).collect(),
         Err(_) => Vec::new(),
     }
 }
@@ -180,13 +156,7 @@ fn trim_dot(s: &str) -> String {
 }
 
 /// Asks `resolver` for `name`/`record_type`, all under `deadline`.
-pub async fn query(
-    ctx: &ProbeContext,
-    resolver: &ResolverSpec,
-    name: &str,
-    record_type: RecordType,
-    deadline: Instant,
-) -> DnsObservation {
+pub async fn query(ctx: &ProbeContext, resolver: &ResolverSpec, name: &str, record_type: RecordType, deadline: Instant) -> DnsObservation {
     let start = Instant::now();
     let mut obs = DnsObservation {
         query: trim_dot(name),
@@ -204,39 +174,22 @@ pub async fn query(
     };
     // The system resolver answers A/AAAA from the hosts file first, as getaddrinfo does.
     if resolver.servers.is_none() && matches!(record_type, RecordType::A | RecordType::AAAA) {
-        let ips: Vec<IpAddr> = ctx
-            .hosts
-            .lookup(name)
-            .iter()
-            .copied()
-            .filter(|ip| ip.is_ipv4() == (record_type == RecordType::A))
-            .collect();
+        let ips: Vec<IpAddr> = ctx.hosts.lookup(name).iter().copied().filter(|ip| ip.is_ipv4() == (record_type == RecordType::A)).collect();
         if !ips.is_empty() {
             obs.source = AnswerSource::HostsFile;
             obs.rcode = Some("NOERROR".into());
             obs.answers = ips
                 .iter()
-                .map(|ip| Record {
-                    name: obs.query.clone(),
-                    record_type: record_type.to_string(),
-                    ttl: 0,
-                    data: ip.to_string(),
-                })
+                .map(|ip| Record { name: obs.query.clone(), record_type: record_type.to_string(), ttl: 0, data: ip.to_string() })
                 .collect();
             obs.addresses = ips;
             obs.elapsed = start.elapsed();
             return obs;
         }
     }
-    let servers: Vec<SocketAddr> = resolver
-        .servers
-        .clone()
-        .unwrap_or_else(|| ctx.system_servers.clone());
+    let servers: Vec<SocketAddr> = resolver.servers.clone().unwrap_or_else(|| ctx.system_servers.clone());
     if servers.is_empty() {
-        obs.failure = Some(Failure::new(
-            "dns.no_servers",
-            "the resolver has no servers (is /etc/resolv.conf empty?)",
-        ));
+        obs.failure = Some(Failure::new("dns.no_servers", "the resolver has no servers (is /etc/resolv.conf empty?)"));
         obs.elapsed = start.elapsed();
         return obs;
     }
@@ -246,10 +199,7 @@ pub async fn query(
     }) {
         Ok(n) => n,
         Err(e) => {
-            obs.failure = Some(Failure::new(
-                "dns.bad_name",
-                format!("`{name}` is not a valid DNS name: {e}"),
-            ));
+            obs.failure = Some(Failure::new("dns.bad_name", format!("`{name}` is not a valid DNS name: {e}")));
             obs.elapsed = start.elapsed();
             return obs;
         }
@@ -262,24 +212,8 @@ pub async fn query(
         let left = deadline.saturating_duration_since(Instant::now());
         let share = left / (servers.len() - i) as u32;
         let try_deadline = Instant::now() + share;
-        obs.servers_tried.push(format!(
-            "{server}/{}",
-            if resolver.protocol == Protocol::Tcp {
-                "tcp"
-            } else {
-                "udp"
-            }
-        ));
-        match exchange(
-            ctx,
-            *server,
-            &qname,
-            htype(record_type),
-            resolver.protocol,
-            try_deadline,
-        )
-        .await
-        {
+        obs.servers_tried.push(format!("{server}/{}", if resolver.protocol == Protocol::Tcp { "tcp" } else { "udp" }));
+        match exchange(ctx, *server, &qname, htype(record_type), resolver.protocol, try_deadline).await {
             Ok(msg) => {
                 let code = u16::from(msg.metadata.response_code);
                 let retry_next = (code == 2 || code == 5) && i + 1 < servers.len();
@@ -310,11 +244,7 @@ pub async fn query(
         && hops < MAX_HOPS
     {
         hops += 1;
-        let Some(target) = obs
-            .cname_chain
-            .last()
-            .and_then(|t| Name::from_ascii(format!("{t}.")).ok())
-        else {
+        let Some(target) = obs.cname_chain.last().and_then(|t| Name::from_ascii(format!("{t}.")).ok()) else {
             break;
         };
         match exchange(ctx, server, &target, want, resolver.protocol, deadline).await {
@@ -356,11 +286,7 @@ fn absorb(obs: &mut DnsObservation, msg: &Message) {
     let mut current = obs.query.clone();
     let mut chain = Vec::new();
     while chain.len() <= MAX_HOPS * 2 {
-        let next = obs
-            .answers
-            .iter()
-            .find(|r| r.record_type == "CNAME" && r.name.eq_ignore_ascii_case(&current))
-            .map(|r| r.data.clone());
+        let next = obs.answers.iter().find(|r| r.record_type == "CNAME" && r.name.eq_ignore_ascii_case(&current)).map(|r| r.data.clone());
         match next {
             Some(t) if !chain.contains(&t) => {
                 chain.push(t.clone());
@@ -373,10 +299,7 @@ fn absorb(obs: &mut DnsObservation, msg: &Message) {
     obs.addresses = obs
         .answers
         .iter()
-        .filter(|r| {
-            (r.record_type == "A" || r.record_type == "AAAA")
-                && r.name.eq_ignore_ascii_case(&current)
-        })
+        .filter(|r| (r.record_type == "A" || r.record_type == "AAAA") && r.name.eq_ignore_ascii_case(&current))
         .filter_map(|r| r.data.parse().ok())
         .collect();
 }
@@ -398,9 +321,7 @@ async fn exchange(
     edns.set_max_payload(1232);
     msg.set_edns(edns);
     let id = msg.metadata.id;
-    let wire = msg
-        .to_vec()
-        .map_err(|e| Failure::new("dns.bad_name", format!("cannot encode the query: {e}")))?;
+    let wire = msg.to_vec().map_err(|e| Failure::new("dns.bad_name", format!("cannot encode the query: {e}")))?;
     let result = timeout_at(deadline, async {
         if protocol == Protocol::Udp {
             let resp = udp_exchange(real, &wire, id).await?;
@@ -413,19 +334,12 @@ async fn exchange(
     .await;
     match result {
         Ok(r) => r,
-        Err(_) => Err(Failure::new(
-            "dns.timeout",
-            format!("no response from {server} before the deadline"),
-        )),
+        Err(_) => Err(Failure::new("dns.timeout", format!("no response from {server} before the deadline"))),
     }
 }
 
 async fn udp_exchange(server: SocketAddr, wire: &[u8], id: u16) -> Result<Message, Failure> {
-    let bind: SocketAddr = if server.is_ipv4() {
-        "0.0.0.0:0".parse().unwrap_or(server)
-    } else {
-        "[::]:0".parse().unwrap_or(server)
-    };
+    let bind: SocketAddr = if server.is_ipv4() { "0.0.0.0:0".parse().unwrap_or(server) } else { "[::]:0".parse().unwrap_or(server) };
     let net = |e: std::io::Error| Failure::new("dns.network", format!("{server}: {e}"));
     let sock = UdpSocket::bind(bind).await.map_err(net)?;
     // connect() makes the kernel drop datagrams from any other source address or port.
@@ -435,10 +349,7 @@ async fn udp_exchange(server: SocketAddr, wire: &[u8], id: u16) -> Result<Messag
     loop {
         let n = sock.recv(&mut buf).await.map_err(|e| {
             if e.kind() == std::io::ErrorKind::ConnectionRefused {
-                Failure::new(
-                    "dns.refused_port",
-                    format!("{server}: nothing listens on the DNS port (ICMP port unreachable)"),
-                )
+                Failure::new("dns.refused_port", format!("{server}: nothing listens on the DNS port (ICMP port unreachable)"))
             } else {
                 net(e)
             }
@@ -467,10 +378,7 @@ async fn tcp_exchange(server: SocketAddr, wire: &[u8], id: u16) -> Result<Messag
             Ok(m) if m.metadata.id == id => return Ok(m),
             Ok(_) => continue,
             Err(e) => {
-                return Err(Failure::new(
-                    "dns.malformed",
-                    format!("{server} sent an undecodable response: {e}"),
-                ));
+                return Err(Failure::new("dns.malformed", format!("{server} sent an undecodable response: {e}")));
             }
         }
     }
@@ -478,12 +386,7 @@ async fn tcp_exchange(server: SocketAddr, wire: &[u8], id: u16) -> Result<Messag
 
 /// Resolves `host` to addresses for a tcp, tls or http probe: an IP literal as is, otherwise A
 /// and AAAA queries in parallel through `resolver`.
-pub async fn resolve(
-    ctx: &ProbeContext,
-    resolver: &ResolverSpec,
-    host: &str,
-    deadline: Instant,
-) -> Resolution {
+pub async fn resolve(ctx: &ProbeContext, resolver: &ResolverSpec, host: &str, deadline: Instant) -> Resolution {
     let start = Instant::now();
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = bare.parse::<IpAddr>() {
@@ -498,10 +401,8 @@ pub async fn resolve(
             elapsed: Duration::ZERO,
         };
     }
-    let (a, aaaa) = tokio::join!(
-        query(ctx, resolver, host, RecordType::A, deadline),
-        query(ctx, resolver, host, RecordType::AAAA, deadline)
-    );
+    let (a, aaaa) =
+        tokio::join!(query(ctx, resolver, host, RecordType::A, deadline), query(ctx, resolver, host, RecordType::AAAA, deadline));
     let mut addresses = a.addresses.clone();
     addresses.extend(aaaa.addresses.iter().copied());
     let failure = if !addresses.is_empty() {
@@ -510,22 +411,10 @@ pub async fn resolve(
         Some(f)
     } else {
         match a.rcode.as_deref() {
-            Some("NXDOMAIN") => Some(Failure::new(
-                "dns.nxdomain",
-                format!("{host} does not exist (NXDOMAIN)"),
-            )),
-            Some("NOERROR") => Some(Failure::new(
-                "dns.no_answer",
-                format!("{host} has no A or AAAA records (NOERROR, empty answer)"),
-            )),
-            Some(rc) => Some(Failure::new(
-                rcode_reason(rc),
-                format!("the resolver answered {rc} for {host}"),
-            )),
-            None => Some(Failure::new(
-                "dns.timeout",
-                format!("no response for {host}"),
-            )),
+            Some("NXDOMAIN") => Some(Failure::new("dns.nxdomain", format!("{host} does not exist (NXDOMAIN)"))),
+            Some("NOERROR") => Some(Failure::new("dns.no_answer", format!("{host} has no A or AAAA records (NOERROR, empty answer)"))),
+            Some(rc) => Some(Failure::new(rcode_reason(rc), format!("the resolver answered {rc} for {host}"))),
+            None => Some(Failure::new("dns.timeout", format!("no response for {host}"))),
         }
     };
     Resolution {

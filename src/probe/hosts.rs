@@ -35,17 +35,12 @@ impl HostsFile {
 
     /// Reads and parses a file; a missing or unreadable file gives an empty table.
     pub fn load(path: &Path) -> Self {
-        std::fs::read_to_string(path)
-            .map(|t| Self::parse(&t))
-            .unwrap_or_default()
+        std::fs::read_to_string(path).map(|t| Self::parse(&t)).unwrap_or_default()
     }
 
     /// Addresses for `name` (case-insensitive, trailing dot ignored).
     pub fn lookup(&self, name: &str) -> &[IpAddr] {
-        self.map
-            .get(&normalize(name))
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+        self.map.get(&normalize(name)).map(Vec::as_slice).unwrap_or(&[])
     }
 
     /// Number of names.
@@ -72,14 +67,8 @@ mod tests {
         let h = HostsFile::parse(
             "# DNS settings\n10.12.4.23 a.disc.privatelink.example.com alias.Example.com # c\n\nnot-an-ip x\n::1 localhost\n",
         );
-        assert_eq!(
-            h.lookup("A.disc.privatelink.example.com."),
-            &["10.12.4.23".parse::<IpAddr>().unwrap()]
-        );
-        assert_eq!(
-            h.lookup("alias.example.com"),
-            &["10.12.4.23".parse::<IpAddr>().unwrap()]
-        );
+        assert_eq!(h.lookup("A.disc.privatelink.example.com."), &["10.12.4.23".parse::<IpAddr>().unwrap()]);
+        assert_eq!(h.lookup("alias.example.com"), &["10.12.4.23".parse::<IpAddr>().unwrap()]);
         assert_eq!(h.lookup("localhost"), &["::1".parse::<IpAddr>().unwrap()]);
         assert!(h.lookup("x").is_empty());
         assert_eq!(h.len(), 3);

@@ -46,17 +46,8 @@ pub struct HttpObservation {
 impl HttpObservation {
     /// Values of header `name` (case-insensitive), joined with ", ".
     pub fn header(&self, name: &str) -> Option<String> {
-        let vals: Vec<&str> = self
-            .headers
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect();
-        if vals.is_empty() {
-            None
-        } else {
-            Some(vals.join(", "))
-        }
+        let vals: Vec<&str> = self.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect();
+        if vals.is_empty() { None } else { Some(vals.join(", ")) }
     }
 
     /// Lines for reports.
@@ -65,22 +56,11 @@ impl HttpObservation {
         if let Some(r) = &self.resolution {
             out.push(r.describe());
         }
-        let via = self
-            .proxy
-            .as_ref()
-            .map(|p| format!(" via proxy {p}"))
-            .unwrap_or_default();
+        let via = self.proxy.as_ref().map(|p| format!(" via proxy {p}")).unwrap_or_default();
         match (&self.status, &self.failure) {
             (Some(s), _) => {
-                let from = self
-                    .remote_address
-                    .map(|a| format!(" from {a}"))
-                    .unwrap_or_default();
-                out.push(format!(
-                    "{}{via}: HTTP {s}{from} in {:.1} ms",
-                    self.request,
-                    self.elapsed.as_secs_f64() * 1000.0
-                ));
+                let from = self.remote_address.map(|a| format!(" from {a}")).unwrap_or_default();
+                out.push(format!("{}{via}: HTTP {s}{from} in {:.1} ms", self.request, self.elapsed.as_secs_f64() * 1000.0));
                 for (k, v) in self.headers.iter().take(12) {
                     out.push(format!("  {k}: {v}"));
                 }
@@ -89,10 +69,7 @@ impl HttpObservation {
                     out.push(format!("  body: {}", snippet.replace('\n', " ")));
                 }
             }
-            (None, Some(f)) => out.push(format!(
-                "{}{via}: no response: {} [{}]",
-                self.request, f.message, f.reason
-            )),
+            (None, Some(f)) => out.push(format!("{}{via}: no response: {} [{}]", self.request, f.message, f.reason)),
             (None, None) => {}
         }
         out
@@ -130,11 +107,7 @@ impl reqwest::dns::Resolve for Hook {
         let host = name.as_str().to_owned();
         Box::pin(async move {
             // A minimal context for this lookup: same servers, hosts file and sandbox.
-            let ctx = ProbeContext::for_lookup(
-                c.system_servers.clone(),
-                c.hosts.clone(),
-                c.sandbox.clone(),
-            );
+            let ctx = ProbeContext::for_lookup(c.system_servers.clone(), c.hosts.clone(), c.sandbox.clone());
             let r = dns::resolve(&ctx, &c.resolver, &host, c.deadline).await;
             if let Some(f) = r.failure {
                 return Err(Box::new(ResolveFailed(f)) as Box<dyn std::error::Error + Send + Sync>);
@@ -148,19 +121,14 @@ impl reqwest::dns::Resolve for Hook {
                     None => out.push(SocketAddr::new(ip, 0)),
                     Some(_) if ip.is_loopback() => out.push(SocketAddr::new(ip, 0)),
                     Some(s) => {
-                        if let Some(real) =
-                            s.map.iter().find(|(k, _)| k.ip() == ip).map(|(_, v)| *v)
-                        {
+                        if let Some(real) = s.map.iter().find(|(k, _)| k.ip() == ip).map(|(_, v)| *v) {
                             out.push(real);
                         }
                     }
                 }
             }
             if out.is_empty() {
-                return Err(Box::new(ResolveFailed(Failure::new(
-                    "sandbox.refused",
-                    format!("{host} resolves outside the loopback lab"),
-                )))
+                return Err(Box::new(ResolveFailed(Failure::new("sandbox.refused", format!("{host} resolves outside the loopback lab"))))
                     as Box<dyn std::error::Error + Send + Sync>);
             }
             Ok(Box::new(out.into_iter()) as reqwest::dns::Addrs)
@@ -169,11 +137,7 @@ impl reqwest::dns::Resolve for Hook {
 }
 
 impl ProbeContext {
-    fn for_lookup(
-        system_servers: Vec<SocketAddr>,
-        hosts: super::hosts::HostsFile,
-        sandbox: Option<super::Sandbox>,
-    ) -> ProbeContext {
+    fn for_lookup(system_servers: Vec<SocketAddr>, hosts: super::hosts::HostsFile, sandbox: Option<super::Sandbox>) -> ProbeContext {
         ProbeContext {
             roots: Arc::new(rustls::RootCertStore::empty()),
             system_servers,
@@ -227,12 +191,7 @@ fn failure_from(err: &reqwest::Error) -> Failure {
 }
 
 /// Sends the request before `deadline` and observes the response.
-pub async fn probe(
-    ctx: &ProbeContext,
-    resolver: &ResolverSpec,
-    t: &HttpTarget,
-    deadline: Instant,
-) -> HttpObservation {
+pub async fn probe(ctx: &ProbeContext, resolver: &ResolverSpec, t: &HttpTarget, deadline: Instant) -> HttpObservation {
     let start = Instant::now();
     let mut obs = HttpObservation {
         request: format!("{} {}", t.method, t.url),
@@ -251,22 +210,12 @@ pub async fn probe(
         o.elapsed = start.elapsed();
         o
     };
-    let host = t
-        .url
-        .host_str()
-        .unwrap_or_default()
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned();
+    let host = t.url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_owned();
     let port = t.url.port_or_known_default().unwrap_or(443);
     let mut url = t.url.clone();
 
     let mut builder = reqwest::Client::builder()
-        .redirect(if t.follow_redirects {
-            reqwest::redirect::Policy::limited(10)
-        } else {
-            reqwest::redirect::Policy::none()
-        })
+        .redirect(if t.follow_redirects { reqwest::redirect::Policy::limited(10) } else { reqwest::redirect::Policy::none() })
         .pool_max_idle_per_host(0)
         .dns_resolver(Hook {
             ctx: Arc::new(HookCtx {
@@ -277,11 +226,7 @@ pub async fn probe(
                 deadline,
             }),
         });
-    let tls = if t.insecure {
-        Ok(super::tls::insecure_config())
-    } else {
-        ctx.tls_config(t.ca_file.as_deref())
-    };
+    let tls = if t.insecure { Ok(super::tls::insecure_config()) } else { ctx.tls_config(t.ca_file.as_deref()) };
     match tls {
         Ok(cfg) => builder = builder.use_preconfigured_tls((*cfg).clone()),
         Err(msg) => return finish(obs, Failure::new("tls.ca_file", msg)),
@@ -289,35 +234,21 @@ pub async fn probe(
 
     match &t.proxy {
         Some(p) => {
-            if let (Some(sb), Some(Ok(ip))) = (
-                &ctx.sandbox,
-                p.url.host_str().map(|h| {
-                    h.trim_start_matches('[')
-                        .trim_end_matches(']')
-                        .parse::<IpAddr>()
-                }),
-            ) {
+            if let (Some(sb), Some(Ok(ip))) =
+                (&ctx.sandbox, p.url.host_str().map(|h| h.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>()))
+            {
                 let pport = p.url.port_or_known_default().unwrap_or(3128);
                 match sb.route(SocketAddr::new(ip, pport)) {
                     Ok(real) if real == SocketAddr::new(ip, pport) => {}
                     Ok(_) | Err(_) => {
-                        return finish(
-                            obs,
-                            Failure::new(
-                                "sandbox.refused",
-                                format!("proxy {} is outside the loopback lab", p.url),
-                            ),
-                        );
+                        return finish(obs, Failure::new("sandbox.refused", format!("proxy {} is outside the loopback lab", p.url)));
                     }
                 }
             }
             let mut proxy = match reqwest::Proxy::all(p.url.clone()) {
                 Ok(px) => px,
                 Err(e) => {
-                    return finish(
-                        obs,
-                        Failure::new("http.bad_proxy", format!("proxy URL {}: {e}", p.url)),
-                    );
+                    return finish(obs, Failure::new("http.bad_proxy", format!("proxy URL {}: {e}", p.url)));
                 }
             };
             if let Some(user) = p.username.as_deref().filter(|u| !u.is_empty()) {
@@ -356,19 +287,9 @@ pub async fn probe(
             }
             if resolution.source == AnswerSource::Literal && t.connect_to.is_none() {
                 // reqwest connects to IP literals itself; only allow that when routing is identity.
-                if pinned
-                    .iter()
-                    .zip(&resolution.addresses)
-                    .any(|(p, ip)| p.ip() != *ip || p.port() != port)
-                {
+                if pinned.iter().zip(&resolution.addresses).any(|(p, ip)| p.ip() != *ip || p.port() != port) {
                     obs.resolution = Some(resolution);
-                    return finish(
-                        obs,
-                        Failure::new(
-                            "sandbox.refused",
-                            "IP-literal URLs must be loopback in the lab",
-                        ),
-                    );
+                    return finish(obs, Failure::new("sandbox.refused", "IP-literal URLs must be loopback in the lab"));
                 }
             } else {
                 // hyper connects to the URL's port whatever the resolver says, so a lab stand-in
@@ -387,10 +308,7 @@ pub async fn probe(
     let client = match builder.build() {
         Ok(c) => c,
         Err(e) => {
-            return finish(
-                obs,
-                Failure::new("http.client", format!("cannot build the HTTP client: {e}")),
-            );
+            return finish(obs, Failure::new("http.client", format!("cannot build the HTTP client: {e}")));
         }
     };
     let mut req = client.request(t.method.clone(), url);
@@ -405,16 +323,8 @@ pub async fn probe(
         let mut resp = req.send().await?;
         let status = resp.status().as_u16();
         let remote = resp.remote_addr();
-        let headers: Vec<(String, String)> = resp
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let headers: Vec<(String, String)> =
+            resp.headers().iter().map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();
         let mut body = Vec::new();
         let mut truncated = false;
         while let Some(chunk) = resp.chunk().await? {
@@ -432,7 +342,28 @@ pub async fn probe(
             let f = Failure::new("http.timeout", "no complete response before the deadline");
             return finish(obs, f);
         }
-        Ok(Err(e)) => return finish(obs, failure_from(&e)),
+        Ok(Err(e)) => {
+            let mut f = failure_from(&e);
+            // reqwest only says "tunnel error"; ask the proxy itself what it answers to CONNECT.
+            if let (Some(p), true) = (&t.proxy, f.message.contains("tunnel error")) {
+                if let Some((code, line)) = proxy_connect_status(ctx, p, &host, port, deadline).await {
+                    f = match code {
+                        // tinyproxy answers 401 rather than 407 (RFC 9110 15.5.8); either way it is
+                        // the proxy's demand, not the endpoint's.
+                        401 | 407 => Failure::new(
+                            "http.proxy_auth_required",
+                            format!("the proxy answered CONNECT with {line} (it demands credentials)"),
+                        ),
+                        403 => Failure::new(
+                            "http.proxy_denied",
+                            format!("the proxy answered CONNECT with {line} (its policy blocks this destination)"),
+                        ),
+                        _ => Failure::new("http.proxy_connect_failed", format!("the proxy answered CONNECT with {line}")),
+                    };
+                }
+            }
+            return finish(obs, f);
+        }
         Ok(Ok((status, remote, headers, body, truncated))) => {
             obs.status = Some(status);
             obs.remote_address = remote.map(|r| ctx.unroute(r));
@@ -443,4 +374,57 @@ pub async fn probe(
     }
     obs.elapsed = start.elapsed();
     obs
+}
+
+/// Sends `CONNECT host:port` to the proxy (with its credentials) and returns the status code and
+/// status line it answers, or `None` when it cannot be reached or answers garbage. Bounded by
+/// `deadline` and a 16 KiB response head.
+async fn proxy_connect_status(
+    ctx: &ProbeContext,
+    p: &crate::suite::plan::ProxySpec,
+    host: &str,
+    port: u16,
+    deadline: Instant,
+) -> Option<(u16, String)> {
+    use base64::Engine;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let phost = p.url.host_str()?.trim_start_matches('[').trim_end_matches(']').to_owned();
+    let pport = p.url.port_or_known_default().unwrap_or(3128);
+    let resolver = ResolverSpec::system();
+    let ip = match phost.parse::<IpAddr>() {
+        Ok(ip) => ip,
+        Err(_) => *dns::resolve(ctx, &resolver, &phost, deadline).await.addresses.first()?,
+    };
+    let (_, stream) = super::tcp::connect(ctx, SocketAddr::new(ip, pport), None, deadline).await;
+    let mut stream = stream?;
+    let mut req = format!("CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n");
+    if let Some(user) = p.username.as_deref().filter(|u| !u.is_empty()) {
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", p.password.as_deref().unwrap_or("")));
+        req.push_str(&format!("Proxy-Authorization: Basic {token}\r\n"));
+    }
+    req.push_str("\r\n");
+    let exchange = async {
+        stream.write_all(req.as_bytes()).await.ok()?;
+        let mut buf = Vec::with_capacity(1024);
+        let mut chunk = [0u8; 1024];
+        while buf.len() < 16 * 1024 && !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut chunk).await.ok()?;
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut resp = httparse::Response::new(&mut headers);
+        resp.parse(&buf).ok()?;
+        let code = resp.code?;
+        let server =
+            resp.headers.iter().find(|h| h.name.eq_ignore_ascii_case("server")).map(|h| String::from_utf8_lossy(h.value).into_owned());
+        let mut line = format!("{code} {}", resp.reason.unwrap_or(""));
+        if let Some(s) = server {
+            line.push_str(&format!(" (Server: {s})"));
+        }
+        Some((code, line.trim().to_owned()))
+    };
+    timeout_at(deadline, exchange).await.ok().flatten()
 }

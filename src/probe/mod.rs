@@ -74,10 +74,7 @@ pub struct Failure {
 impl Failure {
     /// A failure with a reason code.
     pub fn new(reason: &'static str, message: impl Into<String>) -> Self {
-        Failure {
-            reason,
-            message: message.into(),
-        }
+        Failure { reason, message: message.into() }
     }
 }
 
@@ -119,41 +116,19 @@ impl Resolution {
     fn describe(&self) -> String {
         match (&self.source, &self.failure) {
             (AnswerSource::Literal, _) => format!("{} is an IP literal (not resolved)", self.host),
-            (_, Some(f)) => format!(
-                "resolving {} via {}: {} [{}]",
-                self.host, self.resolver, f.message, f.reason
-            ),
+            (_, Some(f)) => format!("resolving {} via {}: {} [{}]", self.host, self.resolver, f.message, f.reason),
             (src, None) => {
-                let chain = if self.cname_chain.is_empty() {
-                    String::new()
-                } else {
-                    format!(" via CNAME {}", self.cname_chain.join(" -> "))
-                };
-                let from = if *src == AnswerSource::HostsFile {
-                    " (hosts file)"
-                } else {
-                    ""
-                };
-                format!(
-                    "resolved {} via {}{from}{chain}: {}",
-                    self.host,
-                    self.resolver,
-                    join_ips(&self.addresses)
-                )
+                let chain =
+                    if self.cname_chain.is_empty() { String::new() } else { format!(" via CNAME {}", self.cname_chain.join(" -> ")) };
+                let from = if *src == AnswerSource::HostsFile { " (hosts file)" } else { "" };
+                format!("resolved {} via {}{from}{chain}: {}", self.host, self.resolver, join_ips(&self.addresses))
             }
         }
     }
 }
 
 pub(crate) fn join_ips(ips: &[IpAddr]) -> String {
-    if ips.is_empty() {
-        "no addresses".into()
-    } else {
-        ips.iter()
-            .map(|i| i.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
+    if ips.is_empty() { "no addresses".into() } else { ips.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ") }
 }
 
 /// Confines a run to a loopback lab (`netspec demo`, tests): every destination is translated
@@ -175,19 +150,12 @@ impl Sandbox {
         if dest.ip().is_loopback() {
             return Ok(dest);
         }
-        Err(Failure::new(
-            "sandbox.refused",
-            format!("{dest} is outside the loopback lab; nothing was sent"),
-        ))
+        Err(Failure::new("sandbox.refused", format!("{dest} is outside the loopback lab; nothing was sent")))
     }
 
     /// The lab address a loopback address plays (for reporting), or the address itself.
     pub fn unroute(&self, real: SocketAddr) -> SocketAddr {
-        self.map
-            .iter()
-            .find(|(_, v)| **v == real)
-            .map(|(k, _)| *k)
-            .unwrap_or(real)
+        self.map.iter().find(|(_, v)| **v == real).map(|(k, _)| *k).unwrap_or(real)
     }
 }
 
@@ -233,10 +201,7 @@ impl ProbeContext {
         roots.add_parsable_certificates(opts.extra_roots);
         let (system_servers, hosts) = match opts.system_servers {
             Some(s) => (s, hosts::HostsFile::default()),
-            None => (
-                dns::system_servers(),
-                hosts::HostsFile::load(std::path::Path::new("/etc/hosts")),
-            ),
+            None => (dns::system_servers(), hosts::HostsFile::load(std::path::Path::new("/etc/hosts"))),
         };
         ProbeContext {
             roots: Arc::new(roots),
@@ -251,32 +216,19 @@ impl ProbeContext {
     /// A verifying rustls client config trusting the system roots, or only `ca_file` when given.
     ///
     /// Errors: the CA file cannot be read or holds no certificate.
-    pub fn tls_config(
-        &self,
-        ca_file: Option<&std::path::Path>,
-    ) -> Result<Arc<rustls::ClientConfig>, String> {
+    pub fn tls_config(&self, ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::ClientConfig>, String> {
         let key = ca_file.map(|p| p.to_owned());
-        if let Some(c) = self
-            .tls_cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-        {
+        if let Some(c) = self.tls_cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
             return Ok(c.clone());
         }
         let roots = match ca_file {
             None => self.roots.clone(),
             Some(p) => Arc::new(tls::load_ca_file(p)?),
         };
-        let mut cfg = rustls::ClientConfig::builder()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let mut cfg = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
         cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
         let cfg = Arc::new(cfg);
-        self.tls_cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, cfg.clone());
+        self.tls_cache.lock().unwrap_or_else(|e| e.into_inner()).insert(key, cfg.clone());
         Ok(cfg)
     }
 
@@ -298,36 +250,13 @@ impl ProbeContext {
 }
 
 /// Runs the probe for `target` until `deadline`.
-pub async fn probe(
-    ctx: &ProbeContext,
-    target: &Target,
-    resolver: &ResolverSpec,
-    deadline: tokio::time::Instant,
-) -> Observation {
+pub async fn probe(ctx: &ProbeContext, target: &Target, resolver: &ResolverSpec, deadline: tokio::time::Instant) -> Observation {
     match target {
-        Target::Dns { name, record_type } => {
-            Observation::Dns(dns::query(ctx, resolver, name, *record_type, deadline).await)
+        Target::Dns { name, record_type } => Observation::Dns(dns::query(ctx, resolver, name, *record_type, deadline).await),
+        Target::Tcp { host, port, source } => Observation::Tcp(tcp::probe(ctx, resolver, host, *port, *source, deadline).await),
+        Target::Tls { host, port, sni, ca_file } => {
+            Observation::Tls(tls::probe(ctx, resolver, host, *port, sni, ca_file.as_deref(), deadline).await)
         }
-        Target::Tcp { host, port, source } => {
-            Observation::Tcp(tcp::probe(ctx, resolver, host, *port, *source, deadline).await)
-        }
-        Target::Tls {
-            host,
-            port,
-            sni,
-            ca_file,
-        } => Observation::Tls(
-            tls::probe(
-                ctx,
-                resolver,
-                host,
-                *port,
-                sni,
-                ca_file.as_deref(),
-                deadline,
-            )
-            .await,
-        ),
         Target::Http(h) => Observation::Http(http::probe(ctx, resolver, h, deadline).await),
     }
 }

@@ -77,9 +77,7 @@ impl TcpObservation {
     /// Attempts that count for verdicts (routable addresses).
     pub fn counted(&self) -> impl Iterator<Item = &TcpAttempt> {
         let all_unroutable = self.attempts.iter().all(|a| a.state == PortState::NoRoute);
-        self.attempts
-            .iter()
-            .filter(move |a| all_unroutable || a.state != PortState::NoRoute)
+        self.attempts.iter().filter(move |a| all_unroutable || a.state != PortState::NoRoute)
     }
 
     /// Lines for reports.
@@ -87,12 +85,7 @@ impl TcpObservation {
         let mut out = vec![self.resolution.describe()];
         for a in &self.attempts {
             match a.connect_time {
-                Some(t) => out.push(format!(
-                    "  {} {} ({:.1} ms)",
-                    a.address,
-                    a.state,
-                    t.as_secs_f64() * 1000.0
-                )),
+                Some(t) => out.push(format!("  {} {} ({:.1} ms)", a.address, a.state, t.as_secs_f64() * 1000.0)),
                 None => out.push(format!("  {} {} ({})", a.address, a.state, a.detail)),
             }
         }
@@ -102,57 +95,29 @@ impl TcpObservation {
 
 /// Connects to `addr` (through the sandbox when set) before `deadline`; the stream is returned
 /// for `open` so TLS can continue on it.
-pub async fn connect(
-    ctx: &ProbeContext,
-    addr: SocketAddr,
-    source: Option<IpAddr>,
-    deadline: Instant,
-) -> (TcpAttempt, Option<TcpStream>) {
-    let attempt = |state, detail: String| TcpAttempt {
-        address: addr,
-        state,
-        connect_time: None,
-        detail,
-    };
+pub async fn connect(ctx: &ProbeContext, addr: SocketAddr, source: Option<IpAddr>, deadline: Instant) -> (TcpAttempt, Option<TcpStream>) {
+    let attempt = |state, detail: String| TcpAttempt { address: addr, state, connect_time: None, detail };
     let real = match ctx.route(addr) {
         Ok(r) => r,
         Err(Failure { message, .. }) => return (attempt(PortState::NoRoute, message), None),
     };
     let start = Instant::now();
-    let sock = match if real.is_ipv4() {
-        TcpSocket::new_v4()
-    } else {
-        TcpSocket::new_v6()
-    } {
+    let sock = match if real.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() } {
         Ok(s) => s,
         Err(e) => {
-            return (
-                attempt(PortState::NoRoute, format!("cannot create a socket: {e}")),
-                None,
-            );
+            return (attempt(PortState::NoRoute, format!("cannot create a socket: {e}")), None);
         }
     };
     if let Some(src) = source
         && let Err(e) = sock.bind(SocketAddr::new(src, 0))
     {
-        return (
-            attempt(
-                PortState::NoRoute,
-                format!("cannot bind source address {src}: {e}"),
-            ),
-            None,
-        );
+        return (attempt(PortState::NoRoute, format!("cannot bind source address {src}: {e}")), None);
     }
     match timeout_at(deadline, sock.connect(real)).await {
         Ok(Ok(stream)) => {
             let t = start.elapsed();
             (
-                TcpAttempt {
-                    address: addr,
-                    state: PortState::Open,
-                    connect_time: Some(t),
-                    detail: "handshake completed".into(),
-                },
+                TcpAttempt { address: addr, state: PortState::Open, connect_time: Some(t), detail: "handshake completed".into() },
                 Some(stream),
             )
         }
@@ -166,13 +131,7 @@ pub async fn connect(
             };
             (attempt(state, e.to_string()), None)
         }
-        Err(_) => (
-            attempt(
-                PortState::Filtered,
-                format!("no answer within {:.1} s", start.elapsed().as_secs_f64()),
-            ),
-            None,
-        ),
+        Err(_) => (attempt(PortState::Filtered, format!("no answer within {:.1} s", start.elapsed().as_secs_f64())), None),
     }
 }
 
@@ -187,19 +146,7 @@ pub async fn probe(
 ) -> TcpObservation {
     let start = Instant::now();
     let resolution = dns::resolve(ctx, resolver, host, deadline).await;
-    let conns = resolution
-        .addresses
-        .iter()
-        .map(|ip| connect(ctx, SocketAddr::new(*ip, port), source, deadline));
-    let attempts = futures_util::future::join_all(conns)
-        .await
-        .into_iter()
-        .map(|(a, _)| a)
-        .collect();
-    TcpObservation {
-        resolution,
-        port,
-        attempts,
-        elapsed: start.elapsed(),
-    }
+    let conns = resolution.addresses.iter().map(|ip| connect(ctx, SocketAddr::new(*ip, port), source, deadline));
+    let attempts = futures_util::future::join_all(conns).await.into_iter().map(|(a, _)| a).collect();
+    TcpObservation { resolution, port, attempts, elapsed: start.elapsed() }
 }

@@ -94,32 +94,15 @@ impl TlsObservation {
         for e in &self.endpoints {
             match (&e.handshake, &e.failure) {
                 (Some(h), _) => {
-                    let verdict = if h.trusted {
-                        "trusted".to_string()
-                    } else {
-                        format!("untrusted: {}", h.trust_error.as_deref().unwrap_or("?"))
-                    };
-                    out.push(format!(
-                        "  {} TLS {} {} sni={} {}",
-                        e.address, h.version, h.cipher_suite, self.sni, verdict
-                    ));
+                    let verdict =
+                        if h.trusted { "trusted".to_string() } else { format!("untrusted: {}", h.trust_error.as_deref().unwrap_or("?")) };
+                    out.push(format!("  {} TLS {} {} sni={} {}", e.address, h.version, h.cipher_suite, self.sni, verdict));
                     for (i, c) in h.chain.iter().enumerate() {
-                        out.push(format!(
-                            "    [{i}] subject: {}; issuer: {}",
-                            c.subject, c.issuer
-                        ));
-                        out.push(format!(
-                            "        SANs: {}; valid {} .. {}",
-                            c.sans.join(", "),
-                            c.not_before,
-                            c.not_after
-                        ));
+                        out.push(format!("    [{i}] subject: {}; issuer: {}", c.subject, c.issuer));
+                        out.push(format!("        SANs: {}; valid {} .. {}", c.sans.join(", "), c.not_before, c.not_after));
                     }
                 }
-                (None, Some(f)) => out.push(format!(
-                    "  {} tcp {}: {} [{}]",
-                    e.address, e.tcp, f.message, f.reason
-                )),
+                (None, Some(f)) => out.push(format!("  {} tcp {}: {} [{}]", e.address, e.tcp, f.message, f.reason)),
                 (None, None) => out.push(format!("  {} tcp {}", e.address, e.tcp)),
             }
         }
@@ -136,10 +119,7 @@ pub fn load_ca_file(path: &Path) -> Result<rustls::RootCertStore, String> {
         .filter_map(Result::ok)
         .collect();
     if certs.is_empty() {
-        return Err(format!(
-            "CA file {} holds no PEM certificate",
-            path.display()
-        ));
+        return Err(format!("CA file {} holds no PEM certificate", path.display()));
     }
     let mut roots = rustls::RootCertStore::empty();
     roots.add_parsable_certificates(certs);
@@ -179,10 +159,7 @@ pub fn cert_info(der: &[u8]) -> Option<CertInfo> {
 
 /// Seconds since the Unix epoch, now.
 pub fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 #[derive(Debug)]
@@ -200,15 +177,8 @@ impl ServerCertVerifier for Recording {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let r = self.inner.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        );
-        *self.verdict.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some(r.map(|_| ()).map_err(|e| e.to_string()));
+        let r = self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now);
+        *self.verdict.lock().unwrap_or_else(|e| e.into_inner()) = Some(r.map(|_| ()).map_err(|e| e.to_string()));
         Ok(ServerCertVerified::assertion())
     }
     fn verify_tls12_signature(
@@ -260,100 +230,49 @@ pub async fn probe(
             })
             .collect(),
         Ok(roots) => {
-            let hs = resolution.addresses.iter().map(|ip| {
-                handshake(
-                    ctx,
-                    SocketAddr::new(*ip, port),
-                    sni,
-                    roots.clone(),
-                    deadline,
-                )
-            });
+            let hs = resolution.addresses.iter().map(|ip| handshake(ctx, SocketAddr::new(*ip, port), sni, roots.clone(), deadline));
             let all: Vec<TlsEndpoint> = futures_util::future::join_all(hs).await;
             let routable = all.iter().any(|e| e.tcp != PortState::NoRoute);
-            all.into_iter()
-                .filter(|e| !routable || e.tcp != PortState::NoRoute)
-                .collect()
+            all.into_iter().filter(|e| !routable || e.tcp != PortState::NoRoute).collect()
         }
     };
-    TlsObservation {
-        resolution,
-        port,
-        sni: sni.to_owned(),
-        endpoints,
-        elapsed: start.elapsed(),
-    }
+    TlsObservation { resolution, port, sni: sni.to_owned(), endpoints, elapsed: start.elapsed() }
 }
 
-async fn handshake(
-    ctx: &ProbeContext,
-    addr: SocketAddr,
-    sni: &str,
-    roots: Arc<rustls::RootCertStore>,
-    deadline: Instant,
-) -> TlsEndpoint {
+async fn handshake(ctx: &ProbeContext, addr: SocketAddr, sni: &str, roots: Arc<rustls::RootCertStore>, deadline: Instant) -> TlsEndpoint {
     let (attempt, stream) = tcp::connect(ctx, addr, None, deadline).await;
-    let mut ep = TlsEndpoint {
-        address: addr,
-        tcp: attempt.state,
-        handshake: None,
-        failure: None,
-    };
+    let mut ep = TlsEndpoint { address: addr, tcp: attempt.state, handshake: None, failure: None };
     let Some(stream) = stream else {
         let reason = match attempt.state {
             PortState::Closed => "tcp.closed",
             PortState::Filtered => "tcp.filtered",
             _ => "tcp.no_route",
         };
-        ep.failure = Some(Failure::new(
-            reason,
-            format!("no TCP connection: {}", attempt.detail),
-        ));
+        ep.failure = Some(Failure::new(reason, format!("no TCP connection: {}", attempt.detail)));
         return ep;
     };
     let server_name = match ServerName::try_from(sni.to_owned()) {
         Ok(n) => n,
         Err(e) => {
-            ep.failure = Some(Failure::new(
-                "tls.bad_sni",
-                format!("`{sni}` is not a valid server name: {e}"),
-            ));
+            ep.failure = Some(Failure::new("tls.bad_sni", format!("`{sni}` is not a valid server name: {e}")));
             return ep;
         }
     };
     let inner = match WebPkiServerVerifier::builder(roots).build() {
         Ok(v) => v,
         Err(e) => {
-            ep.failure = Some(Failure::new(
-                "tls.no_roots",
-                format!("no usable trust anchors: {e}"),
-            ));
+            ep.failure = Some(Failure::new("tls.no_roots", format!("no usable trust anchors: {e}")));
             return ep;
         }
     };
-    let recorder = Arc::new(Recording {
-        inner,
-        verdict: Mutex::new(None),
-    });
-    let mut cfg = rustls::ClientConfig::builder()
-        .dangerous()
-        .with_custom_certificate_verifier(recorder.clone())
-        .with_no_client_auth();
+    let recorder = Arc::new(Recording { inner, verdict: Mutex::new(None) });
+    let mut cfg = rustls::ClientConfig::builder().dangerous().with_custom_certificate_verifier(recorder.clone()).with_no_client_auth();
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let connector = TlsConnector::from(Arc::new(cfg));
     match timeout_at(deadline, connector.connect(server_name, stream)).await {
-        Err(_) => {
-            ep.failure = Some(Failure::new(
-                "tls.handshake_timeout",
-                "the TLS handshake did not finish before the deadline",
-            ))
-        }
+        Err(_) => ep.failure = Some(Failure::new("tls.handshake_timeout", "the TLS handshake did not finish before the deadline")),
         Ok(Err(e)) => {
-            let reason = if e.kind() == std::io::ErrorKind::InvalidData {
-                "tls.protocol"
-            } else {
-                "tls.handshake"
-            };
+            let reason = if e.kind() == std::io::ErrorKind::InvalidData { "tls.protocol" } else { "tls.handshake" };
             ep.failure = Some(Failure::new(reason, format!("handshake failed: {e}")));
         }
         Ok(Ok(tls)) => {
@@ -364,33 +283,15 @@ async fn handshake(
                 Some(v) => format!("{v:?}"),
                 None => "?".into(),
             };
-            let cipher_suite = conn
-                .negotiated_cipher_suite()
-                .map(|s| format!("{:?}", s.suite()))
-                .unwrap_or_default();
-            let chain = conn
-                .peer_certificates()
-                .unwrap_or(&[])
-                .iter()
-                .filter_map(|c| cert_info(c))
-                .collect();
-            let verdict = recorder
-                .verdict
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone();
+            let cipher_suite = conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default();
+            let chain = conn.peer_certificates().unwrap_or(&[]).iter().filter_map(|c| cert_info(c)).collect();
+            let verdict = recorder.verdict.lock().unwrap_or_else(|e| e.into_inner()).clone();
             let (trusted, trust_error) = match verdict {
                 Some(Ok(())) => (true, None),
                 Some(Err(e)) => (false, Some(e)),
                 None => (false, Some("the server presented no certificate".into())),
             };
-            ep.handshake = Some(Handshake {
-                version,
-                cipher_suite,
-                chain,
-                trusted,
-                trust_error,
-            });
+            ep.handshake = Some(Handshake { version, cipher_suite, chain, trusted, trust_error });
         }
     }
     ep
@@ -417,12 +318,7 @@ impl ServerCertVerifier for AcceptAny {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
     }
     fn verify_tls13_signature(
         &self,
@@ -430,12 +326,7 @@ impl ServerCertVerifier for AcceptAny {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
     }
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
@@ -445,10 +336,8 @@ impl ServerCertVerifier for AcceptAny {
 /// A client config that skips certificate verification (`insecure: true` checks only).
 pub fn insecure_config() -> Arc<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut cfg = rustls::ClientConfig::builder()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
-        .with_no_client_auth();
+    let mut cfg =
+        rustls::ClientConfig::builder().dangerous().with_custom_certificate_verifier(Arc::new(AcceptAny(provider))).with_no_client_auth();
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Arc::new(cfg)
 }

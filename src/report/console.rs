@@ -26,16 +26,10 @@ fn mark(o: Outcome) -> &'static str {
 
 /// Consumes events until the channel closes, printing one line per finished check.
 pub async fn live(mut rx: mpsc::UnboundedReceiver<RunEvent>, secrets: Secrets, verbose: bool) {
-    let bar = if interactive() {
-        ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = if interactive() { ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()) } else { ProgressBar::hidden() };
     bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} checks {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} checks {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     while let Some(ev) = rx.recv().await {
         match ev {
@@ -43,12 +37,7 @@ pub async fn live(mut rx: mpsc::UnboundedReceiver<RunEvent>, secrets: Secrets, v
             RunEvent::Finished(r) => {
                 bar.inc(1);
                 if verbose || r.outcome != Outcome::Passed {
-                    let line = format!(
-                        "{:6} {} ({:.0} ms)",
-                        mark(r.outcome),
-                        r.id,
-                        r.elapsed.as_secs_f64() * 1000.0
-                    );
+                    let line = format!("{:6} {} ({:.0} ms)", mark(r.outcome), r.id, r.elapsed.as_secs_f64() * 1000.0);
                     bar.suspend(|| println!("{}", secrets.redact(&line)));
                 }
             }
@@ -60,19 +49,13 @@ pub async fn live(mut rx: mpsc::UnboundedReceiver<RunEvent>, secrets: Secrets, v
 /// The end-of-run summary: every failure and error explained, then the totals line.
 pub fn summary(results: &[CheckResult], secrets: &Secrets, wall: std::time::Duration) -> String {
     let mut out = String::new();
-    let bad: Vec<&CheckResult> = results
-        .iter()
-        .filter(|r| matches!(r.outcome, Outcome::Failed | Outcome::Error))
-        .collect();
+    let bad: Vec<&CheckResult> = results.iter().filter(|r| matches!(r.outcome, Outcome::Failed | Outcome::Error)).collect();
     if !bad.is_empty() {
         out.push_str("\nfailures:\n");
     }
     for r in &bad {
         out.push_str(&format!("\n{} {}\n", mark(r.outcome), r.id));
-        out.push_str(&format!(
-            "  check: {} (resolver {})\n",
-            r.target, r.resolver
-        ));
+        out.push_str(&format!("  check: {} (resolver {})\n", r.target, r.resolver));
         match r.outcome {
             Outcome::Error => out.push_str(&format!("  error: {}\n", r.reason())),
             _ => {
@@ -109,11 +92,7 @@ pub fn summary(results: &[CheckResult], secrets: &Secrets, wall: std::time::Dura
         t.passed,
         t.failed,
         t.errors,
-        if t.cancelled > 0 {
-            format!(", {} cancelled", t.cancelled)
-        } else {
-            String::new()
-        },
+        if t.cancelled > 0 { format!(", {} cancelled", t.cancelled) } else { String::new() },
         wall.as_secs_f64()
     ));
     secrets.redact(&out)

@@ -27,24 +27,13 @@ struct Check<'a> {
 /// Renders the report.
 ///
 /// Errors: serialization failure (text).
-pub fn render(
-    name: &str,
-    results: &[CheckResult],
-    secrets: &Secrets,
-    wall: std::time::Duration,
-) -> Result<String, String> {
+pub fn render(name: &str, results: &[CheckResult], secrets: &Secrets, wall: std::time::Duration) -> Result<String, String> {
     let doc = Doc {
         netspec_version: env!("CARGO_PKG_VERSION"),
         name,
         duration_ms: wall.as_secs_f64() * 1000.0,
         totals: Totals::of(results),
-        checks: results
-            .iter()
-            .map(|r| Check {
-                result: r,
-                reason_code: r.reason_code(),
-            })
-            .collect(),
+        checks: results.iter().map(|r| Check { result: r, reason_code: r.reason_code() }).collect(),
     };
     let s = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
     Ok(secrets.redact(&s))
@@ -53,14 +42,7 @@ pub fn render(
 /// Renders and writes the report atomically.
 ///
 /// Errors: rendering or writing failed (text).
-pub fn write(
-    path: &Path,
-    name: &str,
-    results: &[CheckResult],
-    secrets: &Secrets,
-    wall: std::time::Duration,
-) -> Result<(), String> {
+pub fn write(path: &Path, name: &str, results: &[CheckResult], secrets: &Secrets, wall: std::time::Duration) -> Result<(), String> {
     let s = render(name, results, secrets, wall)?;
-    crate::util::write_atomic(path, s.as_bytes())
-        .map_err(|e| format!("failed to write {}: {e}", path.display()))
+    crate::util::write_atomic(path, s.as_bytes()).map_err(|e| format!("failed to write {}: {e}", path.display()))
 }

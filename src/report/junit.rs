@@ -25,10 +25,7 @@ pub fn render(name: &str, results: &[CheckResult], secrets: &Secrets) -> Result<
     }
     for (suite, scenario) in order {
         let mut ts = TestSuite::new(scenario.as_str());
-        for r in results
-            .iter()
-            .filter(|r| r.suite == suite && r.scenario == scenario)
-        {
+        for r in results.iter().filter(|r| r.suite == suite && r.scenario == scenario) {
             ts.add_test_case(case(r, secrets));
         }
         report.add_test_suite(ts);
@@ -46,11 +43,7 @@ fn case(r: &CheckResult, secrets: &Secrets) -> TestCase {
             s
         }
         Outcome::Failed | Outcome::Error => {
-            let kind = if r.outcome == Outcome::Failed {
-                NonSuccessKind::Failure
-            } else {
-                NonSuccessKind::Error
-            };
+            let kind = if r.outcome == Outcome::Failed { NonSuccessKind::Failure } else { NonSuccessKind::Error };
             let mut s = TestCaseStatus::non_success(kind);
             let mut msg = r.reason();
             if let Some(h) = &r.hint {
@@ -59,17 +52,8 @@ fn case(r: &CheckResult, secrets: &Secrets) -> TestCase {
             s.set_message(red(&msg));
             s.set_type(r.reason_code().unwrap_or("assertion"));
             let mut text = String::new();
-            for a in r
-                .attempts
-                .last()
-                .map(|a| a.assertions.as_slice())
-                .unwrap_or(&[])
-            {
-                text.push_str(&format!(
-                    "[{}] {}\n",
-                    if a.passed { "ok" } else { "FAILED" },
-                    a.message()
-                ));
+            for a in r.attempts.last().map(|a| a.assertions.as_slice()).unwrap_or(&[]) {
+                text.push_str(&format!("[{}] {}\n", if a.passed { "ok" } else { "FAILED" }, a.message()));
             }
             if let Some(h) = &r.hint {
                 text.push_str(&format!("hint: {h}\n"));
@@ -113,13 +97,7 @@ fn case(r: &CheckResult, secrets: &Secrets) -> TestCase {
 /// Renders and writes the report atomically.
 ///
 /// Errors: rendering or writing failed (text).
-pub fn write(
-    path: &Path,
-    name: &str,
-    results: &[CheckResult],
-    secrets: &Secrets,
-) -> Result<(), String> {
+pub fn write(path: &Path, name: &str, results: &[CheckResult], secrets: &Secrets) -> Result<(), String> {
     let xml = render(name, results, secrets)?;
-    crate::util::write_atomic(path, xml.as_bytes())
-        .map_err(|e| format!("failed to write {}: {e}", path.display()))
+    crate::util::write_atomic(path, xml.as_bytes()).map_err(|e| format!("failed to write {}: {e}", path.display()))
 }

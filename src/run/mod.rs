@@ -93,10 +93,7 @@ pub struct CheckResult {
 impl CheckResult {
     /// The assertions of the last attempt that did not hold.
     pub fn failed_assertions(&self) -> Vec<&Assertion> {
-        self.attempts
-            .last()
-            .map(|a| a.assertions.iter().filter(|x| !x.passed).collect())
-            .unwrap_or_default()
+        self.attempts.last().map(|a| a.assertions.iter().filter(|x| !x.passed).collect()).unwrap_or_default()
     }
 
     /// One-line reason: the failed assertions, or the error.
@@ -109,12 +106,7 @@ impl CheckResult {
                 .and_then(|a| a.error.as_ref())
                 .map(|f| format!("{} [{}]", f.message, f.reason))
                 .unwrap_or_else(|| "could not be evaluated".into()),
-            _ => self
-                .failed_assertions()
-                .iter()
-                .map(|a| a.message())
-                .collect::<Vec<_>>()
-                .join("; "),
+            _ => self.failed_assertions().iter().map(|a| a.message()).collect::<Vec<_>>().join("; "),
         }
     }
 
@@ -125,25 +117,18 @@ impl CheckResult {
             return Some(e.reason);
         }
         match &a.observation {
-            Observation::Dns(d) => {
-                d.failure
-                    .as_ref()
-                    .map(|f| f.reason)
-                    .or(match d.rcode.as_deref() {
-                        Some("NXDOMAIN") => Some("dns.nxdomain"),
-                        Some("SERVFAIL") => Some("dns.servfail"),
-                        Some("REFUSED") => Some("dns.refused"),
-                        _ => None,
-                    })
-            }
+            Observation::Dns(d) => d.failure.as_ref().map(|f| f.reason).or(match d.rcode.as_deref() {
+                Some("NXDOMAIN") => Some("dns.nxdomain"),
+                Some("SERVFAIL") => Some("dns.servfail"),
+                Some("REFUSED") => Some("dns.refused"),
+                _ => None,
+            }),
             Observation::Tcp(t) => t.resolution.failure.as_ref().map(|f| f.reason).or_else(|| {
-                t.counted()
-                    .find(|x| x.state != probe::PortState::Open)
-                    .map(|x| match x.state {
-                        probe::PortState::Closed => "tcp.closed",
-                        probe::PortState::Filtered => "tcp.filtered",
-                        _ => "tcp.no_route",
-                    })
+                t.counted().find(|x| x.state != probe::PortState::Open).map(|x| match x.state {
+                    probe::PortState::Closed => "tcp.closed",
+                    probe::PortState::Filtered => "tcp.filtered",
+                    _ => "tcp.no_route",
+                })
             }),
             Observation::Tls(t) => t.resolution.failure.as_ref().map(|f| f.reason).or_else(|| {
                 t.endpoints.iter().find_map(|e| {
@@ -152,9 +137,7 @@ impl CheckResult {
                             let err = h.trust_error.as_deref().unwrap_or("").to_ascii_lowercase();
                             if err.contains("expired") {
                                 "tls.expired"
-                            } else if err.contains("notvalidforname")
-                                || err.contains("not valid for name")
-                            {
+                            } else if err.contains("notvalidforname") || err.contains("not valid for name") {
                                 "tls.hostname_mismatch"
                             } else {
                                 "tls.untrusted"
@@ -163,11 +146,7 @@ impl CheckResult {
                     })
                 })
             }),
-            Observation::Http(h) => h
-                .failure
-                .as_ref()
-                .map(|f| f.reason)
-                .or(h.status.map(|_| "http.status")),
+            Observation::Http(h) => h.failure.as_ref().map(|f| f.reason).or(h.status.map(|_| "http.status")),
         }
     }
 }
@@ -195,10 +174,7 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions {
-            concurrency: DEFAULT_CONCURRENCY,
-            fail_fast: false,
-        }
+        RunOptions { concurrency: DEFAULT_CONCURRENCY, fail_fast: false }
     }
 }
 
@@ -211,9 +187,7 @@ pub async fn run(
     cancel: CancellationToken,
     events: mpsc::UnboundedSender<RunEvent>,
 ) -> Vec<CheckResult> {
-    let _ = events.send(RunEvent::Started {
-        total: plan.checks.len(),
-    });
+    let _ = events.send(RunEvent::Started { total: plan.checks.len() });
     let sem = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     let mut set = tokio::task::JoinSet::new();
     for check in plan.checks.iter().cloned().map(Arc::new) {
@@ -249,12 +223,7 @@ pub async fn run(
     results
 }
 
-fn base_result(
-    c: &PlannedCheck,
-    outcome: Outcome,
-    attempts: Vec<Attempt>,
-    elapsed: Duration,
-) -> CheckResult {
+fn base_result(c: &PlannedCheck, outcome: Outcome, attempts: Vec<Attempt>, elapsed: Duration) -> CheckResult {
     CheckResult {
         index: c.index,
         id: c.id.clone(),
@@ -283,13 +252,7 @@ fn local_error(obs: &Observation) -> Option<Failure> {
         f.reason.starts_with("sandbox.")
             || matches!(
                 f.reason,
-                "tls.ca_file"
-                    | "http.client"
-                    | "http.bad_proxy"
-                    | "dns.bad_name"
-                    | "tls.bad_sni"
-                    | "tls.no_roots"
-                    | "dns.no_servers"
+                "tls.ca_file" | "http.client" | "http.bad_proxy" | "dns.bad_name" | "tls.bad_sni" | "tls.no_roots" | "dns.no_servers"
             )
     };
     match obs {
@@ -300,20 +263,14 @@ fn local_error(obs: &Observation) -> Option<Failure> {
                 .find(|a| a.detail.contains("outside the loopback lab"))
                 .map(|a| Failure::new("sandbox.refused", a.detail.clone()))
         }),
-        Observation::Tls(t) => t.resolution.failure.clone().filter(is_local).or_else(|| {
-            t.endpoints
-                .iter()
-                .find_map(|e| e.failure.clone().filter(is_local))
-        }),
+        Observation::Tls(t) => {
+            t.resolution.failure.clone().filter(is_local).or_else(|| t.endpoints.iter().find_map(|e| e.failure.clone().filter(is_local)))
+        }
         Observation::Http(h) => h.failure.clone().filter(is_local),
     }
 }
 
-async fn run_check(
-    c: &PlannedCheck,
-    ctx: &ProbeContext,
-    cancel: &CancellationToken,
-) -> CheckResult {
+async fn run_check(c: &PlannedCheck, ctx: &ProbeContext, cancel: &CancellationToken) -> CheckResult {
     let start = Instant::now();
     let mut attempts = Vec::new();
     for n in 0..c.attempts {
@@ -332,11 +289,7 @@ async fn run_check(
             Ok(observation) => {
                 let error = local_error(&observation);
                 let assertions = expect::evaluate(&c.expect, &observation);
-                Attempt {
-                    observation,
-                    assertions,
-                    error,
-                }
+                Attempt { observation, assertions, error }
             }
             Err(_) => {
                 // A probe that overran its own deadline is a netspec bug; report it as an error.

@@ -34,35 +34,21 @@ pub enum LoadError {
 }
 
 fn hint_suffix(h: &Option<String>) -> String {
-    h.as_ref()
-        .map(|h| format!("\n  = hint: {h}"))
-        .unwrap_or_default()
+    h.as_ref().map(|h| format!("\n  = hint: {h}")).unwrap_or_default()
 }
 
 fn join(v: &[LoadError]) -> String {
-    v.iter()
-        .map(|e| e.to_string())
-        .collect::<Vec<_>>()
-        .join("\n\n")
+    v.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n\n")
 }
 
 impl LoadError {
     /// A command-line or environment problem.
     pub fn input(message: impl Into<String>, hint: Option<&str>) -> Self {
-        LoadError::Input {
-            message: message.into(),
-            hint: hint.map(str::to_owned),
-        }
+        LoadError::Input { message: message.into(), hint: hint.map(str::to_owned) }
     }
 
     /// A located problem; `source` is the file's text, used for the snippet.
-    pub fn at(
-        path: &Path,
-        source: Option<&str>,
-        line: u32,
-        column: u32,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn at(path: &Path, source: Option<&str>, line: u32, column: u32, message: impl Into<String>) -> Self {
         LoadError::Located(Box::new(Located {
             path: path.to_owned(),
             line,
@@ -85,11 +71,7 @@ impl LoadError {
 
     /// Flattens a list: one error stays itself.
     pub fn many(mut v: Vec<LoadError>) -> Self {
-        if v.len() == 1 {
-            v.remove(0)
-        } else {
-            LoadError::Many(v)
-        }
+        if v.len() == 1 { v.remove(0) } else { LoadError::Many(v) }
     }
 }
 
@@ -113,14 +95,7 @@ pub struct Located {
 impl fmt::Display for Located {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         if self.line > 0 {
-            write!(
-                f,
-                "error: {}\n --> {}:{}:{}",
-                self.message,
-                self.path.display(),
-                self.line,
-                self.column
-            )?;
+            write!(f, "error: {}\n --> {}:{}:{}", self.message, self.path.display(), self.line, self.column)?;
         } else {
             write!(f, "error: {}\n --> {}", self.message, self.path.display())?;
         }
@@ -159,11 +134,7 @@ mod tests {
 
     #[test]
     fn located_display_has_position_and_hint() {
-        let e = LoadError::at(Path::new("s.yaml"), Some("x: 1\n"), 1, 4, "bad value")
-            .with_hint("use 2");
-        assert_eq!(
-            e.to_string(),
-            "error: bad value\n --> s.yaml:1:4\n  |\n1 | x: 1\n  |    ^\n  = hint: use 2"
-        );
+        let e = LoadError::at(Path::new("s.yaml"), Some("x: 1\n"), 1, 4, "bad value").with_hint("use 2");
+        assert_eq!(e.to_string(), "error: bad value\n --> s.yaml:1:4\n  |\n1 | x: 1\n  |    ^\n  = hint: use 2");
     }
 }

@@ -30,22 +30,14 @@ pub struct Loc<T> {
 impl<T> Loc<T> {
     /// A value that did not come from a file (command line, defaults).
     pub fn synthetic(value: T) -> Self {
-        Loc {
-            value,
-            line: 0,
-            column: 0,
-        }
+        Loc { value, line: 0, column: 0 }
     }
 }
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Loc<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = serde_saphyr::Spanned::<T>::deserialize(d)?;
-        Ok(Loc {
-            value: s.value,
-            line: s.referenced.line() as u32,
-            column: s.referenced.column() as u32,
-        })
+        Ok(Loc { value: s.value, line: s.referenced.line() as u32, column: s.referenced.column() as u32 })
     }
 }
 
@@ -236,11 +228,9 @@ impl fmt::Display for Dur {
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        humantime::parse_duration(s.trim()).map(Dur).map_err(|e| {
-            de::Error::custom(format!(
-                "invalid duration `{s}`: {e} (write e.g. 500ms, 5s, 2m, 14d)"
-            ))
-        })
+        humantime::parse_duration(s.trim())
+            .map(Dur)
+            .map_err(|_| de::Error::invalid_value(de::Unexpected::Str(&s), &"a duration such as 500ms, 5s, 2m or 14d"))
     }
 }
 
@@ -487,9 +477,7 @@ impl<'de> Deserialize<'de> for Port {
         let v = u64::deserialize(d)?;
         match u16::try_from(v) {
             Ok(p) if p > 0 => Ok(Port(p)),
-            _ => Err(de::Error::custom(format!(
-                "port {v} is out of range (1-65535)"
-            ))),
+            _ => Err(de::Error::invalid_value(de::Unexpected::Unsigned(v), &"a port number from 1 to 65535 (out of range)")),
         }
     }
 }
@@ -628,17 +616,10 @@ impl fmt::Display for TlsVersion {
 impl<'de> Deserialize<'de> for TlsVersion {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = Scalar::deserialize(d)?.0;
-        match s
-            .trim()
-            .trim_start_matches("TLS")
-            .trim_start_matches("tls")
-            .trim()
-        {
+        match s.trim().trim_start_matches("TLS").trim_start_matches("tls").trim() {
             "1.2" => Ok(TlsVersion::V1_2),
             "1.3" => Ok(TlsVersion::V1_3),
-            _ => Err(de::Error::custom(format!(
-                "unknown TLS version `{s}`: write \"1.2\" or \"1.3\""
-            ))),
+            _ => Err(de::Error::invalid_value(de::Unexpected::Str(&s), &"a TLS version: \"1.2\" or \"1.3\"")),
         }
     }
 }
@@ -727,15 +708,7 @@ pub struct StringMatcher {
     pub glob: Option<String>,
 }
 
-const STRING_OPS: &[&str] = &[
-    "equals",
-    "contains",
-    "not_contains",
-    "starts_with",
-    "ends_with",
-    "matches",
-    "glob",
-];
+const STRING_OPS: &[&str] = &["equals", "contains", "not_contains", "starts_with", "ends_with", "matches", "glob"];
 
 impl<'de> Deserialize<'de> for StringMatcher {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -746,10 +719,7 @@ impl<'de> Deserialize<'de> for StringMatcher {
                 f.write_str("a string, or a mapping of equals/contains/not_contains/starts_with/ends_with/matches/glob")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<StringMatcher, E> {
-                Ok(StringMatcher {
-                    equals: Some(v.to_owned()),
-                    ..Default::default()
-                })
+                Ok(StringMatcher { equals: Some(v.to_owned()), ..Default::default() })
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<StringMatcher, E> {
                 self.visit_str(&v.to_string())
@@ -776,9 +746,7 @@ impl<'de> Deserialize<'de> for StringMatcher {
                     }
                 }
                 if m == StringMatcher::default() {
-                    return Err(de::Error::custom(
-                        "an empty string matcher matches nothing; give an operator",
-                    ));
+                    return Err(de::Error::custom("an empty string matcher matches nothing; give an operator"));
                 }
                 Ok(m)
             }
@@ -792,10 +760,8 @@ impl JsonSchema for StringMatcher {
         "StringMatcher".into()
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        let props: serde_json::Map<String, serde_json::Value> = STRING_OPS
-            .iter()
-            .map(|k| (k.to_string(), serde_json::json!({ "type": "string" })))
-            .collect();
+        let props: serde_json::Map<String, serde_json::Value> =
+            STRING_OPS.iter().map(|k| (k.to_string(), serde_json::json!({ "type": "string" }))).collect();
         json_schema!({
             "description": "A plain string (equality) or a mapping of operators that must all hold.",
             "oneOf": [
@@ -837,9 +803,7 @@ fn status_term<E: de::Error>(s: &str) -> Result<StatusTerm, E> {
     }
     match t.parse::<u16>() {
         Ok(c @ 100..=599) => Ok(StatusTerm::Code(c)),
-        _ => Err(E::custom(format!(
-            "invalid HTTP status `{s}`: write a code 100-599 or a class such as 2xx"
-        ))),
+        _ => Err(E::invalid_value(de::Unexpected::Str(s), &"an HTTP status: a code 100-599 or a class such as 2xx")),
     }
 }
 

@@ -17,9 +17,7 @@ use minijinja::Value;
 use serde::Serialize;
 
 use super::error::LoadError;
-use super::model::{
-    Axis, Check, Expect, Protocol, RecordType, StringMatcher, SuiteFile, Terms, Text,
-};
+use super::model::{Axis, Check, Expect, Protocol, RecordType, StringMatcher, SuiteFile, Terms, Text};
 use super::template::{Scope, Secrets, Templater};
 use super::{Loaded, parse_vars_file};
 use crate::expect::{self, Expectations, Kind};
@@ -52,10 +50,7 @@ impl Inputs {
     /// Reads `NETSPEC_VAR_<NAME>` from the process environment.
     pub fn env_from_process(&mut self) {
         self.env_vars = std::env::vars()
-            .filter_map(|(k, v)| {
-                k.strip_prefix("NETSPEC_VAR_")
-                    .map(|n| (n.to_ascii_lowercase(), v))
-            })
+            .filter_map(|(k, v)| k.strip_prefix("NETSPEC_VAR_").map(|n| (n.to_ascii_lowercase(), v)))
             .filter(|(n, _)| !n.is_empty())
             .collect();
         self.env_vars.sort();
@@ -76,11 +71,7 @@ pub struct ResolverSpec {
 impl ResolverSpec {
     /// The built-in `system` resolver.
     pub fn system() -> Self {
-        ResolverSpec {
-            name: "system".into(),
-            servers: None,
-            protocol: Protocol::Udp,
-        }
+        ResolverSpec { name: "system".into(), servers: None, protocol: Protocol::Udp }
     }
 }
 
@@ -170,9 +161,7 @@ impl Target {
         match self {
             Target::Dns { name, record_type } => format!("dns {record_type} {name}"),
             Target::Tcp { host, port, .. } => format!("tcp {host}:{port}"),
-            Target::Tls {
-                host, port, sni, ..
-            } => {
+            Target::Tls { host, port, sni, .. } => {
                 if sni == host {
                     format!("tls {host}:{port}")
                 } else {
@@ -180,11 +169,7 @@ impl Target {
                 }
             }
             Target::Http(h) => {
-                let via = h
-                    .proxy
-                    .as_ref()
-                    .map(|p| format!(" via {}", p.name))
-                    .unwrap_or_default();
+                let via = h.proxy.as_ref().map(|p| format!(" via {}", p.name)).unwrap_or_default();
                 format!("{} {}{via}", h.method, h.url)
             }
         }
@@ -259,10 +244,7 @@ pub fn plan(loaded: &[Loaded], inputs: &Inputs) -> Result<Plan, LoadError> {
     for f in &inputs.vars_files {
         file_vars.push(parse_vars_file(f)?);
     }
-    let mut out = Plan {
-        secrets: secrets.clone(),
-        ..Default::default()
-    };
+    let mut out = Plan { secrets: secrets.clone(), ..Default::default() };
     let mut errors = Vec::new();
     for l in loaded {
         match plan_suite(l, inputs, &file_vars, &tpl, &mut out) {
@@ -297,9 +279,7 @@ impl Ctx<'_> {
             Ok(s) => Some(s),
             Err(m) => {
                 let hint = if m.starts_with("undefined variable") {
-                    Some(
-                        "define it in the suite's `vars`, a `--vars-file`, `NETSPEC_VAR_<NAME>` or `--var NAME=VALUE`",
-                    )
+                    Some("define it in the suite's `vars`, a `--vars-file`, `NETSPEC_VAR_<NAME>` or `--var NAME=VALUE`")
                 } else if m.starts_with("environment variable") {
                     Some("export it, or write `{{ env.NAME | default('') }}` to make it optional")
                 } else {
@@ -313,14 +293,7 @@ impl Ctx<'_> {
 
     /// Renders a plain string located at `at` (the enclosing value).
     fn render_at(&mut self, s: &str, at: (u32, u32), scope: &Scope) -> Option<String> {
-        self.render(
-            &Text {
-                value: s.to_owned(),
-                line: at.0,
-                column: at.1,
-            },
-            scope,
-        )
+        self.render(&Text { value: s.to_owned(), line: at.0, column: at.1 }, scope)
     }
 }
 
@@ -332,11 +305,7 @@ fn plan_suite(
     out: &mut Plan,
 ) -> Result<(), LoadError> {
     let s: &SuiteFile = &l.suite;
-    let mut cx = Ctx {
-        l,
-        tpl,
-        errors: Vec::new(),
-    };
+    let mut cx = Ctx { l, tpl, errors: Vec::new() };
     let base = l.path.parent().unwrap_or(Path::new(".")).to_path_buf();
 
     // Variables, lowest precedence first.
@@ -352,13 +321,8 @@ fn plan_suite(
     for (k, v) in inputs.env_vars.iter().chain(inputs.vars.iter()) {
         vars.insert(k.clone(), serde_json::Value::String(v.clone()));
     }
-    let base_scope: Scope = vars
-        .iter()
-        .map(|(k, v)| (k.clone(), json_to_value(v)))
-        .collect();
-    let suite_name = cx
-        .render(&s.name, &base_scope)
-        .unwrap_or_else(|| s.name.value.clone());
+    let base_scope: Scope = vars.iter().map(|(k, v)| (k.clone(), json_to_value(v))).collect();
+    let suite_name = cx.render(&s.name, &base_scope).unwrap_or_else(|| s.name.value.clone());
     let suite_name: Arc<str> = Arc::from(suite_name.as_str());
     out.suites.push(suite_name.to_string());
 
@@ -368,14 +332,15 @@ fn plan_suite(
         let values = match axis {
             Axis::List(v) => v.clone(),
             Axis::Var(var) => match vars.get(var) {
-                Some(serde_json::Value::Array(items)) => {
-                    items.iter().filter_map(scalar_text).collect()
-                }
+                Some(serde_json::Value::Array(items)) => items.iter().filter_map(scalar_text).collect(),
                 Some(v) => scalar_text(v).map(|t| split_list(&t)).unwrap_or_default(),
                 None => {
                     cx.errors.push(
-                        LoadError::input(format!("{}: matrix axis `{name}` takes variable `{var}`, which is not defined", l.path.display()), None)
-                            .with_hint("define it in `vars`, a `--vars-file` or with `--var NAME=a,b`"),
+                        LoadError::input(
+                            format!("{}: matrix axis `{name}` takes variable `{var}`, which is not defined", l.path.display()),
+                            None,
+                        )
+                        .with_hint("define it in `vars`, a `--vars-file` or with `--var NAME=a,b`"),
                     );
                     Vec::new()
                 }
@@ -383,20 +348,10 @@ fn plan_suite(
             Axis::File(f) => {
                 let p = base.join(f);
                 match std::fs::read_to_string(&p) {
-                    Ok(t) => t
-                        .lines()
-                        .map(|l| l.split('#').next().unwrap_or("").trim().to_owned())
-                        .filter(|l| !l.is_empty())
-                        .collect(),
+                    Ok(t) => t.lines().map(|l| l.split('#').next().unwrap_or("").trim().to_owned()).filter(|l| !l.is_empty()).collect(),
                     Err(e) => {
-                        cx.errors.push(LoadError::input(
-                            format!(
-                                "{}: cannot read matrix file {}: {e}",
-                                l.path.display(),
-                                p.display()
-                            ),
-                            None,
-                        ));
+                        cx.errors
+                            .push(LoadError::input(format!("{}: cannot read matrix file {}: {e}", l.path.display(), p.display()), None));
                         Vec::new()
                     }
                 }
@@ -412,18 +367,11 @@ fn plan_suite(
     let mut resolver_cache: HashMap<String, Arc<ResolverSpec>> = HashMap::new();
     let mut proxy_cache: HashMap<String, Arc<ProxySpec>> = HashMap::new();
     let system = Arc::new(ResolverSpec::system());
-    let default_timeout = inputs
-        .timeout
-        .or(s.defaults.timeout.map(|d| d.0))
-        .unwrap_or(DEFAULT_TIMEOUT);
+    let default_timeout = inputs.timeout.or(s.defaults.timeout.map(|d| d.0)).unwrap_or(DEFAULT_TIMEOUT);
 
     let mut seen_instances: HashMap<String, (u32, u32)> = HashMap::new();
     for sc in &s.scenarios {
-        let used: Vec<String> = tpl
-            .variables(&sc.name.value)
-            .into_iter()
-            .filter(|v| axes.contains_key(v))
-            .collect();
+        let used: Vec<String> = tpl.variables(&sc.name.value).into_iter().filter(|v| axes.contains_key(v)).collect();
         let used: Vec<String> = axes.keys().filter(|k| used.contains(k)).cloned().collect();
         for combo in combinations(&used, &axes) {
             let mut scope = base_scope.clone();
@@ -433,9 +381,7 @@ fn plan_suite(
             let Some(inst) = cx.render(&sc.name, &scope) else {
                 continue;
             };
-            if let Some((pl, pc)) =
-                seen_instances.insert(inst.clone(), (sc.name.line, sc.name.column))
-            {
+            if let Some((pl, pc)) = seen_instances.insert(inst.clone(), (sc.name.line, sc.name.column)) {
                 cx.err(
                     sc.name.line,
                     sc.name.column,
@@ -444,9 +390,7 @@ fn plan_suite(
                 );
                 continue;
             }
-            if !inputs.scenarios.is_empty()
-                && !inputs.scenarios.iter().any(|g| glob_match(g, &inst))
-            {
+            if !inputs.scenarios.is_empty() && !inputs.scenarios.iter().any(|g| glob_match(g, &inst)) {
                 continue;
             }
             let inst: Arc<str> = Arc::from(inst.as_str());
@@ -480,16 +424,11 @@ fn plan_suite(
                     }
                 };
                 let Some(resolver) = resolver else { continue };
-                let Some(target) = build_target(&mut cx, c, &scope, &base, s, &mut proxy_cache)
-                else {
+                let Some(target) = build_target(&mut cx, c, &scope, &base, s, &mut proxy_cache) else {
                     continue;
                 };
                 let kind = target.kind();
-                let expect_at = c
-                    .expect
-                    .as_ref()
-                    .map(|e| (e.line, e.column))
-                    .unwrap_or((c.name.line, c.name.column));
+                let expect_at = c.expect.as_ref().map(|e| (e.line, e.column)).unwrap_or((c.name.line, c.name.column));
                 let rendered = match &c.expect {
                     None => None,
                     Some(e) => match render_expect(&mut cx, &e.value, expect_at, &scope) {
@@ -523,10 +462,7 @@ fn plan_suite(
                     target,
                     expect,
                     resolver,
-                    timeout: inputs
-                        .timeout
-                        .or(c.timeout.map(|d| d.0))
-                        .unwrap_or(default_timeout),
+                    timeout: inputs.timeout.or(c.timeout.map(|d| d.0)).unwrap_or(default_timeout),
                     attempts,
                     retry_delay: retry.map(|r| r.delay.0).unwrap_or(Duration::from_secs(1)),
                     hint,
@@ -536,32 +472,19 @@ fn plan_suite(
             }
         }
     }
-    if cx.errors.is_empty() {
-        Ok(())
-    } else {
-        Err(LoadError::many(cx.errors))
-    }
+    if cx.errors.is_empty() { Ok(()) } else { Err(LoadError::many(cx.errors)) }
 }
 
 fn split_list(s: &str) -> Vec<String> {
-    s.split([',', ' ', '\n'])
-        .map(str::trim)
-        .filter(|x| !x.is_empty())
-        .map(str::to_owned)
-        .collect()
+    s.split([',', ' ', '\n']).map(str::trim).filter(|x| !x.is_empty()).map(str::to_owned).collect()
 }
 
 /// Whether `name` matches a simple glob (`*`, `?`, classes), as `--scenario` takes.
 pub fn glob_match(glob: &str, name: &str) -> bool {
-    globset::Glob::new(glob)
-        .map(|g| g.compile_matcher().is_match(name))
-        .unwrap_or(glob == name)
+    globset::Glob::new(glob).map(|g| g.compile_matcher().is_match(name)).unwrap_or(glob == name)
 }
 
-fn combinations(
-    used: &[String],
-    axes: &IndexMap<String, Vec<String>>,
-) -> Vec<Vec<(String, String)>> {
+fn combinations(used: &[String], axes: &IndexMap<String, Vec<String>>) -> Vec<Vec<(String, String)>> {
     let mut combos: Vec<Vec<(String, String)>> = vec![Vec::new()];
     for a in used {
         let values = &axes[a];
@@ -593,7 +516,8 @@ pub fn parse_server(s: &str) -> Result<SocketAddr, String> {
     if let Ok(ip) = t.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, 53));
     }
-    t.parse::<SocketAddr>().map_err(|_| format!("`{t}` is not a DNS server address: write IP or IP:PORT (e.g. 10.0.0.53 or 10.0.0.53:5353)"))
+    t.parse::<SocketAddr>()
+        .map_err(|_| format!("`{t}` is not a DNS server address: write IP or IP:PORT (e.g. 10.0.0.53 or 10.0.0.53:5353)"))
 }
 
 fn resolve_named(
@@ -609,15 +533,8 @@ fn resolve_named(
         return Some(system.clone());
     }
     let Some(def) = s.resolvers.get(name) else {
-        let known: Vec<&str> = std::iter::once("system")
-            .chain(s.resolvers.keys().map(String::as_str))
-            .collect();
-        cx.err(
-            at.line,
-            at.column,
-            format!("unknown resolver `{name}`"),
-            Some(&format!("known resolvers: {}", known.join(", "))),
-        );
+        let known: Vec<&str> = std::iter::once("system").chain(s.resolvers.keys().map(String::as_str)).collect();
+        cx.err(at.line, at.column, format!("unknown resolver `{name}`"), Some(&format!("known resolvers: {}", known.join(", "))));
         return None;
     };
     let mut servers = Vec::new();
@@ -635,24 +552,13 @@ fn resolve_named(
         }
     }
     if servers.is_empty() {
-        cx.err(
-            at.line,
-            at.column,
-            format!("resolver `{name}` has no servers"),
-            None,
-        );
+        cx.err(at.line, at.column, format!("resolver `{name}` has no servers"), None);
         return None;
     }
     Some(
         cache
             .entry(key)
-            .or_insert_with(|| {
-                Arc::new(ResolverSpec {
-                    name: name.to_owned(),
-                    servers: Some(servers),
-                    protocol: def.protocol,
-                })
-            })
+            .or_insert_with(|| Arc::new(ResolverSpec { name: name.to_owned(), servers: Some(servers), protocol: def.protocol }))
             .clone(),
     )
 }
@@ -665,27 +571,14 @@ fn build_target(
     s: &SuiteFile,
     proxies: &mut HashMap<String, Arc<ProxySpec>>,
 ) -> Option<Target> {
-    let n = [
-        c.dns.is_some(),
-        c.tcp.is_some(),
-        c.tls.is_some(),
-        c.http.is_some(),
-    ]
-    .iter()
-    .filter(|b| **b)
-    .count();
+    let n = [c.dns.is_some(), c.tcp.is_some(), c.tls.is_some(), c.http.is_some()].iter().filter(|b| **b).count();
     if n != 1 {
         let msg = if n == 0 {
             "a check needs one of `dns`, `tcp`, `tls` or `http`"
         } else {
             "a check takes exactly one of `dns`, `tcp`, `tls` or `http`"
         };
-        cx.err(
-            c.name.line,
-            c.name.column,
-            format!("check `{}`: {msg}", c.name.value),
-            Some("split it into one check per kind"),
-        );
+        cx.err(c.name.line, c.name.column, format!("check `{}`: {msg}", c.name.value), Some("split it into one check per kind"));
         return None;
     }
     let path_of = |cx: &mut Ctx, t: &Option<Text>| -> Option<Option<PathBuf>> {
@@ -700,10 +593,7 @@ fn build_target(
             cx.err(d.name.line, d.name.column, "empty DNS name", None);
             return None;
         }
-        return Some(Target::Dns {
-            name,
-            record_type: d.record_type,
-        });
+        return Some(Target::Dns { name, record_type: d.record_type });
     }
     if let Some(t) = &c.tcp {
         let host = host_of(cx, &t.host, scope)?;
@@ -714,22 +604,13 @@ fn build_target(
                 match v.parse::<IpAddr>() {
                     Ok(ip) => Some(ip),
                     Err(_) => {
-                        cx.err(
-                            src.line,
-                            src.column,
-                            format!("`{v}` is not an IP address"),
-                            None,
-                        );
+                        cx.err(src.line, src.column, format!("`{v}` is not an IP address"), None);
                         return None;
                     }
                 }
             }
         };
-        return Some(Target::Tcp {
-            host,
-            port: t.port.0,
-            source,
-        });
+        return Some(Target::Tcp { host, port: t.port.0, source });
     }
     if let Some(t) = &c.tls {
         let host = host_of(cx, &t.host, scope)?;
@@ -738,33 +619,18 @@ fn build_target(
             None => host.clone(),
         };
         let ca_file = path_of(cx, &t.ca_file)?;
-        return Some(Target::Tls {
-            host,
-            port: t.port.0,
-            sni,
-            ca_file,
-        });
+        return Some(Target::Tls { host, port: t.port.0, sni, ca_file });
     }
     let h = c.http.as_ref()?;
     let raw = cx.render(&h.url, scope)?;
     let url = match reqwest::Url::parse(&raw) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => u,
         Ok(_) => {
-            cx.err(
-                h.url.line,
-                h.url.column,
-                format!("`{raw}` is not an http:// or https:// URL with a host"),
-                None,
-            );
+            cx.err(h.url.line, h.url.column, format!("`{raw}` is not an http:// or https:// URL with a host"), None);
             return None;
         }
         Err(e) => {
-            cx.err(
-                h.url.line,
-                h.url.column,
-                format!("invalid URL `{raw}`: {e}"),
-                Some("write an absolute URL such as https://host/path"),
-            );
+            cx.err(h.url.line, h.url.column, format!("invalid URL `{raw}`: {e}"), Some("write an absolute URL such as https://host/path"));
             return None;
         }
     };
@@ -776,21 +642,14 @@ fn build_target(
     let method = match reqwest::Method::from_bytes(method_s.to_ascii_uppercase().as_bytes()) {
         Ok(m) => m,
         Err(_) => {
-            cx.err(
-                at.0,
-                at.1,
-                format!("invalid HTTP method `{method_s}`"),
-                None,
-            );
+            cx.err(at.0, at.1, format!("invalid HTTP method `{method_s}`"), None);
             return None;
         }
     };
     let mut headers = Vec::new();
     for (k, v) in &h.headers {
         let v = cx.render_at(v, at, scope)?;
-        if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err()
-            || reqwest::header::HeaderValue::from_str(&v).is_err()
-        {
+        if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err() || reqwest::header::HeaderValue::from_str(&v).is_err() {
             cx.err(at.0, at.1, format!("invalid header `{k}`"), None);
             return None;
         }
@@ -809,12 +668,7 @@ fn build_target(
             } else {
                 let Some(def) = s.proxies.get(&pn) else {
                     let known: Vec<&str> = s.proxies.keys().map(String::as_str).collect();
-                    cx.err(
-                        p.line,
-                        p.column,
-                        format!("unknown proxy `{pn}`"),
-                        Some(&format!("known proxies: none, {}", known.join(", "))),
-                    );
+                    cx.err(p.line, p.column, format!("unknown proxy `{pn}`"), Some(&format!("known proxies: none, {}", known.join(", "))));
                     return None;
                 };
                 let pu = cx.render(&def.url, scope)?;
@@ -836,21 +690,11 @@ fn build_target(
                     let url = match reqwest::Url::parse(&pu) {
                         Ok(u) if u.host_str().is_some() => u,
                         _ => {
-                            cx.err(
-                                def.url.line,
-                                def.url.column,
-                                format!("invalid proxy URL `{pu}`"),
-                                Some("write http://host:port"),
-                            );
+                            cx.err(def.url.line, def.url.column, format!("invalid proxy URL `{pu}`"), Some("write http://host:port"));
                             return None;
                         }
                     };
-                    let spec = Arc::new(ProxySpec {
-                        name: pn.clone(),
-                        url,
-                        username,
-                        password,
-                    });
+                    let spec = Arc::new(ProxySpec { name: pn.clone(), url, username, password });
                     proxies.insert(key, spec.clone());
                     Some(spec)
                 }
@@ -864,12 +708,7 @@ fn build_target(
             match v.parse::<IpAddr>() {
                 Ok(ip) => Some(ip),
                 Err(_) => {
-                    cx.err(
-                        t.line,
-                        t.column,
-                        format!("`{v}` is not an IP address"),
-                        None,
-                    );
+                    cx.err(t.line, t.column, format!("`{v}` is not an IP address"), None);
                     return None;
                 }
             }
@@ -892,23 +731,13 @@ fn build_target(
 fn host_of(cx: &mut Ctx, t: &Text, scope: &Scope) -> Option<String> {
     let h = cx.render(t, scope)?;
     if h.is_empty() || h.contains('/') || h.contains(' ') {
-        cx.err(
-            t.line,
-            t.column,
-            format!("`{h}` is not a host name or IP address"),
-            Some("write the host only, without scheme or path"),
-        );
+        cx.err(t.line, t.column, format!("`{h}` is not a host name or IP address"), Some("write the host only, without scheme or path"));
         return None;
     }
     Some(h)
 }
 
-fn render_terms(
-    cx: &mut Ctx,
-    t: &Option<Terms>,
-    at: (u32, u32),
-    scope: &Scope,
-) -> Option<Option<Terms>> {
+fn render_terms(cx: &mut Ctx, t: &Option<Terms>, at: (u32, u32), scope: &Scope) -> Option<Option<Terms>> {
     match t {
         None => Some(None),
         Some(t) => {
@@ -922,12 +751,7 @@ fn render_terms(
     }
 }
 
-fn render_sm(
-    cx: &mut Ctx,
-    m: &StringMatcher,
-    at: (u32, u32),
-    scope: &Scope,
-) -> Option<StringMatcher> {
+fn render_sm(cx: &mut Ctx, m: &StringMatcher, at: (u32, u32), scope: &Scope) -> Option<StringMatcher> {
     let mut f = |o: &Option<String>| -> Option<Option<String>> {
         match o {
             None => Some(None),
@@ -945,12 +769,7 @@ fn render_sm(
     })
 }
 
-fn render_am(
-    cx: &mut Ctx,
-    m: &super::model::AddressMatcher,
-    at: (u32, u32),
-    scope: &Scope,
-) -> Option<super::model::AddressMatcher> {
+fn render_am(cx: &mut Ctx, m: &super::model::AddressMatcher, at: (u32, u32), scope: &Scope) -> Option<super::model::AddressMatcher> {
     Some(super::model::AddressMatcher {
         all: render_terms(cx, &m.all, at, scope)?,
         any: render_terms(cx, &m.any, at, scope)?,
@@ -972,12 +791,7 @@ fn render_expect(cx: &mut Ctx, e: &Expect, at: (u32, u32), scope: &Scope) -> Opt
     if let Some(a) = &e.remote_address {
         r.remote_address = Some(render_am(cx, a, at, scope)?);
     }
-    for (slot, src) in [
-        (&mut r.cname, &e.cname),
-        (&mut r.san, &e.san),
-        (&mut r.issuer, &e.issuer),
-        (&mut r.body, &e.body),
-    ] {
+    for (slot, src) in [(&mut r.cname, &e.cname), (&mut r.san, &e.san), (&mut r.issuer, &e.issuer), (&mut r.body, &e.body)] {
         if let Some(m) = src {
             *slot = Some(render_sm(cx, m, at, scope)?);
         }

@@ -88,17 +88,9 @@ impl Templater {
         if !text.contains("{{") && !text.contains("{%") {
             return Ok(text.to_owned());
         }
-        let tmpl = self
-            .env
-            .template_from_str(text)
-            .map_err(|e| format!("invalid template: {}", e.detail().unwrap_or("syntax error")))?;
+        let tmpl = self.env.template_from_str(text).map_err(|e| format!("invalid template: {}", e.detail().unwrap_or("syntax error")))?;
         let mut ctx = scope.clone();
-        ctx.insert(
-            "env".into(),
-            Value::from_object(EnvObject {
-                secrets: self.secrets.clone(),
-            }),
-        );
+        ctx.insert("env".into(), Value::from_object(EnvObject { secrets: self.secrets.clone() }));
         match tmpl.render(&ctx) {
             Ok(s) => Ok(s),
             Err(e) if e.kind() == minijinja::ErrorKind::UndefinedError => {
@@ -119,10 +111,7 @@ impl Templater {
                     None => format!("undefined value in `{text}`"),
                 })
             }
-            Err(e) => Err(format!(
-                "template error: {}",
-                e.detail().unwrap_or("cannot render")
-            )),
+            Err(e) => Err(format!("template error: {}", e.detail().unwrap_or("cannot render"))),
         }
     }
 
@@ -140,10 +129,7 @@ mod tests {
     use super::*;
 
     fn scope(pairs: &[(&str, &str)]) -> Scope {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), Value::from(*v)))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), Value::from(*v))).collect()
     }
 
     #[test]
@@ -157,9 +143,7 @@ mod tests {
     #[test]
     fn undefined_variable_is_named() {
         let t = Templater::new(Secrets::default());
-        let e = t
-            .render("a.{{ regoin }}", &scope(&[("region", "x")]))
-            .unwrap_err();
+        let e = t.render("a.{{ regoin }}", &scope(&[("region", "x")])).unwrap_err();
         assert_eq!(e, "undefined variable `regoin`");
     }
 
@@ -170,21 +154,9 @@ mod tests {
         let path = std::env::var("PATH").unwrap();
         assert_eq!(t.render("{{ env.PATH }}", &Scope::new()).unwrap(), path);
         assert!(t.secrets().list().contains(&path));
-        let e = t
-            .render("{{ env.NETSPEC_SURELY_UNSET_1 }}", &Scope::new())
-            .unwrap_err();
-        assert_eq!(
-            e,
-            "environment variable `NETSPEC_SURELY_UNSET_1` is not set"
-        );
-        assert_eq!(
-            t.render(
-                "{{ env.NETSPEC_SURELY_UNSET_1 | default('') }}",
-                &Scope::new()
-            )
-            .unwrap(),
-            ""
-        );
+        let e = t.render("{{ env.NETSPEC_SURELY_UNSET_1 }}", &Scope::new()).unwrap_err();
+        assert_eq!(e, "environment variable `NETSPEC_SURELY_UNSET_1` is not set");
+        assert_eq!(t.render("{{ env.NETSPEC_SURELY_UNSET_1 | default('') }}", &Scope::new()).unwrap(), "");
     }
 
     #[test]

@@ -1,0 +1,170 @@
+//! The command-line contract: exit codes, located diagnostics, plan/validate on the shipped
+//! suites, the schema file, and the demo's JUnit report read back.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn netspec(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_netspec"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("CI")
+        .output()
+        .expect("netspec runs")
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn invalid_suites_exit_2_with_file_line_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "unknown-key.yaml",
+            "netspec: 1\nname: x\nscenarios:\n  - name: a\n    checks:\n      - name: c\n        dns: { name: a.test }\n        expct: {}\n",
+            ":8:",
+            "unknown field",
+        ),
+        (
+            "undefined-var.yaml",
+            "netspec: 1\nname: x\nscenarios:\n  - name: a\n    checks:\n      - name: c\n        dns: { name: \"a.{{ regoin }}.test\" }\n",
+            ":7:",
+            "undefined variable `regoin`",
+        ),
+        (
+            "two-kinds.yaml",
+            "netspec: 1\nname: x\nscenarios:\n  - name: a\n    checks:\n      - name: c\n        dns: { name: a.test }\n        tcp: { host: a.test, port: 1 }\n",
+            ":6:",
+            "exactly one of",
+        ),
+        (
+            "wrong-expect.yaml",
+            "netspec: 1\nname: x\nscenarios:\n  - name: a\n    checks:\n      - name: c\n        dns: { name: a.test }\n        expect: { status: 200 }\n",
+            ":8:",
+            "does not apply to a dns check",
+        ),
+        (
+            "bad-cidr.yaml",
+            "netspec: 1\nname: x\nscenarios:\n  - name: a\n    checks:\n      - name: c\n        dns: { name: a.test }\n        expect: { addresses: { all: [\"10.0.0.0/40\"] } }\n",
+            ":8:",
+            "CIDR",
+        ),
+        (
+            "dup-check.yaml",
+            "netspec: 1\nname: x\nscenarios:\n  - name: a\n    checks:\n      - { name: c, dns: { name: a.test } }\n      - { name: c, dns: { name: b.test } }\n",
+            ":7:",
+            "used twice",
+        ),
+        (
+            "bad-status.yaml",
+            "netspec: 1\nname: x\nscenarios:\n  - name: a\n    checks:\n      - { name: c, http: { url: \"https://a.test/\" }, expect: { status: 7xx } }\n",
+            ":6:",
+            "HTTP status",
+        ),
+        (
+            "bad-type.yaml",
+            "netspec: 1\nname: x\nscenarios:\n  - name: a\n    checks:\n      - { name: c, dns: { name: a.test, type: AXFR } }\n",
+            ":6:",
+            "AXFR",
+        ),
+    ];
+    for (file, text, pos, msg) in cases {
+        let p = write(dir.path(), file, text);
+        let out = netspec(&["validate", p.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{file}: {err}");
+        assert!(err.contains(&format!("{file}{pos}")), "{file}: position {pos} missing in:\n{err}");
+        assert!(err.contains(msg), "{file}: `{msg}` missing in:\n{err}");
+        // `run` refuses the same suite before any network activity.
+        assert_eq!(netspec(&["run", p.to_str().unwrap()]).status.code(), Some(2), "{file}");
+    }
+}
+
+#[test]
+fn shipped_suites_validate_and_plan() {
+    let out = netspec(&["validate", "suites"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = netspec(&["plan", "suites/arc-sql.yaml", "--matrix", "region=eastus,westeurope", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<&str> = rows.as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 14);
+    assert_eq!(ids[0], "azure-arc-sql/arc-sql eastus/DPS name resolves to public addresses");
+    assert!(ids.contains(&"azure-arc-sql/arc-sql westeurope/telemetry demands authentication (401)"));
+    // The node matrix comes from a list variable; --var replaces it with a comma list.
+    let out = netspec(&["plan", "suites/adf-shir.yaml", "--var", "nodes=n1.corp,n2.corp,n3.corp", "--tag", "nodes", "--format", "json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 6, "{rows}");
+}
+
+#[test]
+fn unwritable_report_path_fails_before_the_run() {
+    let out = netspec(&["run", "suites/arc-sql.yaml", "--junit", "/nonexistent-netspec-dir/out.xml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write the report"));
+}
+
+#[test]
+fn schema_file_is_current() {
+    let out = netspec(&["schema"]);
+    let fresh = String::from_utf8(out.stdout).unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/netspec.schema.json");
+    let stored = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(stored.trim() == fresh.trim(), "schemas/netspec.schema.json is stale: run `cargo run -- schema > schemas/netspec.schema.json`");
+    let v: serde_json::Value = serde_json::from_str(&fresh).unwrap();
+    assert!(v["properties"]["scenarios"].is_object());
+}
+
+#[test]
+fn demo_explains_failures_and_its_junit_parses() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("demo.xml");
+    let json = dir.path().join("demo.json");
+    let out = netspec(&["demo", "--junit", junit.to_str().unwrap(), "--json", json.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "the demo plants failures:\n{stdout}");
+    assert!(stdout.contains("observed 10.2.4.12:8060 filtered"), "{stdout}");
+    assert!(stdout.contains("hint: "), "{stdout}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let doc = roxmltree::Document::parse(&xml).expect("JUnit parses");
+    let suites: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testsuite")).collect();
+    assert!(suites.iter().any(|s| s.attribute("name") == Some("arc-sql eastus")));
+    let case = |suite: &str, name: &str| {
+        doc.descendants()
+            .find(|n| {
+                n.has_tag_name("testcase")
+                    && n.attribute("name") == Some(name)
+                    && n.parent().and_then(|p| p.attribute("name")) == Some(suite)
+            })
+            .unwrap_or_else(|| panic!("no testcase {suite} / {name}"))
+    };
+    let failure = |suite: &str, name: &str| {
+        case(suite, name).children().find(|c| c.has_tag_name("failure")).and_then(|f| f.attribute("message")).map(str::to_owned)
+    };
+    assert_eq!(failure("arc-sql eastus", "DPS answers 200 on its unauthenticated route"), None);
+    assert_eq!(
+        case("arc-sql eastus", "DPS answers 200 on its unauthenticated route").attribute("classname"),
+        Some("azure-arc-sql.arc-sql eastus")
+    );
+    let m = failure("arc-sql westeurope", "telemetry demands authentication (401)").expect("telemetry 200 fails");
+    assert!(m.contains("expected 401, observed 200"), "{m}");
+    let m = failure("arc-sql southeastasia", "DPS port 443 is open").expect("dropped 443 fails");
+    assert!(m.contains("filtered"), "{m}");
+    let m = failure("arc-sql uksouth", "DPS port 443 is open").expect("reset 443 fails");
+    assert!(m.contains("closed"), "{m}");
+    let m = failure("arc-sql japaneast", "DPS name resolves to public addresses").expect("NXDOMAIN fails");
+    assert!(m.contains("NXDOMAIN"), "{m}");
+    let m = failure("arc-sql australiaeast", "DPS certificate is trusted with TLS 1.2 or newer").expect("untrusted fails");
+    assert!(m.contains("untrusted"), "{m}");
+    let m = failure("private endpoints", "storage blob resolves privately via privatelink").expect("leak fails");
+    assert!(m.contains("20.60.1.10"), "{m}");
+    let m = failure("service via proxy", "service answers over HTTPS through the proxy").expect("407 fails");
+    assert!(m.contains("the proxy answered CONNECT with 407"), "{m}");
+    assert!(m.contains("http.proxy_auth_required"), "{m}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["totals"]["failed"].as_u64().unwrap() as usize, doc.descendants().filter(|n| n.has_tag_name("failure")).count());
+}

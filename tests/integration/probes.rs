@@ -1,0 +1,291 @@
+//! Probes and expectations against real loopback servers from `netspec::loopback`, through the
+//! same plan → run path the CLI uses. Nothing leaves 127.0.0.1.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use netspec::loopback::{
+    Ca, DnsFault, DnsServer, DnsZone, FilteredPort, HttpServer, OpenPort, Proxy, ProxyConfig, Reply, Validity, closed_port,
+};
+use netspec::probe::{ContextOptions, Observation, ProbeContext, Sandbox};
+use netspec::run::{self, CheckResult, Outcome, RunOptions};
+use netspec::suite::plan::{self, Inputs};
+
+async fn run_yaml(yaml: &str, vars: &[(&str, String)], ctx: ContextOptions) -> Vec<CheckResult> {
+    let loaded = netspec::suite::parse(Path::new("t.yaml"), yaml.to_owned()).expect("suite parses");
+    let inputs = Inputs { vars: vars.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(), ..Default::default() };
+    let plan = plan::plan(&[loaded], &inputs).unwrap_or_else(|e| panic!("plan: {e}"));
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    run::run(&plan, Arc::new(ProbeContext::new(ctx)), RunOptions::default(), Default::default(), tx).await
+}
+
+fn by_name<'a>(r: &'a [CheckResult], name: &str) -> &'a CheckResult {
+    r.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no check {name}"))
+}
+
+fn sandbox(map: &[(SocketAddr, SocketAddr)]) -> Option<Sandbox> {
+    Some(Sandbox { map: map.iter().copied().collect() })
+}
+
+#[tokio::test]
+async fn dns_sees_rcode_chain_ttl_and_server() {
+    let mut z = DnsZone::new();
+    z.authoritative_for("example.test");
+    z.add_cname("kv.example.test", "kv.privatelink.example.test");
+    z.add_a("kv.privatelink.example.test", Ipv4Addr::new(10, 12, 4, 20));
+    z.add_a("pub.example.test", Ipv4Addr::new(20, 1, 2, 3));
+    z.fault("broken.example.test", DnsFault::ServFail);
+    let dns = DnsServer::start(z).await.unwrap();
+    let yaml = r#"
+netspec: 1
+name: t
+resolvers: { lab: { servers: ["{{ dns }}"] } }
+scenarios:
+  - name: s
+    resolver: lab
+    checks:
+      - name: private via privatelink
+        dns: { name: kv.example.test }
+        expect: { rcode: NOERROR, cname: { contains: ".privatelink." }, addresses: { all: private, equals: [10.12.4.20] }, ttl: { max: 1h } }
+      - name: public leaks
+        dns: { name: pub.example.test }
+        expect: { addresses: { all: private } }
+      - name: missing
+        dns: { name: nope.example.test }
+        expect: { rcode: NOERROR }
+      - name: servfail
+        dns: { name: broken.example.test }
+        expect: { rcode: SERVFAIL }
+"#;
+    let r = run_yaml(yaml, &[("dns", dns.addr().to_string())], ContextOptions { sandbox: sandbox(&[]), ..Default::default() }).await;
+    let ok = by_name(&r, "private via privatelink");
+    assert_eq!(ok.outcome, Outcome::Passed, "{}", ok.reason());
+    let Observation::Dns(d) = &ok.attempts[0].observation else { panic!("dns observation") };
+    assert_eq!(d.cname_chain, vec!["kv.privatelink.example.test".to_string()]);
+    assert_eq!(d.server.as_deref(), Some(dns.addr().to_string().as_str()));
+    assert_eq!(d.answers.len(), 2);
+    let leak = by_name(&r, "public leaks");
+    assert_eq!(leak.outcome, Outcome::Failed);
+    assert!(leak.reason().contains("expected every address private, observed 20.1.2.3"), "{}", leak.reason());
+    let missing = by_name(&r, "missing");
+    assert!(missing.reason().contains("expected NOERROR, observed NXDOMAIN"), "{}", missing.reason());
+    assert_eq!(by_name(&r, "servfail").outcome, Outcome::Passed);
+}
+
+#[tokio::test]
+async fn dns_silent_server_times_out_within_the_deadline_and_fails_over() {
+    let mut z = DnsZone::new();
+    z.add_a("a.example.test", Ipv4Addr::new(10, 0, 0, 1));
+    z.fault("slow.example.test", DnsFault::Drop);
+    let dns = DnsServer::start(z).await.unwrap();
+    // A bound but silent UDP socket plays a dead first server.
+    let dead = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let yaml = r#"
+netspec: 1
+name: t
+defaults: { timeout: 1s }
+resolvers: { two: { servers: ["{{ dead }}", "{{ dns }}"] }, one: { servers: ["{{ dns }}"] } }
+scenarios:
+  - name: s
+    checks:
+      - name: failover
+        dns: { name: a.example.test, resolver: two }
+      - name: silent
+        dns: { name: slow.example.test, resolver: one }
+"#;
+    let start = Instant::now();
+    let r = run_yaml(yaml, &[("dns", dns.addr().to_string()), ("dead", dead.local_addr().unwrap().to_string())], ContextOptions::default())
+        .await;
+    assert!(start.elapsed() < Duration::from_secs(3), "took {:?}", start.elapsed());
+    let f = by_name(&r, "failover");
+    assert_eq!(f.outcome, Outcome::Passed, "{}", f.reason());
+    let s = by_name(&r, "silent");
+    assert_eq!(s.outcome, Outcome::Failed);
+    assert_eq!(s.reason_code(), Some("dns.timeout"));
+}
+
+#[tokio::test]
+async fn tcp_states_open_closed_filtered_and_blocked() {
+    let open = OpenPort::start().await.unwrap();
+    let filtered = FilteredPort::start().await.unwrap();
+    let closed = closed_port().unwrap();
+    let yaml = r#"
+netspec: 1
+name: t
+defaults: { timeout: 1s }
+scenarios:
+  - name: s
+    checks:
+      - { name: open, tcp: { host: 127.0.0.1, port: {{OPEN}} }, expect: { state: open } }
+      - { name: closed, tcp: { host: 127.0.0.1, port: {{CLOSED}} }, expect: { state: closed } }
+      - { name: filtered, tcp: { host: 127.0.0.1, port: {{FILTERED}} }, expect: { state: filtered } }
+      - { name: blocked, tcp: { host: 127.0.0.1, port: {{CLOSED}} }, expect: { state: blocked } }
+      - { name: not open, tcp: { host: 127.0.0.1, port: {{FILTERED}} }, expect: { state: open } }
+"#
+    .replace("{{OPEN}}", &open.addr().port().to_string())
+    .replace("{{CLOSED}}", &closed.port().to_string())
+    .replace("{{FILTERED}}", &filtered.addr().port().to_string());
+    let r = run_yaml(&yaml, &[], ContextOptions::default()).await;
+    for n in ["open", "closed", "filtered", "blocked"] {
+        assert_eq!(by_name(&r, n).outcome, Outcome::Passed, "{n}: {}", by_name(&r, n).reason());
+    }
+    let bad = by_name(&r, "not open");
+    assert!(bad.reason().contains("filtered"), "{}", bad.reason());
+    assert_eq!(bad.reason_code(), Some("tcp.filtered"));
+}
+
+#[tokio::test]
+async fn many_dropped_endpoints_cost_about_one_timeout() {
+    // 26 regions whose 443 is silently dropped: concurrency makes this one timeout, not 26.
+    let filtered = FilteredPort::start().await.unwrap();
+    let mut z = DnsZone::new();
+    let mut map = Vec::new();
+    let regions: Vec<String> = (0..26).map(|i| format!("r{i}")).collect();
+    for (i, r) in regions.iter().enumerate() {
+        let ip = Ipv4Addr::new(20, 50, 100, i as u8 + 1);
+        z.add_a(&format!("dps.{r}.example.test"), ip);
+        map.push((SocketAddr::new(ip.into(), 443), filtered.addr()));
+    }
+    let dns = DnsServer::start(z).await.unwrap();
+    let yaml = r#"
+netspec: 1
+name: t
+defaults: { timeout: 1s }
+resolvers: { lab: { servers: ["{{ dns }}"] } }
+matrix: { region: { var: regions } }
+scenarios:
+  - name: "dps {{ region }}"
+    resolver: lab
+    checks:
+      - { name: port, tcp: { host: "dps.{{ region }}.example.test", port: 443 }, expect: { state: open } }
+"#;
+    let start = Instant::now();
+    let r = run_yaml(
+        yaml,
+        &[("dns", dns.addr().to_string()), ("regions", regions.join(","))],
+        ContextOptions { sandbox: sandbox(&map), ..Default::default() },
+    )
+    .await;
+    let took = start.elapsed();
+    assert_eq!(r.len(), 26);
+    assert!(r.iter().all(|c| c.reason_code() == Some("tcp.filtered")), "{:?}", r.iter().map(|c| c.reason()).collect::<Vec<_>>());
+    // Sequential would take 26 s; allow generous slack for a loaded machine.
+    assert!(took < Duration::from_secs(6), "took {took:?}");
+}
+
+#[tokio::test]
+async fn tls_facts_and_trust_verdicts() {
+    let ca = Ca::new("test root").unwrap();
+    let other = Ca::new("inspection CA").unwrap();
+    let good = HttpServer::start(Some(ca.issue(&["good.example.test"], Validity::Current).unwrap()), Reply::new(200, "ok")).await.unwrap();
+    let rogue =
+        HttpServer::start(Some(other.issue(&["rogue.example.test"], Validity::Current).unwrap()), Reply::new(200, "ok")).await.unwrap();
+    let old = HttpServer::start(Some(ca.issue(&["old.example.test"], Validity::Expired).unwrap()), Reply::new(200, "ok")).await.unwrap();
+    let mut z = DnsZone::new();
+    z.add_a("good.example.test", Ipv4Addr::new(20, 0, 0, 1));
+    z.add_a("rogue.example.test", Ipv4Addr::new(20, 0, 0, 2));
+    z.add_a("old.example.test", Ipv4Addr::new(20, 0, 0, 3));
+    z.add_a("wrong.example.test", Ipv4Addr::new(20, 0, 0, 1));
+    let dns = DnsServer::start(z).await.unwrap();
+    let map = [
+        ("20.0.0.1:443".parse().unwrap(), good.addr()),
+        ("20.0.0.2:443".parse().unwrap(), rogue.addr()),
+        ("20.0.0.3:443".parse().unwrap(), old.addr()),
+    ];
+    let yaml = r#"
+netspec: 1
+name: t
+defaults: { timeout: 2s }
+resolvers: { lab: { servers: ["{{ dns }}"] } }
+scenarios:
+  - name: s
+    resolver: lab
+    checks:
+      - { name: good, tls: { host: good.example.test }, expect: { trusted: true, min_version: "1.2", expires_in: { min: 14d }, san: { contains: good }, issuer: { contains: test root } } }
+      - { name: rogue, tls: { host: rogue.example.test }, expect: { trusted: true } }
+      - { name: old, tls: { host: old.example.test }, expect: { trusted: true } }
+      - { name: wrong name, tls: { host: wrong.example.test }, expect: { trusted: true } }
+      - { name: https good, http: { url: "https://good.example.test/" }, expect: { status: 200, body: { contains: ok }, remote_address: { equals: [20.0.0.1] } } }
+      - { name: https rogue, http: { url: "https://rogue.example.test/" }, expect: { status: 200 } }
+"#;
+    let ctx = ContextOptions { extra_roots: vec![ca.cert_der()], no_system_roots: true, sandbox: sandbox(&map), ..Default::default() };
+    let r = run_yaml(yaml, &[("dns", dns.addr().to_string())], ctx).await;
+    let g = by_name(&r, "good");
+    assert_eq!(g.outcome, Outcome::Passed, "{}", g.reason());
+    let Observation::Tls(t) = &g.attempts[0].observation else { panic!() };
+    let h = t.endpoints[0].handshake.as_ref().unwrap();
+    assert_eq!(h.chain[0].sans, vec!["good.example.test".to_string()]);
+    assert_eq!(by_name(&r, "rogue").reason_code(), Some("tls.untrusted"));
+    assert!(by_name(&r, "rogue").reason().contains("UnknownIssuer"), "{}", by_name(&r, "rogue").reason());
+    assert_eq!(by_name(&r, "old").reason_code(), Some("tls.expired"));
+    assert_eq!(by_name(&r, "wrong name").reason_code(), Some("tls.hostname_mismatch"));
+    let hg = by_name(&r, "https good");
+    assert_eq!(hg.outcome, Outcome::Passed, "{}", hg.reason());
+    assert_eq!(by_name(&r, "https rogue").reason_code(), Some("tls.untrusted"));
+}
+
+#[tokio::test]
+async fn http_status_classes_and_proxy_authentication() {
+    let ca = Ca::new("test root").unwrap();
+    let site = HttpServer::start(Some(ca.issue(&["svc.example.test"], Validity::Current).unwrap()), Reply::new(401, "auth")).await.unwrap();
+    let site_addr = site.addr();
+    let proxy = Proxy::start(ProxyConfig {
+        credentials: Some(("shir".into(), "s3cret-pw".into())),
+        route: Arc::new(move |host: &str, _port: u16| (host == "svc.example.test").then_some(site_addr)),
+    })
+    .await
+    .unwrap();
+    let mut z = DnsZone::new();
+    z.add_a("svc.example.test", Ipv4Addr::new(20, 0, 0, 9));
+    let dns = DnsServer::start(z).await.unwrap();
+    let yaml = r#"
+netspec: 1
+name: t
+defaults: { timeout: 2s }
+resolvers: { lab: { servers: ["{{ dns }}"] } }
+proxies:
+  noauth: { url: "http://{{ proxy }}" }
+  auth: { url: "http://{{ proxy }}", username: shir, password: "{{ env.NETSPEC_TEST_PROXY_PW }}" }
+scenarios:
+  - name: s
+    resolver: lab
+    checks:
+      - { name: direct 401, http: { url: "https://svc.example.test/" }, expect: { status: 401, headers: { server: { contains: loopback } } } }
+      - { name: class, http: { url: "https://svc.example.test/" }, expect: { status: [2xx, 3xx] } }
+      - { name: proxy without credentials, http: { url: "https://svc.example.test/", proxy: noauth }, expect: { status: 401 } }
+      - { name: proxy with credentials, http: { url: "https://svc.example.test/", proxy: auth }, expect: { status: 401 } }
+"#;
+    // SAFETY: set before any thread of this test reads the environment; the name is unique to it.
+    unsafe { std::env::set_var("NETSPEC_TEST_PROXY_PW", "s3cret-pw") };
+    let ctx = ContextOptions {
+        extra_roots: vec![ca.cert_der()],
+        no_system_roots: true,
+        sandbox: sandbox(&[("20.0.0.9:443".parse().unwrap(), site.addr())]),
+        ..Default::default()
+    };
+    let r = run_yaml(yaml, &[("dns", dns.addr().to_string()), ("proxy", proxy.addr().to_string())], ctx).await;
+    assert_eq!(by_name(&r, "direct 401").outcome, Outcome::Passed, "{}", by_name(&r, "direct 401").reason());
+    assert!(by_name(&r, "class").reason().contains("expected 2xx or 3xx, observed 401"), "{}", by_name(&r, "class").reason());
+    let na = by_name(&r, "proxy without credentials");
+    assert_eq!(na.reason_code(), Some("http.proxy_auth_required"), "{}", na.reason());
+    let a = by_name(&r, "proxy with credentials");
+    assert_eq!(a.outcome, Outcome::Passed, "{}", a.reason());
+}
+
+#[tokio::test]
+async fn sandbox_refuses_addresses_outside_the_lab() {
+    let yaml = r#"
+netspec: 1
+name: t
+defaults: { timeout: 1s }
+scenarios:
+  - name: s
+    checks:
+      - { name: outside, tcp: { host: 192.0.2.1, port: 443 } }
+"#;
+    let r = run_yaml(yaml, &[], ContextOptions { sandbox: sandbox(&[]), ..Default::default() }).await;
+    assert_eq!(r[0].outcome, Outcome::Error, "{}", r[0].reason());
+    assert!(r[0].reason().contains("outside the loopback lab"), "{}", r[0].reason());
+}
