@@ -40,8 +40,8 @@ pub enum LabError {
     Io(#[from] std::io::Error),
 }
 
-/// How long a lab connection may sit idle (or, for HTTP, live) before the server drops it,
-/// so a confused client can never pin a lab task forever.
+/// How long a lab connection may sit idle before the server drops it; every connection is also
+/// capped at twice this in total, so a confused client can never pin a lab task forever.
 pub(crate) const IDLE: Duration = Duration::from_secs(30);
 
 /// A spawned server task that is aborted when the owning handle is dropped.

@@ -311,7 +311,7 @@ pub async fn probe(ctx: &ProbeContext, resolver: &ResolverSpec, t: &HttpTarget, 
             return finish(obs, Failure::new("http.client", format!("cannot build the HTTP client: {e}")));
         }
     };
-    let mut req = client.request(t.method.clone(), url);
+    let mut req = client.request(t.method.clone(), url.clone());
     for (k, v) in &t.headers {
         req = req.header(k, v);
     }
@@ -344,23 +344,25 @@ pub async fn probe(ctx: &ProbeContext, resolver: &ResolverSpec, t: &HttpTarget, 
         }
         Ok(Err(e)) => {
             let mut f = failure_from(&e);
+            // In the lab the URL's port was moved to the stand-in's; report the URL as written.
+            f.message = f.message.replace(url.as_str(), t.url.as_str());
             // reqwest only says "tunnel error"; ask the proxy itself what it answers to CONNECT.
-            if let (Some(p), true) = (&t.proxy, f.message.contains("tunnel error")) {
-                if let Some((code, line)) = proxy_connect_status(ctx, p, &host, port, deadline).await {
-                    f = match code {
-                        // tinyproxy answers 401 rather than 407 (RFC 9110 15.5.8); either way it is
-                        // the proxy's demand, not the endpoint's.
-                        401 | 407 => Failure::new(
-                            "http.proxy_auth_required",
-                            format!("the proxy answered CONNECT with {line} (it demands credentials)"),
-                        ),
-                        403 => Failure::new(
-                            "http.proxy_denied",
-                            format!("the proxy answered CONNECT with {line} (its policy blocks this destination)"),
-                        ),
-                        _ => Failure::new("http.proxy_connect_failed", format!("the proxy answered CONNECT with {line}")),
-                    };
-                }
+            if let Some(p) = &t.proxy
+                && f.message.contains("tunnel error")
+                && let Some((code, line)) = proxy_connect_status(ctx, p, &host, port, deadline).await
+            {
+                f = match code {
+                    // tinyproxy answers 401 rather than 407 (RFC 9110 15.5.8); either way it is
+                    // the proxy's demand, not the endpoint's.
+                    401 | 407 => {
+                        Failure::new("http.proxy_auth_required", format!("the proxy answered CONNECT with {line} (it demands credentials)"))
+                    }
+                    403 => Failure::new(
+                        "http.proxy_denied",
+                        format!("the proxy answered CONNECT with {line} (its policy blocks this destination)"),
+                    ),
+                    _ => Failure::new("http.proxy_connect_failed", format!("the proxy answered CONNECT with {line}")),
+                };
             }
             return finish(obs, f);
         }

@@ -164,6 +164,12 @@ pub fn parse_vars_file(path: &Path) -> Result<IndexMap<String, serde_json::Value
     Ok(v)
 }
 
+/// The JSON Schema of the suite format, generated from the model (pretty-printed).
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(SuiteFile);
+    serde_json::to_string_pretty(&schema).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,10 +207,4 @@ mod tests {
         .to_string();
         assert!(e.contains("out of range"), "{e}");
     }
-}
-
-/// The JSON Schema of the suite format, generated from the model (pretty-printed).
-pub fn schema_json() -> String {
-    let schema = schemars::schema_for!(SuiteFile);
-    serde_json::to_string_pretty(&schema).unwrap_or_default()
 }

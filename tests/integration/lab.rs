@@ -350,21 +350,27 @@ struct Expect {
     pass: bool,
     /// substrings (case-insensitive) of the failure message and text
     message: Vec<String>,
+    /// substrings (case-insensitive) the failure message and text must not contain
+    absent: Vec<String>,
     /// substrings (case-insensitive) of the testcase's system-out
     out: Vec<String>,
 }
 
 fn pass() -> Expect {
-    Expect { pass: true, message: vec![], out: vec![] }
+    Expect { pass: true, message: vec![], absent: vec![], out: vec![] }
 }
 
 fn fail(message: &[&str]) -> Expect {
-    Expect { pass: false, message: message.iter().map(|s| s.to_string()).collect(), out: vec![] }
+    Expect { pass: false, message: message.iter().map(|s| s.to_string()).collect(), absent: vec![], out: vec![] }
 }
 
 impl Expect {
     fn out(mut self, out: &[&str]) -> Self {
         self.out.extend(out.iter().map(|s| s.to_string()));
+        self
+    }
+    fn without(mut self, absent: &[&str]) -> Self {
+        self.absent.extend(absent.iter().map(|s| s.to_string()));
         self
     }
 }
@@ -419,6 +425,11 @@ fn mismatches(run: &Run, suite_name: &str, exit: i32, plan: &Plan) -> Vec<String
                 for needle in &expect.message {
                     if !haystack.contains(&needle.to_lowercase()) {
                         problems.push(format!("{at} failure should mention {needle:?}; message: {message:?}"));
+                    }
+                }
+                for needle in &expect.absent {
+                    if haystack.contains(&needle.to_lowercase()) {
+                        problems.push(format!("{at} failure should not mention {needle:?}; message: {message:?}"));
                     }
                 }
             }
@@ -515,33 +526,33 @@ fn lab_arc_sql_all_regions() {
     let run = netspec(&lab, "arc-sql", "arc-sql.vars.yaml", &[], &[]);
     let faults = [
         // telemetry answers 200 where 401 is expected
-        ("eastus2", ARC_TEL_HTTP, fail(&["401", "200"])),
+        ("eastus2", ARC_TEL_HTTP, fail(&["expected 401", "observed 200"])),
         // DPS 443 dropped
-        ("southeastasia", ARC_DPS_TCP, fail(&["filtered"])),
-        ("southeastasia", ARC_DPS_TLS, fail(&[])),
-        ("southeastasia", ARC_DPS_HTTP, fail(&[])),
+        ("southeastasia", ARC_DPS_TCP, fail(&["20.150.17.4", "filtered"])),
+        ("southeastasia", ARC_DPS_TLS, fail(&["filtered"])),
+        ("southeastasia", ARC_DPS_HTTP, fail(&["no response"])),
         // DPS 443 reset
-        ("uksouth", ARC_DPS_TCP, fail(&["closed"])),
-        ("uksouth", ARC_DPS_TLS, fail(&[])),
-        ("uksouth", ARC_DPS_HTTP, fail(&[])),
+        ("uksouth", ARC_DPS_TCP, fail(&["20.150.21.4", "closed"])),
+        ("uksouth", ARC_DPS_TLS, fail(&["closed"])),
+        ("uksouth", ARC_DPS_HTTP, fail(&["closed"])),
         // no DNS records at all
-        ("japaneast", ARC_DPS_DNS, fail(&["NXDOMAIN"])),
-        ("japaneast", ARC_TEL_DNS, fail(&["NXDOMAIN"])),
-        ("japaneast", ARC_DPS_TCP, fail(&[])),
-        ("japaneast", ARC_DPS_TLS, fail(&[])),
-        ("japaneast", ARC_TEL_TLS, fail(&[])),
-        ("japaneast", ARC_DPS_HTTP, fail(&[])),
-        ("japaneast", ARC_TEL_HTTP, fail(&[])),
-        // DPS certificate issued by another CA (a TLS-inspecting proxy's)
-        ("australiaeast", ARC_DPS_TLS, fail(&["untrusted", "issuer"])),
-        ("australiaeast", ARC_DPS_HTTP, fail(&[])),
+        ("japaneast", ARC_DPS_DNS, fail(&["expected NOERROR", "NXDOMAIN"])),
+        ("japaneast", ARC_TEL_DNS, fail(&["expected NOERROR", "NXDOMAIN"])),
+        ("japaneast", ARC_DPS_TCP, fail(&["NXDOMAIN"])),
+        ("japaneast", ARC_DPS_TLS, fail(&["NXDOMAIN"])),
+        ("japaneast", ARC_TEL_TLS, fail(&["NXDOMAIN"])),
+        ("japaneast", ARC_DPS_HTTP, fail(&["NXDOMAIN"])),
+        ("japaneast", ARC_TEL_HTTP, fail(&["NXDOMAIN"])),
+        // DPS certificate issued by another CA (a TLS-inspecting proxy's): reason and issuer
+        ("australiaeast", ARC_DPS_TLS, fail(&["untrusted", "issuer", "Contoso TLS Inspection CA"])),
+        ("australiaeast", ARC_DPS_HTTP, fail(&["untrusted"])),
         // DPS certificate expired
-        ("centralus", ARC_DPS_TLS, fail(&["expired"])),
-        ("centralus", ARC_DPS_HTTP, fail(&[])),
+        ("centralus", ARC_DPS_TLS, fail(&["untrusted", "expired"])),
+        ("centralus", ARC_DPS_HTTP, fail(&["expired"])),
         // telemetry certificate trusted but valid for 3 more days only (expires_in min 14d)
-        ("westus2", ARC_TEL_TLS, fail(&[])),
+        ("westus2", ARC_TEL_TLS, fail(&["expires_in"]).without(&["untrusted"])),
         // the corp view answers a private address for the DPS
-        ("northeurope", ARC_DPS_DNS, fail(&["10.150.13.4"])),
+        ("northeurope", ARC_DPS_DNS, fail(&["10.150.13.4", "not public"])),
     ];
     verify(&run, "azure-arc-sql", 1, &arc_plan(&REGIONS, &faults));
 }
@@ -567,7 +578,7 @@ fn lab_arc_sql_resolver_views() {
     let one = ["--matrix", "region=northeurope"];
 
     let run = netspec(&lab, "arc-sql", "arc-sql.vars.yaml", &[&one[..], &["--var", "resolver=system"]].concat(), &[]);
-    let plan = arc_plan(&["northeurope"], &[("northeurope", ARC_DPS_DNS, fail(&["10.150.13.4"]))]);
+    let plan = arc_plan(&["northeurope"], &[("northeurope", ARC_DPS_DNS, fail(&["10.150.13.4", "not public"]))]);
     verify(&run, "azure-arc-sql", 1, &plan);
 
     let run = netspec(&lab, "arc-sql", "arc-sql.vars.yaml", &[&one[..], &["--var", "corp_dns=10.0.0.54"]].concat(), &[]);
@@ -589,7 +600,7 @@ fn lab_arc_sql_26_dropped_regions_run_concurrently() {
     eprintln!("arc-sql, 26 regions, every DPS/telemetry 443 dropped, --timeout 2s: {:.2?} (exit {:?})", run.elapsed, run.code);
     let mut faults = Vec::new();
     for region in REGIONS {
-        faults.push((region, ARC_DPS_TCP, fail(&["filtered"])));
+        faults.push((region, ARC_DPS_TCP, fail(&["20.150.254.4", "filtered"])));
         for check in [ARC_DPS_TLS, ARC_TEL_TLS, ARC_DPS_HTTP, ARC_TEL_HTTP] {
             faults.push((region, check, fail(&[])));
         }
@@ -639,9 +650,9 @@ fn lab_migrate_faults() {
     let run = netspec(&lab, "migrate-private-endpoints", "migrate-faults.vars.yaml", &[], &[]);
     let plan = migrate_plan([
         // the corp answer leaks the public address (privatelink zone not linked)
-        fail(&["52.160.10.40"]),
+        fail(&["52.160.10.40", "not private", "10.12.4.40"]),
         // private, but not the address of the DNS settings file
-        fail(&["10.12.4.51", "10.12.4.41"]),
+        fail(&["10.12.4.51", "10.12.4.41", "dns-settings.txt"]).without(&["not private"]),
         pass(),
         // the public address answers 443
         pass().out(&["52.160.10.40"]),
@@ -656,7 +667,12 @@ fn lab_migrate_public_view() {
     let Some(lab) = lab() else { return };
     let run =
         netspec(&lab, "migrate-private-endpoints", "migrate.vars.yaml", &["--var", "resolver=corp", "--var", "corp_dns=10.0.0.54"], &[]);
-    let plan = migrate_plan([fail(&["52.160.10.20"]), fail(&["52.160.10.21"]), fail(&["52.160.10.23"]), pass().out(&["52.160.10.20"])]);
+    let plan = migrate_plan([
+        fail(&["52.160.10.20", "not private"]),
+        fail(&["52.160.10.21", "not private"]),
+        fail(&["52.160.10.23", "not private"]),
+        pass().out(&["52.160.10.20"]),
+    ]);
     verify(&run, "azure-migrate-private-endpoints", 1, &plan);
 }
 
@@ -680,15 +696,16 @@ fn lab_adf_shir_nodes() {
     let Some(lab) = lab() else { return };
     let run = netspec(&lab, "adf-shir", "adf.vars.yaml", &[], &[]);
     let mut plan = Plan::new();
-    adf_service_plan(&mut plan, pass());
+    // the proxied request really went through the proxy
+    adf_service_plan(&mut plan, pass().out(&["10.0.0.8:3128"]));
     plan_add(&mut plan, &node_scenario("shir-node1"), ADF_NODE_DNS, pass().out(&["10.2.4.11"]));
     plan_add(&mut plan, &node_scenario("shir-node1"), ADF_NODE_TCP, pass());
     plan_add(&mut plan, &node_scenario("shir-node2"), ADF_NODE_DNS, pass());
-    plan_add(&mut plan, &node_scenario("shir-node2"), ADF_NODE_TCP, fail(&["closed"]));
+    plan_add(&mut plan, &node_scenario("shir-node2"), ADF_NODE_TCP, fail(&["10.2.4.12", "closed"]));
     plan_add(&mut plan, &node_scenario("shir-node3"), ADF_NODE_DNS, pass());
-    plan_add(&mut plan, &node_scenario("shir-node3"), ADF_NODE_TCP, fail(&["filtered"]));
+    plan_add(&mut plan, &node_scenario("shir-node3"), ADF_NODE_TCP, fail(&["10.2.4.13", "filtered"]));
     plan_add(&mut plan, &node_scenario("shir-node4"), ADF_NODE_DNS, fail(&["NXDOMAIN"]));
-    plan_add(&mut plan, &node_scenario("shir-node4"), ADF_NODE_TCP, fail(&[]));
+    plan_add(&mut plan, &node_scenario("shir-node4"), ADF_NODE_TCP, fail(&["NXDOMAIN"]));
     let mut problems = mismatches(&run, "adf-shir", 1, &plan);
     // the proxy password comes from the environment: it must not appear in any report
     for (what, text) in
