@@ -596,7 +596,6 @@ fn lab_arc_sql_resolver_views() {
 fn lab_arc_sql_26_dropped_regions_run_concurrently() {
     let Some(lab) = lab() else { return };
     let run = netspec(&lab, "arc-sql", "arc-sql-blackhole.vars.yaml", &[], &[]);
-    println!("arc-sql, 26 regions, every DPS/telemetry 443 dropped, --timeout 2s: {:.2?} (exit {:?})", run.elapsed, run.code);
     eprintln!("arc-sql, 26 regions, every DPS/telemetry 443 dropped, --timeout 2s: {:.2?} (exit {:?})", run.elapsed, run.code);
     let mut faults = Vec::new();
     for region in REGIONS {
