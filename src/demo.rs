@@ -76,6 +76,12 @@ pub fn main(a: DemoArgs) -> i32 {
             sandbox: Some(Sandbox { map: world.address_map().clone() }),
         };
         let name = "netspec-demo".to_string();
-        execute(plan, ctx, RunOptions::default(), Reports { junit: a.junit, json: a.json, verbose: a.verbose, name }).await
+        execute(
+            plan,
+            ctx,
+            RunOptions::default(),
+            Reports { junit: a.junit, json: a.json, verbose: a.verbose, name, vantage: "demo".into() },
+        )
+        .await
     })
 }

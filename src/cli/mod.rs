@@ -282,7 +282,7 @@ fn run_cmd(a: RunArgs) -> i32 {
         plan,
         opts,
         RunOptions { concurrency: a.concurrency, fail_fast: a.fail_fast },
-        Reports { junit: a.junit, json: a.json, verbose: a.verbose, name },
+        Reports { junit: a.junit, json: a.json, verbose: a.verbose, name, vantage: a.vantage.unwrap_or_else(default_vantage) },
     ))
 }
 
@@ -305,6 +305,18 @@ pub struct Reports {
     pub verbose: bool,
     /// Report name.
     pub name: String,
+    /// Vantage point recorded in reports.
+    pub vantage: String,
+}
+
+/// The default vantage name: this host's name.
+pub fn default_vantage() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Runs a plan with Ctrl-C handling, prints the summary, writes reports; returns the exit code.
@@ -336,13 +348,13 @@ pub async fn execute(plan: Plan, ctx_opts: ContextOptions, opts: RunOptions, rep
     report::console::print_summary(&results, &secrets, wall);
     let mut code = if results.iter().all(|r| r.outcome == Outcome::Passed) { EXIT_OK } else { EXIT_FAILED };
     if let Some(p) = &reports.junit
-        && let Err(e) = report::junit::write(p, &reports.name, &results, &secrets)
+        && let Err(e) = report::junit::write(p, &reports.name, &reports.vantage, &results, &secrets)
     {
         eprintln!("error: {e}");
         code = EXIT_FAILED;
     }
     if let Some(p) = &reports.json
-        && let Err(e) = report::json::write(p, &reports.name, &results, &secrets, wall)
+        && let Err(e) = report::json::write(p, &reports.name, &reports.vantage, &results, &secrets, wall)
     {
         eprintln!("error: {e}");
         code = EXIT_FAILED;

@@ -12,6 +12,7 @@ use crate::suite::template::Secrets;
 struct Doc<'a> {
     netspec_version: &'static str,
     name: &'a str,
+    vantage: &'a str,
     duration_ms: f64,
     totals: Totals,
     checks: Vec<Check<'a>>,
@@ -27,10 +28,11 @@ struct Check<'a> {
 /// Renders the report.
 ///
 /// Errors: serialization failure (text).
-pub fn render(name: &str, results: &[CheckResult], secrets: &Secrets, wall: std::time::Duration) -> Result<String, String> {
+pub fn render(name: &str, vantage: &str, results: &[CheckResult], secrets: &Secrets, wall: std::time::Duration) -> Result<String, String> {
     let doc = Doc {
         netspec_version: env!("CARGO_PKG_VERSION"),
         name,
+        vantage,
         duration_ms: wall.as_secs_f64() * 1000.0,
         totals: Totals::of(results),
         checks: results.iter().map(|r| Check { result: r, reason_code: r.reason_code() }).collect(),
@@ -42,7 +44,14 @@ pub fn render(name: &str, results: &[CheckResult], secrets: &Secrets, wall: std:
 /// Renders and writes the report atomically.
 ///
 /// Errors: rendering or writing failed (text).
-pub fn write(path: &Path, name: &str, results: &[CheckResult], secrets: &Secrets, wall: std::time::Duration) -> Result<(), String> {
-    let s = render(name, results, secrets, wall)?;
+pub fn write(
+    path: &Path,
+    name: &str,
+    vantage: &str,
+    results: &[CheckResult],
+    secrets: &Secrets,
+    wall: std::time::Duration,
+) -> Result<(), String> {
+    let s = render(name, vantage, results, secrets, wall)?;
     crate::util::write_atomic(path, s.as_bytes()).map_err(|e| format!("failed to write {}: {e}", path.display()))
 }

@@ -14,7 +14,7 @@ use crate::suite::template::Secrets;
 /// Builds the report's XML. `name` is the `<testsuites name>`.
 ///
 /// Errors: quick-junit's serialization error (text).
-pub fn render(name: &str, results: &[CheckResult], secrets: &Secrets) -> Result<String, String> {
+pub fn render(name: &str, vantage: &str, results: &[CheckResult], secrets: &Secrets) -> Result<String, String> {
     let mut report = Report::new(name);
     let mut order: Vec<(String, String)> = Vec::new();
     for r in results {
@@ -26,14 +26,14 @@ pub fn render(name: &str, results: &[CheckResult], secrets: &Secrets) -> Result<
     for (suite, scenario) in order {
         let mut ts = TestSuite::new(scenario.as_str());
         for r in results.iter().filter(|r| r.suite == suite && r.scenario == scenario) {
-            ts.add_test_case(case(r, secrets));
+            ts.add_test_case(case(r, vantage, secrets));
         }
         report.add_test_suite(ts);
     }
     report.to_string().map_err(|e| e.to_string())
 }
 
-fn case(r: &CheckResult, secrets: &Secrets) -> TestCase {
+fn case(r: &CheckResult, vantage: &str, secrets: &Secrets) -> TestCase {
     let red = |s: &str| secrets.redact(s);
     let status = match r.outcome {
         Outcome::Passed => TestCaseStatus::success(),
@@ -70,6 +70,7 @@ fn case(r: &CheckResult, secrets: &Secrets) -> TestCase {
         Property::new("kind", r.kind.to_string()),
         Property::new("target", red(&r.target)),
         Property::new("resolver", r.resolver.clone()),
+        Property::new("vantage", vantage),
     ];
     if !r.tags.is_empty() {
         props.push(Property::new("tags", r.tags.join(",")));
@@ -97,7 +98,7 @@ fn case(r: &CheckResult, secrets: &Secrets) -> TestCase {
 /// Renders and writes the report atomically.
 ///
 /// Errors: rendering or writing failed (text).
-pub fn write(path: &Path, name: &str, results: &[CheckResult], secrets: &Secrets) -> Result<(), String> {
-    let xml = render(name, results, secrets)?;
+pub fn write(path: &Path, name: &str, vantage: &str, results: &[CheckResult], secrets: &Secrets) -> Result<(), String> {
+    let xml = render(name, vantage, results, secrets)?;
     crate::util::write_atomic(path, xml.as_bytes()).map_err(|e| format!("failed to write {}: {e}", path.display()))
 }

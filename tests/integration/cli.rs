@@ -165,6 +165,8 @@ fn demo_explains_failures_and_its_junit_parses() {
     let m = failure("service via proxy", "service answers over HTTPS through the proxy").expect("407 fails");
     assert!(m.contains("the proxy answered CONNECT with 407"), "{m}");
     assert!(m.contains("http.proxy_auth_required"), "{m}");
+    assert!(xml.contains(r#"<property name="vantage" value="demo"/>"#), "vantage recorded");
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["vantage"], "demo");
     assert_eq!(report["totals"]["failed"].as_u64().unwrap() as usize, doc.descendants().filter(|n| n.has_tag_name("failure")).count());
 }
