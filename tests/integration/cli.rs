@@ -170,3 +170,63 @@ fn demo_explains_failures_and_its_junit_parses() {
     assert_eq!(report["vantage"], "demo");
     assert_eq!(report["totals"]["failed"].as_u64().unwrap() as usize, doc.descendants().filter(|n| n.has_tag_name("failure")).count());
 }
+
+#[test]
+fn ctrl_c_writes_reports_for_finished_checks_and_exits_130() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (open, filtered) = rt
+        .block_on(async { (netspec::loopback::OpenPort::start().await.unwrap(), netspec::loopback::FilteredPort::start().await.unwrap()) });
+    let dir = tempfile::tempdir().unwrap();
+    let suite = write(
+        dir.path(),
+        "s.yaml",
+        &format!(
+            "netspec: 1\nname: sig\ndefaults: {{ timeout: 30s }}\nscenarios:\n  - name: s\n    checks:\n      - {{ name: quick, tcp: {{ host: 127.0.0.1, port: {} }} }}\n      - {{ name: slow, tcp: {{ host: 127.0.0.1, port: {} }} }}\n",
+            open.addr().port(),
+            filtered.addr().port()
+        ),
+    );
+    let junit = dir.path().join("out.xml");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netspec"))
+        .args(["run", suite.to_str().unwrap(), "--junit", junit.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the quick check can have finished, then interrupt.
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "netspec did not stop after SIGINT");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(130));
+    let xml = std::fs::read_to_string(&junit).expect("report written after Ctrl-C");
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let case = |n: &str| doc.descendants().find(|c| c.has_tag_name("testcase") && c.attribute("name") == Some(n)).unwrap();
+    assert!(case("quick").children().all(|c| !c.has_tag_name("failure") && !c.has_tag_name("skipped")), "quick passed");
+    assert!(case("slow").children().any(|c| c.has_tag_name("skipped")), "slow is marked cancelled");
+}
+
+#[test]
+fn a_check_that_cannot_be_evaluated_is_a_junit_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = write(
+        dir.path(),
+        "e.yaml",
+        "netspec: 1\nname: err\nscenarios:\n  - name: s\n    checks:\n      - { name: missing ca, http: { url: \"https://127.0.0.1:9/\", ca_file: no-such-ca.pem } }\n",
+    );
+    let junit = dir.path().join("out.xml");
+    let out = netspec(&["run", suite.to_str().unwrap(), "--junit", junit.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let err = doc.descendants().find(|n| n.has_tag_name("error")).expect("an <error> element");
+    assert_eq!(err.attribute("type"), Some("tls.ca_file"));
+    assert!(doc.descendants().all(|n| !n.has_tag_name("failure")));
+}
