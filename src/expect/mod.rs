@@ -339,7 +339,9 @@ pub fn compile(e: Option<&Expect>, kind: Kind, base: &Path) -> Result<Expectatio
                 };
                 applies(k, kk)
             });
-            return Err(format!("`{k}` does not apply to a {kind} check (it is a {} expectation)", owner.unwrap_or("?")));
+            let owner = owner.unwrap_or("?");
+            let article = if owner == "http" { "an" } else { "a" };
+            return Err(format!("`{k}` does not apply to a {kind} check (it is {article} {owner} expectation)"));
         }
     }
     if let Some(v) = e.rcode {
@@ -648,5 +650,121 @@ fn key_of(e: &Expectation) -> &'static str {
         Expectation::San(_) => "san",
         Expectation::Issuer(_) => "issuer",
         _ => "tls",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::{AnswerSource, DnsObservation, Record};
+    use crate::suite::model::RecordType;
+
+    fn sm(contains: Option<&str>, not_contains: Option<&str>) -> StrMatch {
+        StrMatch::compile(&StringMatcher {
+            contains: contains.map(Into::into),
+            not_contains: not_contains.map(Into::into),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    fn dns(addrs: &[&str], chain: &[&str], rcode: &str) -> Observation {
+        let mut answers = Vec::new();
+        let mut owner = "q.example".to_string();
+        for c in chain {
+            answers.push(Record { name: owner.clone(), record_type: "CNAME".into(), ttl: 60, data: c.to_string() });
+            owner = c.to_string();
+        }
+        for a in addrs {
+            answers.push(Record { name: owner.clone(), record_type: "A".into(), ttl: 600, data: a.to_string() });
+        }
+        Observation::Dns(DnsObservation {
+            query: "q.example".into(),
+            record_type: RecordType::A,
+            resolver: "r".into(),
+            source: AnswerSource::Dns,
+            servers_tried: vec![],
+            server: Some("127.0.0.1:53".into()),
+            rcode: Some(rcode.into()),
+            answers,
+            cname_chain: chain.iter().map(|s| s.to_string()).collect(),
+            addresses: addrs.iter().map(|a| a.parse().unwrap()).collect(),
+            failure: None,
+            elapsed: Duration::from_millis(3),
+        })
+    }
+
+    #[test]
+    fn chain_matching_needs_one_positive_and_every_negative() {
+        let chain = vec!["a.privatelink.x".to_string(), "b.cloudapp.x".to_string()];
+        assert!(sm(Some(".privatelink."), None).any_of(&chain));
+        assert!(!sm(Some(".nothere."), None).any_of(&chain));
+        assert!(!sm(None, Some("cloudapp")).any_of(&chain));
+        assert!(sm(None, Some("zscaler")).any_of(&chain));
+    }
+
+    #[test]
+    fn status_codes_classes_and_lists() {
+        let set = StatusSet(vec![StatusTerm::Code(401), StatusTerm::Class(2)]);
+        assert!(status_matches(&set, 401));
+        assert!(status_matches(&set, 204));
+        assert!(!status_matches(&set, 403));
+    }
+
+    #[test]
+    fn address_all_fails_on_empty_answers_and_names_the_offenders() {
+        let m = AddrMatch { all: Some(vec![Term::parse("private").unwrap()]), ..Default::default() };
+        let e = Expectations(vec![Expectation::Addresses(m)]);
+        let ok = evaluate(&e, &dns(&["10.1.2.3"], &[], "NOERROR"));
+        assert!(ok[0].passed);
+        let bad = evaluate(&e, &dns(&["10.1.2.3", "52.1.1.1"], &[], "NOERROR"));
+        assert!(!bad[0].passed);
+        assert_eq!(bad[0].observed, "10.1.2.3, 52.1.1.1 (52.1.1.1 not private)");
+        let empty = evaluate(&e, &dns(&[], &[], "NOERROR"));
+        assert!(!empty[0].passed);
+    }
+
+    #[test]
+    fn hosts_file_expectation_follows_the_chain() {
+        let hosts = HostsFile::parse("10.12.4.23 x.privatelink.example\n");
+        let m = AddrMatch { from_hosts: Some(("dns-settings.txt".into(), hosts)), ..Default::default() };
+        let e = Expectations(vec![Expectation::Addresses(m)]);
+        let same = evaluate(&e, &dns(&["10.12.4.23"], &["x.privatelink.example"], "NOERROR"));
+        assert!(same[0].passed, "{:?}", same);
+        let differs = evaluate(&e, &dns(&["10.12.4.22"], &["x.privatelink.example"], "NOERROR"));
+        assert_eq!(
+            differs[0].message(),
+            "addresses.from_hosts_file: expected 10.12.4.23 (as dns-settings.txt lists for x.privatelink.example), observed 10.12.4.22"
+        );
+        let unlisted = evaluate(&e, &dns(&["10.12.4.22"], &[], "NOERROR"));
+        assert!(!unlisted[0].passed);
+        assert!(unlisted[0].observed.contains("lists none of these names"));
+    }
+
+    #[test]
+    fn ttl_and_rcode() {
+        let e = Expectations(vec![
+            Expectation::Rcode(Rcode::NoError),
+            Expectation::Ttl(DurRange { min: None, max: Some(crate::suite::model::Dur(Duration::from_secs(300))) }),
+        ]);
+        let r = evaluate(&e, &dns(&["10.0.0.1"], &["c.example"], "NOERROR"));
+        assert!(r[0].passed);
+        assert!(!r[1].passed, "600 s exceeds 300 s");
+        assert_eq!(r[1].observed, "60s, 600s");
+        let nx = evaluate(&e, &dns(&[], &[], "NXDOMAIN"));
+        assert_eq!(nx[0].message(), "rcode: expected NOERROR, observed NXDOMAIN");
+    }
+
+    #[test]
+    fn a_key_of_another_kind_is_rejected_with_its_owner() {
+        let e = Expect { status: Some(StatusSet(vec![StatusTerm::Code(200)])), ..Default::default() };
+        let err = compile(Some(&e), Kind::Dns, Path::new(".")).unwrap_err();
+        assert_eq!(err, "`status` does not apply to a dns check (it is an http expectation)");
+    }
+
+    #[test]
+    fn defaults_per_kind() {
+        assert!(matches!(compile(None, Kind::Tcp, Path::new(".")).unwrap().0.as_slice(), [Expectation::State(StateExpect::Open)]));
+        assert!(matches!(compile(None, Kind::Tls, Path::new(".")).unwrap().0.as_slice(), [Expectation::Trusted(true)]));
     }
 }
