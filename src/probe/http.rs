@@ -88,27 +88,19 @@ impl std::fmt::Display for ResolveFailed {
 
 impl std::error::Error for ResolveFailed {}
 
-/// reqwest's resolution hook: our resolver, then the sandbox.
+/// reqwest's resolution hook: the check's resolver, then the sandbox.
 struct Hook {
-    ctx: Arc<HookCtx>,
-}
-
-struct HookCtx {
-    resolver: ResolverSpec,
-    sandbox: Option<super::Sandbox>,
-    system_servers: Vec<SocketAddr>,
-    hosts: super::hosts::HostsFile,
+    ctx: Arc<ProbeContext>,
+    resolver: Arc<ResolverSpec>,
     deadline: Instant,
 }
 
 impl reqwest::dns::Resolve for Hook {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let c = self.ctx.clone();
+        let (ctx, resolver, deadline) = (self.ctx.clone(), self.resolver.clone(), self.deadline);
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            // A minimal context for this lookup: same servers, hosts file and sandbox.
-            let ctx = ProbeContext::for_lookup(c.system_servers.clone(), c.hosts.clone(), c.sandbox.clone());
-            let r = dns::resolve(&ctx, &c.resolver, &host, c.deadline).await;
+            let r = dns::resolve(&ctx, &resolver, &host, deadline).await;
             if let Some(f) = r.failure {
                 return Err(Box::new(ResolveFailed(f)) as Box<dyn std::error::Error + Send + Sync>);
             }
@@ -117,7 +109,7 @@ impl reqwest::dns::Resolve for Hook {
             // addresses ever leave this hook.
             let mut out = Vec::new();
             for ip in r.addresses {
-                match &c.sandbox {
+                match &ctx.sandbox {
                     None => out.push(SocketAddr::new(ip, 0)),
                     Some(_) if ip.is_loopback() => out.push(SocketAddr::new(ip, 0)),
                     Some(s) => {
@@ -133,19 +125,6 @@ impl reqwest::dns::Resolve for Hook {
             }
             Ok(Box::new(out.into_iter()) as reqwest::dns::Addrs)
         })
-    }
-}
-
-impl ProbeContext {
-    fn for_lookup(system_servers: Vec<SocketAddr>, hosts: super::hosts::HostsFile, sandbox: Option<super::Sandbox>) -> ProbeContext {
-        ProbeContext {
-            roots: Arc::new(rustls::RootCertStore::empty()),
-            system_servers,
-            hosts,
-            sandbox,
-            body_cap: 0,
-            tls_cache: Default::default(),
-        }
     }
 }
 
@@ -191,7 +170,7 @@ fn failure_from(err: &reqwest::Error) -> Failure {
 }
 
 /// Sends the request before `deadline` and observes the response.
-pub async fn probe(ctx: &ProbeContext, resolver: &ResolverSpec, t: &HttpTarget, deadline: Instant) -> HttpObservation {
+pub async fn probe(ctx: &Arc<ProbeContext>, resolver: &Arc<ResolverSpec>, t: &HttpTarget, deadline: Instant) -> HttpObservation {
     let start = Instant::now();
     let mut obs = HttpObservation {
         request: format!("{} {}", t.method, t.url),
@@ -217,15 +196,7 @@ pub async fn probe(ctx: &ProbeContext, resolver: &ResolverSpec, t: &HttpTarget, 
     let mut builder = reqwest::Client::builder()
         .redirect(if t.follow_redirects { reqwest::redirect::Policy::limited(10) } else { reqwest::redirect::Policy::none() })
         .pool_max_idle_per_host(0)
-        .dns_resolver(Hook {
-            ctx: Arc::new(HookCtx {
-                resolver: resolver.clone(),
-                sandbox: ctx.sandbox.clone(),
-                system_servers: ctx.system_servers.clone(),
-                hosts: ctx.hosts.clone(),
-                deadline,
-            }),
-        });
+        .dns_resolver(Hook { ctx: ctx.clone(), resolver: resolver.clone(), deadline });
     let tls = if t.insecure { Ok(super::tls::insecure_config()) } else { ctx.tls_config(t.ca_file.as_deref()) };
     match tls {
         Ok(cfg) => builder = builder.use_preconfigured_tls((*cfg).clone()),

@@ -250,7 +250,7 @@ impl ProbeContext {
 }
 
 /// Runs the probe for `target` until `deadline`.
-pub async fn probe(ctx: &ProbeContext, target: &Target, resolver: &ResolverSpec, deadline: tokio::time::Instant) -> Observation {
+pub async fn probe(ctx: &Arc<ProbeContext>, target: &Target, resolver: &Arc<ResolverSpec>, deadline: tokio::time::Instant) -> Observation {
     match target {
         Target::Dns { name, record_type } => Observation::Dns(dns::query(ctx, resolver, name, *record_type, deadline).await),
         Target::Tcp { host, port, source } => Observation::Tcp(tcp::probe(ctx, resolver, host, *port, *source, deadline).await),

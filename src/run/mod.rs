@@ -270,7 +270,7 @@ fn local_error(obs: &Observation) -> Option<Failure> {
     }
 }
 
-async fn run_check(c: &PlannedCheck, ctx: &ProbeContext, cancel: &CancellationToken) -> CheckResult {
+async fn run_check(c: &PlannedCheck, ctx: &Arc<ProbeContext>, cancel: &CancellationToken) -> CheckResult {
     let start = Instant::now();
     let mut attempts = Vec::new();
     for n in 0..c.attempts {
