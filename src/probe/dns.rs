@@ -390,16 +390,7 @@ pub async fn resolve(ctx: &ProbeContext, resolver: &ResolverSpec, host: &str, de
     let start = Instant::now();
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = bare.parse::<IpAddr>() {
-        return Resolution {
-            host: host.to_owned(),
-            resolver: resolver.name.clone(),
-            source: AnswerSource::Literal,
-            addresses: vec![ip],
-            cname_chain: Vec::new(),
-            rcode: None,
-            failure: None,
-            elapsed: Duration::ZERO,
-        };
+        return Resolution::literal(host, &resolver.name, ip);
     }
     let (a, aaaa) =
         tokio::join!(query(ctx, resolver, host, RecordType::A, deadline), query(ctx, resolver, host, RecordType::AAAA, deadline));

@@ -230,16 +230,7 @@ pub async fn probe(ctx: &Arc<ProbeContext>, resolver: &Arc<ResolverSpec>, t: &Ht
         None => {
             builder = builder.no_proxy();
             let resolution = match t.connect_to {
-                Some(ip) => Resolution {
-                    host: host.clone(),
-                    resolver: "connect_to".into(),
-                    source: AnswerSource::Literal,
-                    addresses: vec![ip],
-                    cname_chain: Vec::new(),
-                    rcode: None,
-                    failure: None,
-                    elapsed: Duration::ZERO,
-                },
+                Some(ip) => Resolution::literal(&host, "connect_to", ip),
                 None => dns::resolve(ctx, resolver, &host, deadline).await,
             };
             if let Some(f) = resolution.failure.clone() {

@@ -113,6 +113,20 @@ pub struct Resolution {
 }
 
 impl Resolution {
+    /// A host that is an IP literal (or pinned to one): nothing is resolved.
+    pub fn literal(host: &str, resolver: &str, ip: IpAddr) -> Self {
+        Resolution {
+            host: host.to_owned(),
+            resolver: resolver.to_owned(),
+            source: AnswerSource::Literal,
+            addresses: vec![ip],
+            cname_chain: Vec::new(),
+            rcode: None,
+            failure: None,
+            elapsed: Duration::ZERO,
+        }
+    }
+
     fn describe(&self) -> String {
         match (&self.source, &self.failure) {
             (AnswerSource::Literal, _) => format!("{} is an IP literal (not resolved)", self.host),
