@@ -80,7 +80,7 @@ pub fn main(a: DemoArgs) -> i32 {
             plan,
             ctx,
             RunOptions::default(),
-            Reports { junit: a.junit, json: a.json, verbose: a.verbose, name, vantage: "demo".into() },
+            Reports { outputs: a.reports.outputs(), verbose: a.verbose, name, vantage: "demo".into() },
         )
         .await
     })

@@ -8,13 +8,17 @@
 //!                                             │ probe (network I/O) → Observation
 //!                                             │ expect (pure) → assertions
 //!                                             ▼
-//!                                   RunEvent stream → report (console, junit, json)
+//!                                   RunEvent stream → report (console, junit, json, html, prometheus, CI)
+//!
+//! results.json from many vantage points → merge → one check × vantage report
 //! ```
 
 pub mod cli;
 pub mod demo;
 pub mod expect;
+pub mod import;
 pub mod loopback;
+pub mod merge;
 pub mod probe;
 pub mod report;
 pub mod run;

@@ -14,6 +14,12 @@ pub mod millis {
     }
 }
 
+/// JSON Schema stand-in for a `Duration` serialized by [`millis`]: used as
+/// `#[schemars(with = "crate::util::Millis")]` so the generated schema says the unit.
+#[derive(schemars::JsonSchema)]
+#[schemars(description = "A duration in milliseconds (fractional, rounded to microseconds).")]
+pub struct Millis(pub f64);
+
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, synced, then
 /// renamed over the target, so a reader never sees a half-written report.
 ///

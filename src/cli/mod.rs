@@ -44,10 +44,15 @@ pub enum Command {
     Validate(PlanArgs),
     /// Print the expanded checks; no network.
     Plan(PlanCmd),
-    /// Print the JSON Schema of the suite format.
-    Schema,
+    /// Print the JSON Schema of the suite format (or, with --library, of an included library).
+    Schema(SchemaArgs),
     /// Run the shipped suites against an embedded loopback lab (no network, no root).
     Demo(DemoArgs),
+    /// Combine JSON results from several vantage points into one check × vantage report.
+    Merge(MergeArgs),
+    /// Write a suite from a file network teams already have.
+    #[command(subcommand)]
+    Import(ImportCmd),
 }
 
 /// Inputs shared by run, validate and plan.
@@ -71,6 +76,9 @@ pub struct PlanArgs {
     /// Keep only scenario instances whose name matches this glob; repeatable.
     #[arg(long = "scenario", value_name = "GLOB", help_heading = "Selection")]
     pub scenarios: Vec<String>,
+    /// Keep only checks whose name or id (`suite/scenario/check`) matches this glob; repeatable.
+    #[arg(long = "check", value_name = "GLOB", help_heading = "Selection")]
+    pub checks: Vec<String>,
     /// Deadline of every attempt, overriding the suites' (e.g. 2s, 500ms).
     #[arg(long, value_name = "DUR", value_parser = parse_duration, help_heading = "Execution")]
     pub timeout: Option<Duration>,
@@ -102,12 +110,9 @@ pub struct RunArgs {
     #[command(flatten)]
     /// Inputs.
     pub plan: PlanArgs,
-    /// Write a JUnit XML report (atomically).
-    #[arg(long, value_name = "FILE", help_heading = "Reports")]
-    pub junit: Option<PathBuf>,
-    /// Write a JSON report (atomically).
-    #[arg(long, value_name = "FILE", help_heading = "Reports")]
-    pub json: Option<PathBuf>,
+    #[command(flatten)]
+    /// Report files and CI annotations.
+    pub reports: ReportArgs,
     /// Print every check, not only failures.
     #[arg(short, long, help_heading = "Reports")]
     pub verbose: bool,
@@ -118,22 +123,172 @@ pub struct RunArgs {
     #[arg(long, help_heading = "Execution")]
     pub fail_fast: bool,
     /// Name of this vantage point, recorded in reports (default: host name).
-    #[arg(long, value_name = "NAME", help_heading = "Reports")]
+    #[arg(long, value_name = "NAME", env = "NETSPEC_VANTAGE", help_heading = "Reports")]
     pub vantage: Option<String>,
+    /// Exit 0 even when checks fail or error (reports still say so); for collectors that decide
+    /// later, e.g. `netspec merge`. Invalid input (2) and Ctrl-C (130) keep their codes.
+    #[arg(long, help_heading = "Execution")]
+    pub exit_zero: bool,
     /// PEM file of extra trust anchors added to the system store (e.g. a corporate CA).
     #[arg(long, value_name = "FILE", help_heading = "Execution")]
     pub extra_ca: Option<PathBuf>,
 }
 
+/// Report files and CI annotations of `run` and `demo`; any combination, all from the same
+/// results. Files are written atomically and checked writable before the run.
+#[derive(Debug, Default, clap::Args)]
+pub struct ReportArgs {
+    /// Write a JUnit XML report.
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    pub junit: Option<PathBuf>,
+    /// Write the JSON results (schema: schemas/results.schema.json; input of `netspec merge`).
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    pub json: Option<PathBuf>,
+    /// Write a self-contained HTML page: scenario × check matrix, filter, failure details.
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    pub html: Option<PathBuf>,
+    /// Write Prometheus metrics for node_exporter's textfile collector (name it *.prom).
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    pub prometheus: Option<PathBuf>,
+    #[command(flatten)]
+    /// CI annotations.
+    pub ci: CiArgs,
+}
+
+/// CI annotations, shared by `run`, `demo` and `merge`.
+#[derive(Debug, Default, clap::Args)]
+pub struct CiArgs {
+    /// GitHub Actions annotations for failures, and a Markdown summary appended to
+    /// $GITHUB_STEP_SUMMARY (on by default when GITHUB_ACTIONS=true).
+    #[arg(long, help_heading = "Reports")]
+    pub github: bool,
+    /// Azure Pipelines `##vso[task.logissue]` lines for failures (on by default when TF_BUILD=True).
+    #[arg(long = "azure-pipelines", help_heading = "Reports")]
+    pub azure_pipelines: bool,
+    /// Do not turn on CI annotations from the environment (explicit --github/--azure-pipelines still apply).
+    #[arg(long, help_heading = "Reports")]
+    pub no_ci_annotations: bool,
+}
+
+impl ReportArgs {
+    /// The reports to produce, CI annotations resolved against the environment.
+    pub fn outputs(&self) -> report::Outputs {
+        let (github, azure) = report::ci_annotations(self.ci.github, self.ci.azure_pipelines, self.ci.no_ci_annotations);
+        report::Outputs {
+            junit: self.junit.clone(),
+            json: self.json.clone(),
+            html: self.html.clone(),
+            prometheus: self.prometheus.clone(),
+            github,
+            azure,
+        }
+    }
+}
+
+/// `netspec merge`.
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// JSON results of `netspec run --json`, one per vantage point (each with its own --vantage);
+    /// a directory stands for its *.json files.
+    #[arg(required = true, value_name = "RESULT.json")]
+    pub inputs: Vec<PathBuf>,
+    /// Write a JUnit XML report: one testsuite per vantage point and scenario.
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    pub junit: Option<PathBuf>,
+    /// Write the merged JSON (schema: schemas/merged.schema.json).
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    pub json: Option<PathBuf>,
+    /// Write a self-contained HTML page: check × vantage matrix and the differences side by side.
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    pub html: Option<PathBuf>,
+    #[command(flatten)]
+    /// CI annotations.
+    pub ci: CiArgs,
+}
+
+/// `netspec schema`.
+#[derive(Debug, clap::Args)]
+pub struct SchemaArgs {
+    /// The schema of library files (`include:`) instead of suites.
+    #[arg(long)]
+    pub library: bool,
+    /// The schema of the JSON results of `run --json` (schemas/results.schema.json).
+    #[arg(long, conflicts_with_all = ["library", "merged"])]
+    pub results: bool,
+    /// The schema of the JSON of `merge --json` (schemas/merged.schema.json).
+    #[arg(long, conflicts_with_all = ["library", "results"])]
+    pub merged: bool,
+}
+
+/// `netspec import` sources.
+#[derive(Debug, Subcommand)]
+pub enum ImportCmd {
+    /// A hosts-format DNS-settings file (Azure Migrate's "Download DNS settings").
+    Hosts(ImportArgs),
+    /// A firewall-request CSV: source, destination, port, protocol, expected (open|blocked).
+    Flows(ImportArgs),
+}
+
+/// Arguments of an import.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The input file.
+    pub file: PathBuf,
+    /// Suite name (default: the file's stem).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Write the suite here (atomically) instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+fn import_cmd(cmd: ImportCmd) -> i32 {
+    let (args, what) = match &cmd {
+        ImportCmd::Hosts(a) => (a, "hosts"),
+        ImportCmd::Flows(a) => (a, "flows"),
+    };
+    let text = match std::fs::read_to_string(&args.file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: failed to read {}: {e}", args.file.display());
+            return EXIT_INVALID;
+        }
+    };
+    let name =
+        args.name.clone().unwrap_or_else(|| args.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| what.into()));
+    let file = args.file.display().to_string();
+    let result = match what {
+        "hosts" => crate::import::hosts(&text, &file, &name),
+        _ => crate::import::flows(&text, &file, &name),
+    };
+    let yaml = match result {
+        Ok(y) => y,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    match &args.output {
+        None => {
+            print!("{yaml}");
+            EXIT_OK
+        }
+        Some(p) => match crate::util::write_atomic(p, yaml.as_bytes()) {
+            Ok(()) => EXIT_OK,
+            Err(e) => {
+                eprintln!("error: failed to write {}: {e}", p.display());
+                EXIT_INVALID
+            }
+        },
+    }
+}
+
 /// `netspec demo`.
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
-    /// Write a JUnit XML report of the demo run.
-    #[arg(long, value_name = "FILE")]
-    pub junit: Option<PathBuf>,
-    /// Write a JSON report of the demo run.
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
+    #[command(flatten)]
+    /// Report files and CI annotations of the demo run.
+    pub reports: ReportArgs,
     /// Print every check, not only failures.
     #[arg(short, long)]
     pub verbose: bool,
@@ -160,6 +315,7 @@ impl PlanArgs {
             timeout: self.timeout,
             tags: self.tags.clone(),
             scenarios: self.scenarios.clone(),
+            checks: self.checks.clone(),
             ..Default::default()
         };
         i.env_from_process();
@@ -197,8 +353,17 @@ pub fn main() -> i32 {
         }
     };
     match cli.command {
-        Command::Schema => {
-            println!("{}", crate::suite::schema_json());
+        Command::Schema(a) => {
+            let schema = if a.results {
+                report::json::schema_json()
+            } else if a.merged {
+                crate::merge::schema_json()
+            } else if a.library {
+                crate::suite::library_schema_json()
+            } else {
+                crate::suite::schema_json()
+            };
+            println!("{schema}");
             EXIT_OK
         }
         Command::Validate(a) => match a.plan() {
@@ -217,6 +382,8 @@ pub fn main() -> i32 {
         },
         Command::Run(a) => run_cmd(a),
         Command::Demo(a) => crate::demo::main(a),
+        Command::Merge(a) => merge_cmd(a),
+        Command::Import(c) => import_cmd(c),
     }
 }
 
@@ -232,7 +399,9 @@ fn print_plan(p: &Plan, format: Format) {
         Format::Table => {
             let w = rows.iter().map(|r| r.id.len()).max().unwrap_or(2);
             for r in &rows {
-                println!("{:w$}  {:4}  {:10}  {:>6} ms  {}", r.id, r.kind.to_string(), r.resolver, r.timeout_ms, r.target);
+                let via = r.proxy.as_ref().map(|p| format!(" via {p}")).unwrap_or_default();
+                println!("{:w$}  {:4}  {:10}  {:>6} ms  {}{via}", r.id, r.kind.to_string(), r.resolver, r.timeout_ms, r.target);
+                println!("{:w$}  expect: {}", "", r.expect.join("; "));
             }
             println!("{} checks", rows.len());
         }
@@ -248,11 +417,10 @@ fn run_cmd(a: RunArgs) -> i32 {
         Ok(p) => p,
         Err(e) => return invalid(&e),
     };
-    for p in [&a.junit, &a.json].into_iter().flatten() {
-        if let Err(e) = crate::util::check_writable(p) {
-            eprintln!("error: cannot write the report {}: {e}\n  = hint: create the directory or pick another path", p.display());
-            return EXIT_INVALID;
-        }
+    let outputs = a.reports.outputs();
+    if let Err(e) = outputs.check_writable() {
+        eprintln!("{e}");
+        return EXIT_INVALID;
     }
     let mut extra = Vec::new();
     if let Some(ca) = &a.extra_ca {
@@ -278,12 +446,14 @@ fn run_cmd(a: RunArgs) -> i32 {
     };
     let opts = ContextOptions { extra_roots: extra, ..Default::default() };
     let name = report_name(&plan);
-    rt.block_on(execute(
+    let vantage = a.vantage.filter(|v| !v.trim().is_empty()).unwrap_or_else(default_vantage);
+    let code = rt.block_on(execute(
         plan,
         opts,
         RunOptions { concurrency: a.concurrency, fail_fast: a.fail_fast },
-        Reports { junit: a.junit, json: a.json, verbose: a.verbose, name, vantage: a.vantage.unwrap_or_else(default_vantage) },
-    ))
+        Reports { outputs, verbose: a.verbose, name, vantage },
+    ));
+    if a.exit_zero && code == EXIT_FAILED { EXIT_OK } else { code }
 }
 
 /// The `<testsuites name>`: the suite's name, or `netspec` for several suites.
@@ -297,10 +467,8 @@ pub fn report_name(plan: &Plan) -> String {
 /// Where to write reports.
 #[derive(Debug, Default)]
 pub struct Reports {
-    /// JUnit path.
-    pub junit: Option<PathBuf>,
-    /// JSON path.
-    pub json: Option<PathBuf>,
+    /// Report files and CI annotations.
+    pub outputs: report::Outputs,
     /// Print passing checks too.
     pub verbose: bool,
     /// Report name.
@@ -322,6 +490,7 @@ pub fn default_vantage() -> String {
 /// Runs a plan with Ctrl-C handling, prints the summary, writes reports; returns the exit code.
 pub async fn execute(plan: Plan, ctx_opts: ContextOptions, opts: RunOptions, reports: Reports) -> i32 {
     let started = std::time::Instant::now();
+    let started_at = std::time::SystemTime::now();
     let ctx = Arc::new(ProbeContext::new(ctx_opts));
     let cancel = CancellationToken::new();
     let interrupted = Arc::new(AtomicBool::new(false));
@@ -341,23 +510,59 @@ pub async fn execute(plan: Plan, ctx_opts: ContextOptions, opts: RunOptions, rep
     }
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let secrets = plan.secrets.clone();
+    let vars = plan.vars.clone();
     let console = tokio::spawn(report::console::live(rx, secrets.clone(), reports.verbose));
     let results: Vec<CheckResult> = run::run(&plan, ctx, opts, cancel, tx).await;
     let _ = console.await;
     let wall = started.elapsed();
     report::console::print_summary(&results, &secrets, wall);
     let mut code = if results.iter().all(|r| r.outcome == Outcome::Passed) { EXIT_OK } else { EXIT_FAILED };
-    if let Some(p) = &reports.junit
-        && let Err(e) = report::junit::write(p, &reports.name, &reports.vantage, &results, &secrets)
-    {
-        eprintln!("error: {e}");
-        code = EXIT_FAILED;
-    }
-    if let Some(p) = &reports.json
-        && let Err(e) = report::json::write(p, &reports.name, &reports.vantage, &results, &secrets, wall)
-    {
+    let meta = report::RunMeta { name: reports.name, vantage: reports.vantage, started: started_at, duration: wall, vars };
+    for e in reports.outputs.write(&results, &meta, &secrets) {
         eprintln!("error: {e}");
         code = EXIT_FAILED;
     }
     if interrupted.load(Ordering::SeqCst) { EXIT_INTERRUPTED } else { code }
+}
+
+/// `netspec merge`: 0 every check passed at every vantage point; 1 one did not; 2 an input
+/// is unreadable or invalid (the error names the file) or a report path is unwritable.
+fn merge_cmd(a: MergeArgs) -> i32 {
+    let (github, azure) = report::ci_annotations(a.ci.github, a.ci.azure_pipelines, a.ci.no_ci_annotations);
+    let outputs = report::Outputs { junit: a.junit.clone(), json: a.json.clone(), html: a.html.clone(), ..Default::default() };
+    if let Err(e) = outputs.check_writable() {
+        eprintln!("{e}");
+        return EXIT_INVALID;
+    }
+    let inputs = match crate::merge::read_all(&a.inputs) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let merged = crate::merge::merge(inputs);
+    print!("{}", merged.console());
+    let mut code = if merged.all_passed() { EXIT_OK } else { EXIT_FAILED };
+    let mut results = Vec::new();
+    if let Some(p) = &a.junit {
+        results.push(report::junit::write_merged(p, &merged));
+    }
+    if let Some(p) = &a.json {
+        results.push(crate::merge::write_json(p, &merged));
+    }
+    if let Some(p) = &a.html {
+        results.push(report::html::write_merged(p, &merged));
+    }
+    if github {
+        results.push(report::github::emit(&format!("{} across {} vantage points", merged.name, merged.vantages.len()), &merged.pairs()));
+    }
+    if azure {
+        report::azure::emit(&merged.pairs());
+    }
+    for e in results.into_iter().filter_map(Result::err) {
+        eprintln!("error: {e}");
+        code = EXIT_FAILED;
+    }
+    code
 }

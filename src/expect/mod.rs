@@ -20,7 +20,7 @@ use crate::suite::model::{AddressMatcher, DurRange, Expect, Rcode, StateExpect, 
 use addr::Term;
 
 /// The kind of a check, for deciding which expectations apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// dns
@@ -258,12 +258,61 @@ pub enum Expectation {
     Time(DurRange),
 }
 
+impl Expectation {
+    /// A short description for `netspec plan`, e.g. `status 200`, `addresses.all private`.
+    pub fn describe(&self) -> String {
+        let terms = |t: &[Term]| t.iter().map(|t| t.to_string()).collect::<Vec<_>>().join("|");
+        let addr = |key: &str, m: &AddrMatch| {
+            let mut parts = Vec::new();
+            if let Some(t) = &m.all {
+                parts.push(format!("{key}.all {}", terms(t)));
+            }
+            if let Some(t) = &m.any {
+                parts.push(format!("{key}.any {}", terms(t)));
+            }
+            if let Some(t) = &m.none {
+                parts.push(format!("{key}.none {}", terms(t)));
+            }
+            if let Some(v) = &m.contains {
+                parts.push(format!("{key}.contains {}", join_ips(v)));
+            }
+            if let Some(v) = &m.equals {
+                parts.push(format!("{key}.equals {}", join_ips(v)));
+            }
+            if let Some((f, _)) = &m.from_hosts {
+                parts.push(format!("{key}.from_hosts_file {f}"));
+            }
+            parts.join(", ")
+        };
+        match self {
+            Expectation::Rcode(r) => format!("rcode {r}"),
+            Expectation::Resolves(b) => format!("resolves {b}"),
+            Expectation::Addresses(m) => addr("addresses", m),
+            Expectation::Cname(m) => format!("cname {m}"),
+            Expectation::Ttl(r) => format!("ttl {}", range_text(r)),
+            Expectation::State(s) => {
+                format!("state {}", serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
+            }
+            Expectation::Trusted(b) => format!("trusted {b}"),
+            Expectation::MinVersion(v) => format!("min_version {v}"),
+            Expectation::ExpiresIn(r) => format!("expires_in {}", range_text(r)),
+            Expectation::San(m) => format!("san {m}"),
+            Expectation::Issuer(m) => format!("issuer {m}"),
+            Expectation::Status(set) => format!("status {}", set.0.iter().map(|t| t.to_string()).collect::<Vec<_>>().join("|")),
+            Expectation::Header(n, m) => format!("headers.{n} {m}"),
+            Expectation::Body(m) => format!("body {m}"),
+            Expectation::RemoteAddress(m) => addr("remote_address", m),
+            Expectation::Time(r) => format!("time {}", range_text(r)),
+        }
+    }
+}
+
 /// A check's compiled expectations, in the order written.
 #[derive(Debug, Clone, Default)]
 pub struct Expectations(pub Vec<Expectation>);
 
 /// The result of one expectation on one observation.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, PartialEq, Eq)]
 pub struct Assertion {
     /// The expectation's key path, e.g. `status`, `addresses.all`.
     pub key: String,

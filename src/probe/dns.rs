@@ -21,11 +21,15 @@ use super::{AnswerSource, Failure, ProbeContext, Resolution, join_ips};
 use crate::suite::model::{Protocol, RecordType};
 use crate::suite::plan::ResolverSpec;
 
+/// Interval after which an unanswered UDP query is sent again (glibc's default is 5 s with 2
+/// attempts; a checker under a short deadline resends sooner).
+const RETRANSMIT: Duration = Duration::from_millis(1000);
+
 /// Maximum CNAME hops followed by re-querying.
 const MAX_HOPS: usize = 8;
 
 /// One resource record of the answer section.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, PartialEq, Eq)]
 pub struct Record {
     /// Owner name, without the trailing dot.
     pub name: String,
@@ -39,7 +43,7 @@ pub struct Record {
 }
 
 /// What a DNS query observed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct DnsObservation {
     /// The name asked.
     pub query: String,
@@ -65,6 +69,7 @@ pub struct DnsObservation {
     pub failure: Option<Failure>,
     /// Wall time.
     #[serde(with = "crate::util::millis")]
+    #[schemars(with = "crate::util::Millis")]
     pub elapsed: Duration,
 }
 
@@ -344,21 +349,31 @@ async fn udp_exchange(server: SocketAddr, wire: &[u8], id: u16) -> Result<Messag
     let sock = UdpSocket::bind(bind).await.map_err(net)?;
     // connect() makes the kernel drop datagrams from any other source address or port.
     sock.connect(server).await.map_err(net)?;
-    sock.send(wire).await.map_err(net)?;
     let mut buf = vec![0u8; 4096];
+    // Datagrams get lost: resend the same query (same id) every RETRANSMIT until an answer
+    // arrives, as stub resolvers do (resolv.conf(5) `timeout`); the caller's deadline bounds it.
     loop {
-        let n = sock.recv(&mut buf).await.map_err(|e| {
-            if e.kind() == std::io::ErrorKind::ConnectionRefused {
-                Failure::new("dns.refused_port", format!("{server}: nothing listens on the DNS port (ICMP port unreachable)"))
-            } else {
-                net(e)
+        sock.send(wire).await.map_err(net)?;
+        let wait = tokio::time::timeout(RETRANSMIT, async {
+            loop {
+                let n = sock.recv(&mut buf).await.map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::ConnectionRefused {
+                        Failure::new("dns.refused_port", format!("{server}: nothing listens on the DNS port (ICMP port unreachable)"))
+                    } else {
+                        net(e)
+                    }
+                })?;
+                // Ignore garbage and answers to other queries.
+                if let Ok(m) = Message::from_vec(&buf[..n])
+                    && m.metadata.id == id
+                {
+                    return Ok(m);
+                }
             }
-        })?;
-        // Ignore garbage and answers to other queries; the caller's deadline bounds this loop.
-        if let Ok(m) = Message::from_vec(&buf[..n])
-            && m.metadata.id == id
-        {
-            return Ok(m);
+        })
+        .await;
+        if let Ok(r) = wait {
+            return r;
         }
     }
 }

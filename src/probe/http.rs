@@ -18,7 +18,7 @@ use super::{AnswerSource, Failure, ProbeContext, Resolution, dns};
 use crate::suite::plan::{HttpTarget, ResolverSpec};
 
 /// What an HTTP check observed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct HttpObservation {
     /// Method and URL.
     pub request: String,
@@ -40,6 +40,7 @@ pub struct HttpObservation {
     pub failure: Option<Failure>,
     /// Wall time.
     #[serde(with = "crate::util::millis")]
+    #[schemars(with = "crate::util::Millis")]
     pub elapsed: Duration,
 }
 

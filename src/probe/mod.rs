@@ -26,7 +26,7 @@ pub use tcp::{PortState, TcpAttempt, TcpObservation};
 pub use tls::{CertInfo, TlsEndpoint, TlsObservation};
 
 /// What one attempt of a check saw.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Observation {
     /// A DNS query's response.
@@ -63,7 +63,7 @@ impl Observation {
 
 /// A network outcome that is not a clean answer, with a stable reason code such as
 /// `dns.timeout` or `tcp.filtered`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, PartialEq, Eq)]
 pub struct Failure {
     /// Stable reason code, `<kind>.<reason>`.
     pub reason: &'static str,
@@ -79,7 +79,7 @@ impl Failure {
 }
 
 /// Where an answer came from.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum AnswerSource {
     /// A DNS server's response.
@@ -91,7 +91,7 @@ pub enum AnswerSource {
 }
 
 /// How a host name became addresses for a tcp, tls or http probe.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Resolution {
     /// The host as written.
     pub host: String,
@@ -109,6 +109,7 @@ pub struct Resolution {
     pub failure: Option<Failure>,
     /// Time spent resolving.
     #[serde(with = "crate::util::millis")]
+    #[schemars(with = "crate::util::Millis")]
     pub elapsed: Duration,
 }
 

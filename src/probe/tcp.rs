@@ -14,7 +14,7 @@ use super::{Failure, ProbeContext, Resolution, dns};
 use crate::suite::plan::ResolverSpec;
 
 /// Port state of one address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PortState {
     /// The three-way handshake completed.
@@ -39,7 +39,7 @@ impl std::fmt::Display for PortState {
 }
 
 /// One address' connect.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TcpAttempt {
     /// The address (as resolved; never the sandbox's loopback stand-in).
     pub address: SocketAddr,
@@ -47,6 +47,7 @@ pub struct TcpAttempt {
     pub state: PortState,
     /// Time to complete the handshake, for `open`.
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_millis")]
+    #[schemars(with = "Option<crate::util::Millis>")]
     pub connect_time: Option<Duration>,
     /// The OS error or timeout text.
     pub detail: String,
@@ -60,7 +61,7 @@ fn opt_millis<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok,
 }
 
 /// What a TCP check observed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TcpObservation {
     /// How the host became addresses.
     pub resolution: Resolution,
@@ -70,6 +71,7 @@ pub struct TcpObservation {
     pub attempts: Vec<TcpAttempt>,
     /// Wall time.
     #[serde(with = "crate::util::millis")]
+    #[schemars(with = "crate::util::Millis")]
     pub elapsed: Duration,
 }
 

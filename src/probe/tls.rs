@@ -27,7 +27,7 @@ use super::{Failure, ProbeContext, Resolution, dns};
 use crate::suite::plan::ResolverSpec;
 
 /// One certificate of the presented chain.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, PartialEq, Eq)]
 pub struct CertInfo {
     /// Subject distinguished name.
     pub subject: String,
@@ -44,7 +44,7 @@ pub struct CertInfo {
 }
 
 /// The handshake's outcome on one address.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Handshake {
     /// Negotiated version: `1.2` or `1.3`.
     pub version: String,
@@ -59,7 +59,7 @@ pub struct Handshake {
 }
 
 /// One address' TLS result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TlsEndpoint {
     /// The address.
     pub address: SocketAddr,
@@ -72,7 +72,7 @@ pub struct TlsEndpoint {
 }
 
 /// What a TLS check observed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TlsObservation {
     /// How the host became addresses.
     pub resolution: Resolution,
@@ -84,6 +84,7 @@ pub struct TlsObservation {
     pub endpoints: Vec<TlsEndpoint>,
     /// Wall time.
     #[serde(with = "crate::util::millis")]
+    #[schemars(with = "crate::util::Millis")]
     pub elapsed: Duration,
 }
 

@@ -1,12 +1,18 @@
 //! The console reporter: a progress bar on a terminal (hidden when stderr is not a terminal or
 //! `CI` is set), one line per finished check, then a summary that explains every failure
 //! (expected vs observed, the observations behind it and the hint).
+//!
+//! Outcome marks are coloured through anstream, which writes plain text when stdout is not a
+//! terminal, when `NO_COLOR` is set (no-color.org), when `CLICOLOR=0` or `TERM=dumb`, and
+//! keeps colour when `CLICOLOR_FORCE` is set — so CI logs and pipes stay plain.
 
 use std::io::{IsTerminal, Write};
 
+use anstyle::{AnsiColor, Style};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 
+use super::mark;
 use crate::run::{CheckResult, Outcome, RunEvent, Totals};
 use crate::suite::template::Secrets;
 
@@ -15,13 +21,21 @@ pub fn interactive() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("CI").is_none()
 }
 
-fn mark(o: Outcome) -> &'static str {
+/// The style of an outcome's mark.
+fn style(o: Outcome) -> Style {
     match o {
-        Outcome::Passed => "PASS",
-        Outcome::Failed => "FAIL",
-        Outcome::Error => "ERROR",
-        Outcome::Cancelled => "CANCEL",
+        Outcome::Passed => AnsiColor::Green.on_default(),
+        Outcome::Failed => AnsiColor::Red.on_default().bold(),
+        Outcome::Error => AnsiColor::Yellow.on_default().bold(),
+        Outcome::Cancelled => Style::new().dimmed(),
     }
+}
+
+/// The outcome's mark padded to `width`, with ANSI colour codes (stripped on output where
+/// colour is off).
+fn styled_mark(o: Outcome, width: usize) -> String {
+    let s = style(o);
+    format!("{s}{:width$}{s:#}", mark(o))
 }
 
 /// Consumes events until the channel closes, printing one line per finished check.
@@ -37,8 +51,10 @@ pub async fn live(mut rx: mpsc::UnboundedReceiver<RunEvent>, secrets: Secrets, v
             RunEvent::Finished(r) => {
                 bar.inc(1);
                 if verbose || r.outcome != Outcome::Passed {
-                    let line = format!("{:6} {} ({:.0} ms)", mark(r.outcome), r.id, r.elapsed.as_secs_f64() * 1000.0);
-                    bar.suspend(|| println!("{}", secrets.redact(&line)));
+                    let line = format!("{} {} ({:.0} ms)", styled_mark(r.outcome, 6), r.id, r.elapsed.as_secs_f64() * 1000.0);
+                    bar.suspend(|| {
+                        let _ = writeln!(anstream::stdout(), "{}", secrets.redact(&line));
+                    });
                 }
             }
         }
@@ -46,15 +62,20 @@ pub async fn live(mut rx: mpsc::UnboundedReceiver<RunEvent>, secrets: Secrets, v
     bar.finish_and_clear();
 }
 
-/// The end-of-run summary: every failure and error explained, then the totals line.
+/// The end-of-run summary: every failure and error explained, then the totals line (plain text).
 pub fn summary(results: &[CheckResult], secrets: &Secrets, wall: std::time::Duration) -> String {
+    anstream::adapter::strip_str(&styled_summary(results, secrets, wall)).to_string()
+}
+
+/// The summary with ANSI colour codes on the outcome marks.
+fn styled_summary(results: &[CheckResult], secrets: &Secrets, wall: std::time::Duration) -> String {
     let mut out = String::new();
     let bad: Vec<&CheckResult> = results.iter().filter(|r| matches!(r.outcome, Outcome::Failed | Outcome::Error)).collect();
     if !bad.is_empty() {
         out.push_str("\nfailures:\n");
     }
     for r in &bad {
-        out.push_str(&format!("\n{} {}\n", mark(r.outcome), r.id));
+        out.push_str(&format!("\n{} {}\n", styled_mark(r.outcome, 0), r.id));
         out.push_str(&format!("  check: {} (resolver {})\n", r.target, r.resolver));
         match r.outcome {
             Outcome::Error => out.push_str(&format!("  error: {}\n", r.reason())),
@@ -98,10 +119,10 @@ pub fn summary(results: &[CheckResult], secrets: &Secrets, wall: std::time::Dura
     secrets.redact(&out)
 }
 
-/// Prints the summary to stdout.
+/// Prints the summary to stdout (coloured only where anstream allows it).
 pub fn print_summary(results: &[CheckResult], secrets: &Secrets, wall: std::time::Duration) {
-    let s = summary(results, secrets, wall);
-    let mut out = std::io::stdout().lock();
+    let s = styled_summary(results, secrets, wall);
+    let mut out = anstream::stdout().lock();
     let _ = out.write_all(s.as_bytes());
     let _ = out.flush();
 }

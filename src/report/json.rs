@@ -1,57 +1,181 @@
-//! The JSON report: run metadata and every check with its attempts, observations, assertions,
-//! reason code and hint. Secrets are redacted.
+//! The JSON results document: run metadata (netspec version, vantage, start time, duration,
+//! the plan's variables) and every check — its [`CheckSummary`] (outcome, reason code, unmet
+//! expectations, observation lines, addresses, hint) flattened beside every attempt with its
+//! full observation and assertions. Secrets are redacted value by value.
+//!
+//! The same types describe the document's JSON Schema (`schemas/results.schema.json`,
+//! `netspec schema results`) and read it back for `netspec merge` ([`read`]), where the
+//! attempts stay opaque JSON values.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-use crate::run::{CheckResult, Totals};
+use super::{CheckSummary, ReportError, RunMeta, redact_value, redacted_vars, write_file};
+use crate::run::{Attempt, CheckResult, Totals};
 use crate::suite::template::Secrets;
 
-#[derive(Serialize)]
-struct Doc<'a> {
-    netspec_version: &'static str,
-    name: &'a str,
-    vantage: &'a str,
-    duration_ms: f64,
-    totals: Totals,
-    checks: Vec<Check<'a>>,
+/// Largest results file `read` accepts, in bytes (a 1,000-check run is a few MB).
+pub const MAX_RESULTS_BYTES: u64 = 256 * 1024 * 1024;
+
+/// What a document is: one run's results, or a merge of several.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DocKind {
+    /// One run at one vantage point (`netspec run`, `netspec demo`).
+    #[default]
+    Run,
+    /// Several runs combined by `netspec merge`.
+    Merged,
 }
 
-#[derive(Serialize)]
-struct Check<'a> {
+/// The results of one run. `A` is an attempt: [`Attempt`] when writing (and in the schema),
+/// an opaque JSON value when reading.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(rename = "NetspecResults", title = "netspec results", description = "The results of one netspec run at one vantage point.")]
+pub struct Results<A> {
+    /// Always `run` here (`netspec merge` writes `merged` documents, described by
+    /// `schemas/merged.schema.json`).
+    #[serde(default)]
+    pub report: DocKind,
+    /// The netspec version that ran the checks.
+    pub netspec_version: String,
+    /// Report name: the suite's name, or `netspec` for several suites.
+    pub name: String,
+    /// The vantage point the checks ran from (`--vantage`, default the host name).
+    pub vantage: String,
+    /// Start of the run, RFC 3339 in UTC (e.g. `2026-11-22T03:11:08.123Z`).
+    #[serde(default)]
+    pub started: String,
+    /// Wall time of the whole run, in milliseconds.
+    pub duration_ms: f64,
+    /// Each suite's effective variables (suite name → variable → value), secrets and
+    /// credential-like names (`*password*`, `*token*`, …) shown as `***`.
+    #[serde(default)]
+    pub vars: IndexMap<String, IndexMap<String, serde_json::Value>>,
+    /// Outcome counts.
+    pub totals: Totals,
+    /// Every check, in plan order.
+    pub checks: Vec<CheckRecord<A>>,
+}
+
+/// One check: its summary and every attempt in order (the last decides the outcome).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct CheckRecord<A> {
+    /// The flat view every report shares.
     #[serde(flatten)]
-    result: &'a CheckResult,
-    reason_code: Option<&'static str>,
+    pub summary: CheckSummary,
+    /// Every attempt: the observation, each expectation's result, and the local error that
+    /// kept the check from being evaluated, if any.
+    pub attempts: Vec<A>,
 }
 
-/// Renders the report.
-///
-/// Errors: serialization failure (text).
-pub fn render(name: &str, vantage: &str, results: &[CheckResult], secrets: &Secrets, wall: std::time::Duration) -> Result<String, String> {
-    let doc = Doc {
-        netspec_version: env!("CARGO_PKG_VERSION"),
-        name,
-        vantage,
-        duration_ms: wall.as_secs_f64() * 1000.0,
+/// The document as written, before redaction.
+fn document(meta: &RunMeta, results: &[CheckResult], secrets: &Secrets) -> Results<Attempt> {
+    Results {
+        report: DocKind::Run,
+        netspec_version: env!("CARGO_PKG_VERSION").into(),
+        name: meta.name.clone(),
+        vantage: meta.vantage.clone(),
+        started: meta.started_rfc3339(),
+        duration_ms: (meta.duration.as_secs_f64() * 1_000_000.0).round() / 1000.0,
+        vars: redacted_vars(&meta.vars, secrets),
         totals: Totals::of(results),
-        checks: results.iter().map(|r| Check { result: r, reason_code: r.reason_code() }).collect(),
-    };
-    let s = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
-    Ok(secrets.redact(&s))
+        checks: results.iter().map(|r| CheckRecord { summary: CheckSummary::of(r, secrets), attempts: r.attempts.clone() }).collect(),
+    }
 }
 
-/// Renders and writes the report atomically.
+/// Renders the document (pretty-printed), every string redacted.
 ///
-/// Errors: rendering or writing failed (text).
-pub fn write(
-    path: &Path,
-    name: &str,
-    vantage: &str,
-    results: &[CheckResult],
-    secrets: &Secrets,
-    wall: std::time::Duration,
-) -> Result<(), String> {
-    let s = render(name, vantage, results, secrets, wall)?;
-    crate::util::write_atomic(path, s.as_bytes()).map_err(|e| format!("failed to write {}: {e}", path.display()))
+/// Errors: [`ReportError::Render`] from serde_json.
+pub fn render(meta: &RunMeta, results: &[CheckResult], secrets: &Secrets) -> Result<String, ReportError> {
+    let mut v = serde_json::to_value(document(meta, results, secrets)).map_err(|e| ReportError::render("json", e))?;
+    redact_value(&mut v, secrets);
+    serde_json::to_string_pretty(&v).map_err(|e| ReportError::render("json", e))
+}
+
+/// Renders and writes the document atomically.
+///
+/// Errors: rendering or writing failed.
+pub fn write(path: &Path, meta: &RunMeta, results: &[CheckResult], secrets: &Secrets) -> Result<(), ReportError> {
+    let s = render(meta, results, secrets)?;
+    write_file(path, &s)
+}
+
+/// The JSON Schema of the results document (pretty-printed), as `schemas/results.schema.json`
+/// holds it.
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(Results<Attempt>);
+    serde_json::to_string_pretty(&schema).unwrap_or_default()
+}
+
+/// A results file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {message}", path.display())]
+pub struct ReadError {
+    /// The file.
+    pub path: PathBuf,
+    /// What is wrong with it, with serde_json's line and column where it has them.
+    pub message: String,
+}
+
+/// Reads a results document written by `netspec run --json` (attempts kept as JSON values).
+///
+/// Errors: [`ReadError`] naming the file when it cannot be read, is larger than
+/// [`MAX_RESULTS_BYTES`], is not JSON, is a merged report, lacks a required field, has an
+/// empty vantage or repeats a check id.
+pub fn read(path: &Path) -> Result<Results<serde_json::Value>, ReadError> {
+    let err = |message: String| ReadError { path: path.to_owned(), message };
+    let meta = std::fs::metadata(path).map_err(|e| err(format!("cannot read: {e}")))?;
+    if meta.is_dir() {
+        return Err(err("is a directory, not a results file".into()));
+    }
+    if meta.len() > MAX_RESULTS_BYTES {
+        return Err(err(format!("file is {} bytes, more than the {MAX_RESULTS_BYTES} allowed", meta.len())));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
+    #[derive(Deserialize)]
+    struct Head {
+        #[serde(default)]
+        report: Option<serde_json::Value>,
+    }
+    let head: Head = serde_json::from_str(&text).map_err(|e| err(format!("not a netspec JSON results file: {e}")))?;
+    if head.report.as_ref().and_then(|v| v.as_str()) == Some("merged") {
+        return Err(err("is a merged report; merge the per-vantage results (`netspec run --json`) instead".into()));
+    }
+    let doc: Results<serde_json::Value> =
+        serde_json::from_str(&text).map_err(|e| err(format!("not a netspec JSON results file (`netspec run --json`): {e}")))?;
+    if doc.vantage.trim().is_empty() {
+        return Err(err("has an empty `vantage`".into()));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for c in &doc.checks {
+        if !seen.insert(c.summary.id.as_str()) {
+            return Err(err(format!("check id `{}` appears twice", c.summary.id)));
+        }
+    }
+    Ok(doc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_names_the_file_and_the_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bad.json");
+        std::fs::write(&p, "{ \"netspec_version\": \"0.1.0\" ").unwrap();
+        let e = read(&p).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("{}: not a netspec JSON results file", p.display())), "{e}");
+        std::fs::write(&p, r#"{ "netspec_version": "0.1.0", "name": "n", "vantage": "v", "duration_ms": 1 }"#).unwrap();
+        let e = read(&p).unwrap_err().to_string();
+        assert!(e.contains("missing field `totals`"), "{e}");
+        std::fs::write(&p, r#"{ "report": "merged" }"#).unwrap();
+        assert!(read(&p).unwrap_err().to_string().contains("is a merged report"));
+        assert!(read(&dir.path().join("missing.json")).unwrap_err().to_string().contains("cannot read"));
+        assert!(read(dir.path()).unwrap_err().to_string().contains("is a directory"));
+    }
 }

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
+use super::{ReportError, write_file};
 use crate::run::{CheckResult, Outcome};
 use crate::suite::template::Secrets;
 
@@ -97,8 +98,96 @@ fn case(r: &CheckResult, vantage: &str, secrets: &Secrets) -> TestCase {
 
 /// Renders and writes the report atomically.
 ///
-/// Errors: rendering or writing failed (text).
-pub fn write(path: &Path, name: &str, vantage: &str, results: &[CheckResult], secrets: &Secrets) -> Result<(), String> {
-    let xml = render(name, vantage, results, secrets)?;
-    crate::util::write_atomic(path, xml.as_bytes()).map_err(|e| format!("failed to write {}: {e}", path.display()))
+/// Errors: rendering or writing failed.
+pub fn write(path: &Path, name: &str, vantage: &str, results: &[CheckResult], secrets: &Secrets) -> Result<(), ReportError> {
+    let xml = render(name, vantage, results, secrets).map_err(|e| ReportError::render("junit", e))?;
+    write_file(path, &xml)
+}
+
+/// Builds the JUnit XML of a merged report: one `<testsuite>` per vantage point and scenario
+/// instance (`<vantage> / <scenario>`), one `<testcase>` per check with `classname`
+/// `<vantage>.<suite>.<scenario>`, the same `<failure>`/`<error>`/`<skipped>` mapping as a
+/// run's report, and the observation lines as `<system-out>`.
+///
+/// Errors: quick-junit's serialization error.
+pub fn render_merged(m: &crate::merge::Merged) -> Result<String, ReportError> {
+    let mut report = Report::new(m.name.as_str());
+    for v in &m.vantages {
+        let mut order: Vec<&str> = Vec::new();
+        let here: Vec<&crate::report::CheckSummary> =
+            m.checks.iter().filter_map(|c| c.results.iter().find(|r| r.vantage == v.vantage)).map(|r| &r.summary).collect();
+        for s in &here {
+            if !order.contains(&s.scenario.as_str()) {
+                order.push(s.scenario.as_str());
+            }
+        }
+        for scenario in order {
+            let mut ts = TestSuite::new(format!("{} / {scenario}", v.vantage));
+            for s in here.iter().filter(|s| s.scenario == scenario) {
+                ts.add_test_case(summary_case(s, &v.vantage));
+            }
+            report.add_test_suite(ts);
+        }
+    }
+    report.to_string().map_err(|e| ReportError::render("junit", e))
+}
+
+fn summary_case(s: &crate::report::CheckSummary, vantage: &str) -> TestCase {
+    let status = match s.outcome {
+        Outcome::Passed => TestCaseStatus::success(),
+        Outcome::Cancelled => {
+            let mut st = TestCaseStatus::skipped();
+            st.set_message("cancelled before it finished");
+            st
+        }
+        Outcome::Failed | Outcome::Error => {
+            let kind = if s.outcome == Outcome::Failed { NonSuccessKind::Failure } else { NonSuccessKind::Error };
+            let mut st = TestCaseStatus::non_success(kind);
+            let mut msg = s.reason.clone().unwrap_or_default();
+            if let Some(h) = &s.hint {
+                msg.push_str(&format!(" (hint: {h})"));
+            }
+            st.set_message(msg);
+            st.set_type(s.reason_code.as_deref().unwrap_or("assertion"));
+            let mut text = String::new();
+            for u in &s.unmet {
+                text.push_str(&format!("[FAILED] {}: expected {}, observed {}\n", u.key, u.expected, u.observed));
+            }
+            if let Some(h) = &s.hint {
+                text.push_str(&format!("hint: {h}\n"));
+            }
+            st.set_description(text);
+            st
+        }
+    };
+    let mut tc = TestCase::new(s.name.as_str(), status);
+    tc.set_classname(format!("{vantage}.{}.{}", s.suite, s.scenario));
+    // A hand-edited file may hold any number: never panic on it.
+    tc.set_time(std::time::Duration::try_from_secs_f64(s.elapsed / 1000.0).unwrap_or_default());
+    let mut props = vec![
+        Property::new("id", s.id.as_str()),
+        Property::new("kind", s.kind.to_string()),
+        Property::new("target", s.target.as_str()),
+        Property::new("resolver", s.resolver.as_str()),
+        Property::new("vantage", vantage),
+    ];
+    if !s.tags.is_empty() {
+        props.push(Property::new("tags", s.tags.join(",")));
+    }
+    for (k, v) in &s.vars {
+        props.push(Property::new(format!("var.{k}"), v.as_str()));
+    }
+    tc.add_properties(props);
+    if !s.observed.is_empty() {
+        tc.set_system_out(s.observed.join("\n") + "\n");
+    }
+    tc
+}
+
+/// Renders and writes a merged JUnit report atomically.
+///
+/// Errors: rendering or writing failed.
+pub fn write_merged(path: &Path, m: &crate::merge::Merged) -> Result<(), ReportError> {
+    let xml = render_merged(m)?;
+    write_file(path, &xml)
 }

@@ -1,6 +1,420 @@
 //! Reporters: consume run events and results only; they never touch the network.
 //! One task (the console reporter) owns the terminal.
+//!
+//! Every format is rendered from the same `Vec<CheckResult>` (in plan order): the console
+//! ([`console`]), JUnit XML ([`junit`]), the JSON results document ([`json`], with its schema),
+//! a self-contained HTML page ([`html`]), a node_exporter textfile ([`prometheus`]), GitHub
+//! Actions annotations and step summary ([`github`]) and Azure Pipelines logging commands
+//! ([`azure`]). [`CheckSummary`] is the flat, redacted view of one result that the JSON
+//! document carries and that HTML, Prometheus, the CI annotations and `netspec merge` read, so
+//! every format agrees on ids, outcomes and reason codes by construction.
+//!
+//! Files are written atomically ([`crate::util::write_atomic`]); [`Outputs::check_writable`]
+//! runs before the run so a bad path costs nothing.
 
+pub mod azure;
 pub mod console;
+pub mod github;
+pub mod html;
 pub mod json;
 pub mod junit;
+pub mod prometheus;
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::expect::Kind;
+use crate::probe::Observation;
+use crate::run::{CheckResult, Outcome};
+use crate::suite::template::Secrets;
+
+/// A report could not be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The file (or its directory) cannot be written.
+    #[error("failed to write {path}: {source}")]
+    Write {
+        /// The report's path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The report could not be rendered (a serializer's or template engine's message).
+    #[error("failed to render the {format} report: {message}")]
+    Render {
+        /// `json`, `junit`, `html`, `prometheus`, …
+        format: &'static str,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl ReportError {
+    /// A rendering error of `format`.
+    pub fn render(format: &'static str, message: impl ToString) -> Self {
+        ReportError::Render { format, message: message.to_string() }
+    }
+}
+
+/// Writes `text` to `path` atomically, mapping the error to [`ReportError::Write`].
+pub(crate) fn write_file(path: &Path, text: &str) -> Result<(), ReportError> {
+    crate::util::write_atomic(path, text.as_bytes()).map_err(|source| ReportError::Write { path: path.to_owned(), source })
+}
+
+/// What a run was: recorded in the JSON document and shown by the HTML page.
+#[derive(Debug, Clone)]
+pub struct RunMeta {
+    /// Report name: the suite's name, or `netspec` for several suites.
+    pub name: String,
+    /// The vantage point (`--vantage`, default the host name).
+    pub vantage: String,
+    /// Wall-clock start of the run.
+    pub started: SystemTime,
+    /// Wall time of the whole run.
+    pub duration: Duration,
+    /// Each suite's effective variables (suite name → variable → value); redacted when written.
+    pub vars: IndexMap<String, IndexMap<String, serde_json::Value>>,
+}
+
+impl RunMeta {
+    /// `started` as RFC 3339 UTC with milliseconds, e.g. `2026-11-22T03:11:08.123Z`.
+    pub fn started_rfc3339(&self) -> String {
+        humantime::format_rfc3339_millis(self.started).to_string()
+    }
+}
+
+/// Which reports to produce, beside the console.
+#[derive(Debug, Default, Clone)]
+pub struct Outputs {
+    /// JUnit XML file.
+    pub junit: Option<PathBuf>,
+    /// JSON results file (schema: `schemas/results.schema.json`).
+    pub json: Option<PathBuf>,
+    /// Self-contained HTML page.
+    pub html: Option<PathBuf>,
+    /// node_exporter textfile-collector file (`*.prom`).
+    pub prometheus: Option<PathBuf>,
+    /// GitHub Actions annotations on stdout and a Markdown summary appended to
+    /// `$GITHUB_STEP_SUMMARY` when that is set.
+    pub github: bool,
+    /// Azure Pipelines `##vso[task.logissue]` lines on stdout.
+    pub azure: bool,
+}
+
+impl Outputs {
+    /// The report files asked for, in a fixed order.
+    pub fn files(&self) -> Vec<&Path> {
+        [&self.junit, &self.json, &self.html, &self.prometheus].into_iter().flatten().map(PathBuf::as_path).collect()
+    }
+
+    /// Checks before the run that every report file can be created (its directory exists and
+    /// is writable) and that no two reports share a path.
+    ///
+    /// Errors: the first unwritable path, or a path given twice, as a message with a hint.
+    pub fn check_writable(&self) -> Result<(), String> {
+        let files = self.files();
+        for (i, p) in files.iter().enumerate() {
+            if files[..i].contains(p) {
+                return Err(format!("error: {} is given for two reports\n  = hint: give each report its own file", p.display()));
+            }
+            if let Err(e) = crate::util::check_writable(p) {
+                return Err(format!(
+                    "error: cannot write the report {}: {e}\n  = hint: create the directory or pick another path",
+                    p.display()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes every report asked for and prints the CI annotations; returns the errors (one
+    /// message each) so the caller can still write the others and pick the exit code.
+    pub fn write(&self, results: &[CheckResult], meta: &RunMeta, secrets: &Secrets) -> Vec<String> {
+        let summaries: Vec<CheckSummary> = results.iter().map(|r| CheckSummary::of(r, secrets)).collect();
+        let mut errors = Vec::new();
+        let mut keep = |r: Result<(), ReportError>| {
+            if let Err(e) = r {
+                errors.push(e.to_string());
+            }
+        };
+        if let Some(p) = &self.junit {
+            keep(junit::write(p, &meta.name, &meta.vantage, results, secrets));
+        }
+        if let Some(p) = &self.json {
+            keep(json::write(p, meta, results, secrets));
+        }
+        if let Some(p) = &self.html {
+            keep(html::write_run(p, meta, &summaries));
+        }
+        if let Some(p) = &self.prometheus {
+            keep(prometheus::write(p, &meta.vantage, meta.started, &summaries));
+        }
+        if self.github {
+            let title = format!("{} ({})", meta.name, meta.vantage);
+            keep(github::emit(&title, &summaries.iter().map(|s| (meta.vantage.as_str(), s)).collect::<Vec<_>>()));
+        }
+        if self.azure {
+            azure::emit(&summaries.iter().map(|s| (meta.vantage.as_str(), s)).collect::<Vec<_>>());
+        }
+        errors
+    }
+}
+
+/// Whether to emit CI annotations: asked for explicitly, or detected from the environment
+/// (`GITHUB_ACTIONS=true`, `TF_BUILD=True`, as the two services set them) unless `no_ci` is set.
+/// Returns `(github, azure)`.
+pub fn ci_annotations(github: bool, azure: bool, no_ci: bool) -> (bool, bool) {
+    let env_is = |k: &str, v: &str| std::env::var(k).is_ok_and(|x| x.eq_ignore_ascii_case(v));
+    if no_ci {
+        return (github, azure);
+    }
+    (github || env_is("GITHUB_ACTIONS", "true"), azure || env_is("TF_BUILD", "true"))
+}
+
+/// One expectation that did not hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Unmet {
+    /// The expectation's key path, e.g. `addresses.all`, `status`.
+    pub key: String,
+    /// What was expected, for people.
+    pub expected: String,
+    /// What was observed, for people.
+    pub observed: String,
+}
+
+/// The flat, redacted view of one check's result that every report shares: identity,
+/// outcome, reason code, the unmet expectations, what the last attempt observed and the hint.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct CheckSummary {
+    /// Position in plan order (0-based); reports list checks in this order.
+    pub index: usize,
+    /// Stable check id: `<suite>/<scenario instance>/<check name>`.
+    pub id: String,
+    /// Suite name.
+    pub suite: String,
+    /// Scenario instance name.
+    pub scenario: String,
+    /// Check name.
+    pub name: String,
+    /// The check's kind.
+    pub kind: Kind,
+    /// What was probed, e.g. `tcp host:443`.
+    pub target: String,
+    /// Resolver name.
+    pub resolver: String,
+    /// The outcome (the last attempt decides it).
+    pub outcome: Outcome,
+    /// Stable reason code of the last attempt's problem, e.g. `tcp.filtered`, `dns.nxdomain`
+    /// (present on some passing checks too: a `blocked` port that is `tcp.filtered` passes).
+    pub reason_code: Option<String>,
+    /// One line saying why the check did not pass; absent when it passed.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// The suite's troubleshooting hint.
+    pub hint: Option<String>,
+    /// The expectations of the last attempt that did not hold.
+    #[serde(default)]
+    pub unmet: Vec<Unmet>,
+    /// What the last attempt observed, one line each (as the console and JUnit print it).
+    #[serde(default)]
+    pub observed: Vec<String>,
+    /// The addresses the last attempt resolved the name to (DNS answers, or the resolution
+    /// behind a tcp, tls or http check); empty when nothing resolved.
+    #[serde(default)]
+    pub addresses: Vec<IpAddr>,
+    /// Tags (scenario's and check's).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// The matrix values of the scenario instance, as `[name, value]` pairs.
+    #[serde(default)]
+    pub vars: Vec<(String, String)>,
+    /// Wall time of all attempts.
+    #[schemars(with = "crate::util::Millis")]
+    pub elapsed: f64,
+}
+
+/// The addresses an observation resolved the checked name to.
+pub fn observed_addresses(o: &Observation) -> Vec<IpAddr> {
+    match o {
+        Observation::Dns(d) => d.addresses.clone(),
+        Observation::Tcp(t) => t.resolution.addresses.clone(),
+        Observation::Tls(t) => t.resolution.addresses.clone(),
+        Observation::Http(h) => h.resolution.as_ref().map(|r| r.addresses.clone()).unwrap_or_default(),
+    }
+}
+
+impl CheckSummary {
+    /// The summary of `r`, with every text field redacted.
+    pub fn of(r: &CheckResult, secrets: &Secrets) -> CheckSummary {
+        let red = |s: &str| secrets.redact(s);
+        let last = r.attempts.last();
+        CheckSummary {
+            index: r.index,
+            id: red(&r.id),
+            suite: red(&r.suite),
+            scenario: red(&r.scenario),
+            name: red(&r.name),
+            kind: r.kind,
+            target: red(&r.target),
+            resolver: r.resolver.clone(),
+            outcome: r.outcome,
+            reason_code: r.reason_code().map(str::to_owned),
+            reason: (r.outcome != Outcome::Passed).then(|| red(&r.reason())),
+            hint: r.hint.as_deref().map(red),
+            unmet: r
+                .failed_assertions()
+                .into_iter()
+                .map(|a| Unmet { key: a.key.clone(), expected: red(&a.expected), observed: red(&a.observed) })
+                .collect(),
+            observed: last.map(|a| a.observation.describe().iter().map(|l| red(l)).collect()).unwrap_or_default(),
+            addresses: last.map(|a| observed_addresses(&a.observation)).unwrap_or_default(),
+            tags: r.tags.clone(),
+            vars: r.vars.iter().map(|(k, v)| (k.clone(), red(v))).collect(),
+            elapsed: (r.elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0,
+        }
+    }
+}
+
+/// The label reports use for an outcome: `PASS`, `FAIL`, `ERROR`, `CANCEL`.
+pub fn mark(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Passed => "PASS",
+        Outcome::Failed => "FAIL",
+        Outcome::Error => "ERROR",
+        Outcome::Cancelled => "CANCEL",
+    }
+}
+
+/// The lowercase name of an outcome, as the JSON document spells it (`passed`, `failed`, …).
+pub fn outcome_name(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Passed => "passed",
+        Outcome::Failed => "failed",
+        Outcome::Error => "error",
+        Outcome::Cancelled => "cancelled",
+    }
+}
+
+/// Variable names whose values are credentials by convention; reports show them as `***`
+/// even when no template marked them secret (defence in depth beside [`Secrets`]).
+pub fn is_secret_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["password", "passwd", "secret", "token", "credential", "api_key", "apikey", "private_key"].iter().any(|w| n.contains(w))
+}
+
+/// Redacts every string (and object key) inside a JSON value with `secrets`. Working on values
+/// rather than on the serialized text keeps the document valid whatever the secret contains.
+pub fn redact_value(v: &mut serde_json::Value, secrets: &Secrets) {
+    match v {
+        serde_json::Value::String(s) => {
+            let r = secrets.redact(s);
+            if r != *s {
+                *s = r;
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| redact_value(x, secrets)),
+        serde_json::Value::Object(m) => {
+            let old = std::mem::take(m);
+            for (k, mut x) in old {
+                redact_value(&mut x, secrets);
+                m.insert(secrets.redact(&k), x);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The variables as reports record them: values of credential-like names replaced by `***`,
+/// then every secret redacted.
+pub fn redacted_vars(
+    vars: &IndexMap<String, IndexMap<String, serde_json::Value>>,
+    secrets: &Secrets,
+) -> IndexMap<String, IndexMap<String, serde_json::Value>> {
+    vars.iter()
+        .map(|(suite, vs)| {
+            let vs = vs
+                .iter()
+                .map(|(k, v)| {
+                    let mut v = if is_secret_name(k) { serde_json::Value::String("***".into()) } else { v.clone() };
+                    redact_value(&mut v, secrets);
+                    (k.clone(), v)
+                })
+                .collect();
+            (suite.clone(), vs)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+
+    /// A summary for unit tests: check `s/sc/<name>`, tcp, 1.5 s.
+    pub fn summary(name: &str, outcome: Outcome, code: Option<&str>) -> CheckSummary {
+        CheckSummary {
+            index: 0,
+            id: format!("s/sc/{name}"),
+            suite: "s".into(),
+            scenario: "sc".into(),
+            name: name.into(),
+            kind: Kind::Tcp,
+            target: "tcp h:1".into(),
+            resolver: "system".into(),
+            outcome,
+            reason_code: code.map(str::to_owned),
+            reason: None,
+            hint: None,
+            unmet: vec![],
+            observed: vec![],
+            addresses: vec![],
+            tags: vec![],
+            vars: vec![],
+            elapsed: 1500.0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_keeps_json_valid_and_hides_credential_names() {
+        let secrets = Secrets::default();
+        secrets.add("s3cr\"et");
+        let mut v = serde_json::json!({ "a": ["x s3cr\"et y", { "s3cr\"et": 1 }], "n": 2 });
+        redact_value(&mut v, &secrets);
+        assert_eq!(v, serde_json::json!({ "a": ["x *** y", { "***": 1 }], "n": 2 }));
+        let mut vars = IndexMap::new();
+        vars.insert(
+            "s".to_string(),
+            IndexMap::from([("proxy_password".to_string(), serde_json::json!("pw")), ("region".into(), serde_json::json!("eastus"))]),
+        );
+        let r = redacted_vars(&vars, &secrets);
+        assert_eq!(r["s"]["proxy_password"], "***");
+        assert_eq!(r["s"]["region"], "eastus");
+    }
+
+    #[test]
+    fn duplicate_and_unwritable_report_paths_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.json");
+        let o = Outputs { json: Some(p.clone()), html: Some(p), ..Default::default() };
+        assert!(o.check_writable().unwrap_err().contains("two reports"));
+        let o = Outputs { prometheus: Some("/nonexistent-netspec-dir/x.prom".into()), ..Default::default() };
+        assert!(o.check_writable().unwrap_err().contains("cannot write the report"));
+        let o = Outputs { html: Some(dir.path().join("r.html")), ..Default::default() };
+        assert!(o.check_writable().is_ok());
+    }
+
+    #[test]
+    fn ci_annotations_follow_flags_and_can_be_turned_off() {
+        assert_eq!(ci_annotations(true, false, true), (true, false));
+        assert_eq!(ci_annotations(false, true, true), (false, true));
+    }
+}

@@ -27,7 +27,7 @@ pub const DEFAULT_CONCURRENCY: usize = 256;
 const GRACE: Duration = Duration::from_millis(500);
 
 /// Outcome of a check, in JUnit's terms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// Every expectation held.
@@ -41,7 +41,7 @@ pub enum Outcome {
 }
 
 /// One attempt of a check.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Attempt {
     /// What the probe saw.
     pub observation: Observation,
@@ -58,7 +58,7 @@ impl Attempt {
 }
 
 /// The result of one check.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CheckResult {
     /// Plan position.
     pub index: usize,
@@ -88,6 +88,7 @@ pub struct CheckResult {
     pub vars: Vec<(String, String)>,
     /// Wall time of all attempts.
     #[serde(with = "crate::util::millis")]
+    #[schemars(with = "crate::util::Millis")]
     pub elapsed: Duration,
 }
 
@@ -314,7 +315,7 @@ async fn run_check(c: &PlannedCheck, ctx: &Arc<ProbeContext>, cancel: &Cancellat
 }
 
 /// Totals of a run.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, serde::Deserialize, schemars::JsonSchema, PartialEq, Eq)]
 pub struct Totals {
     /// Passed checks.
     pub passed: usize,

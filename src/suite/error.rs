@@ -109,16 +109,32 @@ impl fmt::Display for Located {
     }
 }
 
-/// The line `line` of `source` with a caret under `column`, gutter-numbered.
+/// Widest part of a source line a snippet shows, in characters.
+const SNIPPET_WIDTH: usize = 120;
+
+/// The line `line` of `source` with a caret under `column`, gutter-numbered. A long line is cut
+/// to a window around the column (`…` marks the cuts); a tab shows as `→` so the caret stays
+/// aligned.
 pub fn snippet(source: &str, line: u32, column: u32) -> Option<String> {
     if line == 0 {
         return None;
     }
-    let text = source.lines().nth(line as usize - 1)?;
-    let text: String = text.chars().take(160).collect();
+    let chars: Vec<char> = source.lines().nth(line as usize - 1)?.chars().collect();
+    let col = column.saturating_sub(1) as usize;
+    let start = if chars.len() <= SNIPPET_WIDTH { 0 } else { col.saturating_sub(SNIPPET_WIDTH / 2).min(chars.len() - SNIPPET_WIDTH) };
+    let end = (start + SNIPPET_WIDTH).min(chars.len());
+    let mut text: String = chars[start..end].iter().map(|&c| if c == '\t' { '→' } else { c }).collect();
+    let mut caret = col - start.min(col);
+    if start > 0 {
+        text.insert(0, '…');
+        caret += 1;
+    }
+    if end < chars.len() {
+        text.push('…');
+    }
     let gutter = line.to_string();
     let pad = " ".repeat(gutter.len());
-    let caret = " ".repeat(column.saturating_sub(1) as usize);
+    let caret = " ".repeat(caret);
     Some(format!("{pad} |\n{gutter} | {text}\n{pad} | {caret}^"))
 }
 
@@ -130,6 +146,16 @@ mod tests {
     fn snippet_marks_the_column() {
         let s = snippet("a: 1\nbb: oops\n", 2, 5).unwrap();
         assert_eq!(s, "  |\n2 | bb: oops\n  |     ^");
+    }
+
+    #[test]
+    fn snippet_windows_long_lines_and_shows_tabs() {
+        let long = format!("v: {}x", "[".repeat(1000));
+        let s = snippet(&long, 1, 900).unwrap();
+        let lines: Vec<&str> = s.lines().collect();
+        assert!(lines[1].starts_with("1 | …[[[") && lines[1].ends_with('…'), "{s}");
+        assert_eq!(lines[2].find('^'), Some("1 | …".chars().count() + 60), "{s}");
+        assert_eq!(snippet("\t- a\n", 1, 2).unwrap(), "  |\n1 | →- a\n  |  ^");
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod error;
 pub mod model;
 pub mod plan;
 pub mod template;
+pub mod yaml;
 
 use std::path::{Path, PathBuf};
 
@@ -28,59 +29,49 @@ pub struct Loaded {
     pub suite: SuiteFile,
 }
 
-fn read_text(path: &Path) -> Result<String, LoadError> {
-    let meta = std::fs::metadata(path).map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(LoadError::input(
-            format!("{}: file is {} bytes, more than the {} allowed", path.display(), meta.len(), MAX_FILE_BYTES),
+/// Reads a suite, library or vars file as UTF-8 text, at most [`MAX_FILE_BYTES`] (also for
+/// files whose size is not known beforehand: `/dev/zero`, a pipe).
+///
+/// Errors: unreadable, too large, or not UTF-8 (located at the first bad byte).
+pub(crate) fn read_text(path: &Path) -> Result<String, LoadError> {
+    use std::io::Read;
+    let read_err = |source| LoadError::Read { path: path.to_owned(), source };
+    let too_large = |size: Option<u64>| {
+        let size = size.map(|n| format!("{n} bytes, ")).unwrap_or_default();
+        LoadError::at(
+            path,
             None,
-        ));
+            0,
+            0,
+            format!("the file is {size}more than the {} MiB a suite or vars file may have", MAX_FILE_BYTES >> 20),
+        )
+        .with_hint("split it into several suites: `netspec validate DIR` reads every suite in a directory")
+    };
+    let meta = std::fs::metadata(path).map_err(read_err)?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_large(Some(meta.len())));
     }
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path).and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)).map_err(read_err)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large(None));
+    }
     String::from_utf8(bytes).map_err(|e| {
         let upto = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let text = String::from_utf8_lossy(upto);
         let line = text.matches('\n').count() as u32 + 1;
         let col = text.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) as u32 + 1;
-        LoadError::at(path, None, line, col, "the file is not valid UTF-8").with_hint("save the suite as UTF-8")
+        let shown = String::from_utf8_lossy(e.as_bytes());
+        LoadError::at(path, Some(&shown), line, col, "the file is not valid UTF-8").with_hint("save the suite as UTF-8")
     })
 }
 
 fn yaml_options() -> serde_saphyr::Options {
-    serde_saphyr::Options::default()
+    yaml::options()
 }
 
 fn yaml_error(path: &Path, source: &str, e: serde_saphyr::Error) -> LoadError {
-    let (mut line, mut col) = e.location().map(|l| (l.line() as u32, l.column() as u32)).unwrap_or((0, 0));
-    let text = e.without_snippet().to_string();
-    // The library's message may repeat the position; keep what says what is wrong.
-    let first = text.lines().next().unwrap_or("invalid YAML");
-    let msg = match first.rfind(" at line ") {
-        Some(i) => first[..i].to_owned(),
-        None => first.to_owned(),
-    };
-    // For an unknown key the library points at the enclosing mapping; point at the key itself.
-    if let Some(key) = msg.strip_prefix("unknown field `").and_then(|r| r.split('`').next())
-        && line > 0
-    {
-        let pat = format!("{key}:");
-        if let Some((i, c)) = source.lines().enumerate().skip(line as usize - 1).find_map(|(i, l)| l.find(&pat).map(|c| (i, c))) {
-            line = i as u32 + 1;
-            col = source.lines().nth(i).map(|l| l[..c].chars().count()).unwrap_or(c) as u32 + 1;
-        }
-    }
-    let hint = if msg.contains("unknown field") {
-        Some("check the key's spelling against docs or `netspec schema`")
-    } else if msg.contains("tab") {
-        Some("YAML indentation must use spaces, not tabs")
-    } else {
-        None
-    };
-    let e = LoadError::at(path, Some(source), line, col, msg);
-    match hint {
-        Some(h) => e.with_hint(h),
-        None => e,
-    }
+    yaml::error(path, source, e)
 }
 
 /// Parses suite text.
@@ -94,7 +85,28 @@ pub fn parse(path: &Path, source: String) -> Result<Loaded, LoadError> {
         return Err(LoadError::at(path, Some(&source), line, col, format!("unsupported format version {}", suite.netspec))
             .with_hint("this netspec reads `netspec: 1`"));
     }
+    not_empty(path, &source, &suite)?;
     Ok(Loaded { path: path.to_owned(), source, suite })
+}
+
+/// An empty `scenarios` or `checks` list is an error: such a suite would pass without testing
+/// anything, which is never what its author meant.
+fn not_empty(path: &Path, source: &str, suite: &SuiteFile) -> Result<(), LoadError> {
+    if suite.scenarios.is_empty() {
+        let line = source.lines().position(|l| l.starts_with("scenarios:")).map_or(0, |i| i as u32 + 1);
+        return Err(LoadError::at(path, Some(source), line, 1, "the suite has no scenarios")
+            .with_hint("add a scenario with at least one check: an empty suite would pass without testing anything"));
+    }
+    let errs: Vec<LoadError> = suite
+        .scenarios
+        .iter()
+        .filter(|sc| sc.checks.is_empty())
+        .map(|sc| {
+            LoadError::at(path, Some(source), sc.name.line, sc.name.column, format!("scenario `{}` has no checks", sc.name.value))
+                .with_hint("add a check or remove the scenario: an empty scenario would pass without testing anything")
+        })
+        .collect();
+    if errs.is_empty() { Ok(()) } else { Err(LoadError::many(errs)) }
 }
 
 /// Reads and parses one suite file.
@@ -103,6 +115,19 @@ pub fn parse(path: &Path, source: String) -> Result<Loaded, LoadError> {
 pub fn load_file(path: &Path) -> Result<Loaded, LoadError> {
     let text = read_text(path)?;
     parse(path, text)
+}
+
+/// Reads and parses a library file (`include:`): returns it with its text.
+///
+/// Errors: unreadable, too large, not UTF-8, invalid, or an unsupported `netspec` version.
+pub fn load_library(path: &Path) -> Result<(model::Library, String), LoadError> {
+    let source = read_text(path)?;
+    let lib: model::Library = serde_saphyr::from_str_with_options(&source, yaml_options()).map_err(|e| yaml_error(path, &source, e))?;
+    if lib.netspec != 1 {
+        return Err(LoadError::at(path, Some(&source), 1, 1, format!("unsupported format version {}", lib.netspec))
+            .with_hint("this netspec reads `netspec: 1`"));
+    }
+    Ok((lib, source))
 }
 
 /// Expands PATHs: a file as is; a directory's `*.yaml`/`*.yml` files (not recursive), sorted.
@@ -162,6 +187,12 @@ pub fn parse_vars_file(path: &Path) -> Result<IndexMap<String, serde_json::Value
     let v: IndexMap<String, serde_json::Value> =
         serde_saphyr::from_str_with_options(&text, yaml_options()).map_err(|e| yaml_error(path, &text, e))?;
     Ok(v)
+}
+
+/// The JSON Schema of library files (`include:`), generated from the model (pretty-printed).
+pub fn library_schema_json() -> String {
+    let schema = schemars::schema_for!(model::Library);
+    serde_json::to_string_pretty(&schema).unwrap_or_default()
 }
 
 /// The JSON Schema of the suite format, generated from the model (pretty-printed).

@@ -88,8 +88,60 @@ pub struct SuiteFile {
     /// Named HTTP proxies, used by `http.proxy`.
     #[serde(default)]
     pub proxies: IndexMap<String, ProxyDef>,
+    /// Reusable checks with parameters, used by `use:` entries in scenarios.
+    #[serde(default)]
+    pub templates: IndexMap<String, CheckTemplate>,
+    /// Library files (relative to this file) whose vars, resolvers, proxies and templates this
+    /// suite uses; this file's own definitions win over included ones, later includes over earlier.
+    #[serde(default)]
+    pub include: Vec<Text>,
     /// The scenarios, in report order.
     pub scenarios: Vec<Scenario>,
+}
+
+/// A library file pulled in by `include:`: shared definitions, no scenarios.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Library {
+    /// Format version; must be 1.
+    pub netspec: u32,
+    /// What the library holds.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Variable defaults (below the including suite's own `vars`).
+    #[serde(default)]
+    pub vars: IndexMap<String, serde_json::Value>,
+    /// Named resolvers.
+    #[serde(default)]
+    pub resolvers: IndexMap<String, ResolverDef>,
+    /// Named proxies.
+    #[serde(default)]
+    pub proxies: IndexMap<String, ProxyDef>,
+    /// Check templates.
+    #[serde(default)]
+    pub templates: IndexMap<String, CheckTemplate>,
+    /// Further libraries (cycles are an error).
+    #[serde(default)]
+    pub include: Vec<Text>,
+}
+
+/// A reusable group of checks: `params` become variables inside `checks` when a scenario says
+/// `- { name: NAME, use: TEMPLATE, with: { param: value } }`. Expanded check names are
+/// `NAME: <template check name>`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckTemplate {
+    /// What the template checks.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Parameter names; every one must be given in `with` unless it has a default here.
+    #[serde(default)]
+    pub params: Vec<String>,
+    /// Defaults for parameters.
+    #[serde(default)]
+    pub defaults: IndexMap<String, serde_json::Value>,
+    /// The checks (templated with the parameters and the scenario's variables).
+    pub checks: Vec<Check>,
 }
 
 /// The values of one matrix axis.
@@ -314,6 +366,12 @@ pub struct Scenario {
 pub struct Check {
     /// Check name, unique in its scenario; the last part of the check id.
     pub name: Text,
+    /// Use a template instead of a kind: its checks are expanded here.
+    #[serde(default, rename = "use")]
+    pub use_template: Option<Text>,
+    /// Template parameters (with `use`), templatable.
+    #[serde(default, rename = "with")]
+    pub with_params: IndexMap<String, serde_json::Value>,
     /// A DNS query.
     #[serde(default)]
     pub dns: Option<DnsSpec>,

@@ -17,7 +17,9 @@ use minijinja::Value;
 use serde::Serialize;
 
 use super::error::LoadError;
-use super::model::{Axis, Check, Expect, Protocol, RecordType, StringMatcher, SuiteFile, Terms, Text};
+use super::model::{
+    Axis, Check, CheckTemplate, Expect, Protocol, ProxyDef, RecordType, ResolverDef, StringMatcher, SuiteFile, Terms, Text,
+};
 use super::template::{Scope, Secrets, Templater};
 use super::{Loaded, parse_vars_file};
 use crate::expect::{self, Expectations, Kind};
@@ -44,6 +46,8 @@ pub struct Inputs {
     pub tags: Vec<String>,
     /// `--scenario`: keep scenario instances whose name matches any glob.
     pub scenarios: Vec<String>,
+    /// `--check`: keep checks whose name or id matches any glob.
+    pub checks: Vec<String>,
 }
 
 impl Inputs {
@@ -218,6 +222,9 @@ pub struct Plan {
     pub suites: Vec<String>,
     /// Values to redact from every report.
     pub secrets: Secrets,
+    /// Each suite's effective variables after precedence (suite name → name → value), as
+    /// reports record them (the reports redact secrets).
+    pub vars: IndexMap<String, IndexMap<String, serde_json::Value>>,
 }
 
 fn json_to_value(v: &serde_json::Value) -> Value {
@@ -259,15 +266,45 @@ pub fn plan(loaded: &[Loaded], inputs: &Inputs) -> Result<Plan, LoadError> {
     Ok(out)
 }
 
+/// Where a definition was written: its file, the file's text (for snippets) and directory
+/// (relative paths in it start there).
+#[derive(Debug)]
+pub struct Origin {
+    /// The file.
+    pub path: PathBuf,
+    /// Its text.
+    pub source: String,
+    /// Its directory.
+    pub base: PathBuf,
+}
+
+impl Origin {
+    /// The origin of a loaded suite.
+    pub fn of(l: &Loaded) -> Arc<Origin> {
+        Arc::new(Origin { path: l.path.clone(), source: l.source.clone(), base: l.path.parent().unwrap_or(Path::new(".")).to_path_buf() })
+    }
+}
+
 struct Ctx<'a> {
-    l: &'a Loaded,
+    origin: Arc<Origin>,
     tpl: &'a Templater,
     errors: Vec<LoadError>,
 }
 
+/// The closest candidate to `word` by Jaro-Winkler similarity, when it is close enough to be a
+/// plausible typo (similarity ≥ 0.8).
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
 impl Ctx<'_> {
     fn err(&mut self, line: u32, column: u32, msg: impl Into<String>, hint: Option<&str>) {
-        let mut e = LoadError::at(&self.l.path, Some(&self.l.source), line, column, msg);
+        let mut e = LoadError::at(&self.origin.path, Some(&self.origin.source), line, column, msg);
         if let Some(h) = hint {
             e = e.with_hint(h);
         }
@@ -278,14 +315,18 @@ impl Ctx<'_> {
         match self.tpl.render(&t.value, scope) {
             Ok(s) => Some(s),
             Err(m) => {
-                let hint = if m.starts_with("undefined variable") {
-                    Some("define it in the suite's `vars`, a `--vars-file`, `NETSPEC_VAR_<NAME>` or `--var NAME=VALUE`")
+                let hint = if let Some(var) = m.strip_prefix("undefined variable `").and_then(|r| r.strip_suffix('`')) {
+                    let where_from = "define it in the suite's `vars`, a `--vars-file`, `NETSPEC_VAR_<NAME>` or `--var NAME=VALUE`";
+                    match did_you_mean(var, scope.keys().map(String::as_str)) {
+                        Some(c) => format!("did you mean `{c}`? Otherwise {where_from}"),
+                        None => where_from.to_owned(),
+                    }
                 } else if m.starts_with("environment variable") {
-                    Some("export it, or write `{{ env.NAME | default('') }}` to make it optional")
+                    "export it, or write `{{ env.NAME | default('') }}` to make it optional".to_owned()
                 } else {
-                    None
+                    String::new()
                 };
-                self.err(t.line, t.column, m, hint);
+                self.err(t.line, t.column, m, (!hint.is_empty()).then_some(hint.as_str()));
                 None
             }
         }
@@ -297,6 +338,80 @@ impl Ctx<'_> {
     }
 }
 
+/// Definitions a suite can use: its own and those of its included libraries, each with the
+/// file it was written in.
+#[derive(Default)]
+struct Defs {
+    vars: IndexMap<String, serde_json::Value>,
+    resolvers: IndexMap<String, (Arc<Origin>, ResolverDef)>,
+    proxies: IndexMap<String, (Arc<Origin>, ProxyDef)>,
+    templates: IndexMap<String, (Arc<Origin>, CheckTemplate)>,
+}
+
+impl Defs {
+    #[allow(clippy::too_many_arguments)]
+    fn absorb(
+        &mut self,
+        origin: &Arc<Origin>,
+        vars: &IndexMap<String, serde_json::Value>,
+        resolvers: &IndexMap<String, ResolverDef>,
+        proxies: &IndexMap<String, ProxyDef>,
+        templates: &IndexMap<String, CheckTemplate>,
+    ) {
+        for (k, v) in vars {
+            self.vars.insert(k.clone(), v.clone());
+        }
+        for (k, v) in resolvers {
+            self.resolvers.insert(k.clone(), (origin.clone(), v.clone()));
+        }
+        for (k, v) in proxies {
+            self.proxies.insert(k.clone(), (origin.clone(), v.clone()));
+        }
+        for (k, v) in templates {
+            self.templates.insert(k.clone(), (origin.clone(), v.clone()));
+        }
+    }
+}
+
+/// Most nested includes followed before the chain is reported as too deep.
+pub const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// Reads the libraries `includes` (written in `origin`), depth first, into `defs`.
+fn include_all(cx: &mut Ctx, origin: &Arc<Origin>, includes: &[Text], stack: &mut Vec<PathBuf>, defs: &mut Defs) {
+    for inc in includes {
+        let saved = std::mem::replace(&mut cx.origin, origin.clone());
+        let path = origin.base.join(&inc.value);
+        let canon = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if stack.contains(&canon) {
+            let chain: Vec<String> = stack.iter().chain(std::iter::once(&canon)).map(|p| p.display().to_string()).collect();
+            cx.err(
+                inc.line,
+                inc.column,
+                format!("cyclic include: {}", chain.join(" -> ")),
+                Some("a library must not include itself, directly or through others"),
+            );
+        } else if stack.len() > MAX_INCLUDE_DEPTH {
+            cx.err(inc.line, inc.column, format!("includes nest deeper than {MAX_INCLUDE_DEPTH} files"), None);
+        } else {
+            match super::load_library(&path) {
+                Err(e) => {
+                    cx.err(inc.line, inc.column, format!("cannot include {}", inc.value), None);
+                    cx.errors.push(e);
+                }
+                Ok((lib, source)) => {
+                    let lib_origin =
+                        Arc::new(Origin { path: path.clone(), source, base: path.parent().unwrap_or(Path::new(".")).to_path_buf() });
+                    stack.push(canon);
+                    include_all(cx, &lib_origin, &lib.include, stack, defs);
+                    stack.pop();
+                    defs.absorb(&lib_origin, &lib.vars, &lib.resolvers, &lib.proxies, &lib.templates);
+                }
+            }
+        }
+        cx.origin = saved;
+    }
+}
+
 fn plan_suite(
     l: &Loaded,
     inputs: &Inputs,
@@ -305,11 +420,18 @@ fn plan_suite(
     out: &mut Plan,
 ) -> Result<(), LoadError> {
     let s: &SuiteFile = &l.suite;
-    let mut cx = Ctx { l, tpl, errors: Vec::new() };
-    let base = l.path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let origin = Origin::of(l);
+    let mut cx = Ctx { origin: origin.clone(), tpl, errors: Vec::new() };
+    let base = origin.base.clone();
+
+    // Definitions: included libraries first, then the suite's own.
+    let mut defs = Defs::default();
+    let canon = std::fs::canonicalize(&l.path).unwrap_or_else(|_| l.path.clone());
+    include_all(&mut cx, &origin, &s.include, &mut vec![canon], &mut defs);
+    defs.absorb(&origin, &s.vars, &s.resolvers, &s.proxies, &s.templates);
 
     // Variables, lowest precedence first.
-    let mut vars: IndexMap<String, serde_json::Value> = s.vars.clone();
+    let mut vars: IndexMap<String, serde_json::Value> = std::mem::take(&mut defs.vars);
     for fv in file_vars {
         for (k, v) in fv {
             vars.insert(k.clone(), v.clone());
@@ -335,13 +457,17 @@ fn plan_suite(
                 Some(serde_json::Value::Array(items)) => items.iter().filter_map(scalar_text).collect(),
                 Some(v) => scalar_text(v).map(|t| split_list(&t)).unwrap_or_default(),
                 None => {
-                    cx.errors.push(
-                        LoadError::input(
-                            format!("{}: matrix axis `{name}` takes variable `{var}`, which is not defined", l.path.display()),
-                            None,
-                        )
-                        .with_hint("define it in `vars`, a `--vars-file` or with `--var NAME=a,b`"),
+                    let mut e = LoadError::input(
+                        format!("{}: matrix axis `{name}` takes variable `{var}`, which is not defined", l.path.display()),
+                        None,
                     );
+                    e = match did_you_mean(var, vars.keys().map(String::as_str)) {
+                        Some(c) => e.with_hint(format!(
+                            "did you mean `{c}`? Otherwise define it in `vars`, a `--vars-file` or with `--var {var}=a,b`"
+                        )),
+                        None => e.with_hint(format!("define it in `vars`, a `--vars-file` or with `--var {var}=a,b`")),
+                    };
+                    cx.errors.push(e);
                     Vec::new()
                 }
             },
@@ -363,11 +489,15 @@ fn plan_suite(
         axes.insert(name.clone(), values.clone());
     }
 
-    // Lazily rendered resolvers and proxies, per rendered scope (their templates may use matrix vars).
-    let mut resolver_cache: HashMap<String, Arc<ResolverSpec>> = HashMap::new();
-    let mut proxy_cache: HashMap<String, Arc<ProxySpec>> = HashMap::new();
-    let system = Arc::new(ResolverSpec::system());
-    let default_timeout = inputs.timeout.or(s.defaults.timeout.map(|d| d.0)).unwrap_or(DEFAULT_TIMEOUT);
+    let mut st = SuiteState {
+        suite_name: suite_name.clone(),
+        defs,
+        resolver_cache: HashMap::new(),
+        proxy_cache: HashMap::new(),
+        system: Arc::new(ResolverSpec::system()),
+        default_timeout: inputs.timeout.or(s.defaults.timeout.map(|d| d.0)).unwrap_or(DEFAULT_TIMEOUT),
+        default_retry: s.defaults.retry,
+    };
 
     let mut seen_instances: HashMap<String, (u32, u32)> = HashMap::new();
     for sc in &s.scenarios {
@@ -393,86 +523,236 @@ fn plan_suite(
             if !inputs.scenarios.is_empty() && !inputs.scenarios.iter().any(|g| glob_match(g, &inst)) {
                 continue;
             }
-            let inst: Arc<str> = Arc::from(inst.as_str());
-            let mut seen_checks: HashSet<String> = HashSet::new();
+            if sc.checks.is_empty() {
+                cx.err(sc.name.line, sc.name.column, format!("scenario `{inst}` has no checks"), Some("add checks or remove the scenario"));
+                continue;
+            }
+            // The scenario's default resolver, rendered in the suite's file.
+            let scen_resolver = match &sc.resolver {
+                None => Some(st.system.clone()),
+                Some(t) => match cx.render(t, &scope) {
+                    Some(rn) => resolve_named(&mut cx, &mut st, &rn, t, &scope),
+                    None => None,
+                },
+            };
+            let Some(scen_resolver) = scen_resolver else { continue };
+            let mut inst_ctx = Instance {
+                name: Arc::from(inst.as_str()),
+                combo: combo.clone(),
+                tags: sc.tags.clone(),
+                resolver: scen_resolver,
+                seen: HashSet::new(),
+            };
             for c in &sc.checks {
                 let Some(name) = cx.render(&c.name, &scope) else {
                     continue;
                 };
-                if !seen_checks.insert(name.clone()) {
-                    cx.err(
-                        c.name.line,
-                        c.name.column,
-                        format!("check name `{name}` is used twice in scenario `{inst}`"),
-                        Some("check ids (suite/scenario/check) must be unique"),
-                    );
-                    continue;
+                match &c.use_template {
+                    None => plan_check(&mut cx, &mut st, &mut inst_ctx, c, name, &c.tags, &scope, inputs, out),
+                    Some(t) => expand_template(&mut cx, &mut st, &mut inst_ctx, c, t, name, &scope, inputs, out),
                 }
-                let mut tags: Vec<String> = sc.tags.clone();
-                tags.extend(c.tags.iter().cloned());
-                if !inputs.tags.is_empty() && !tags.iter().any(|t| inputs.tags.contains(t)) {
-                    continue;
-                }
-                let resolver_name = kind_resolver(c).or(sc.resolver.as_ref());
-                let resolver = match resolver_name {
-                    None => Some(system.clone()),
-                    Some(t) => {
-                        let Some(rn) = cx.render(t, &scope) else {
-                            continue;
-                        };
-                        resolve_named(&mut cx, s, &rn, t, &scope, &mut resolver_cache, &system)
-                    }
-                };
-                let Some(resolver) = resolver else { continue };
-                let Some(target) = build_target(&mut cx, c, &scope, &base, s, &mut proxy_cache) else {
-                    continue;
-                };
-                let kind = target.kind();
-                let expect_at = c.expect.as_ref().map(|e| (e.line, e.column)).unwrap_or((c.name.line, c.name.column));
-                let rendered = match &c.expect {
-                    None => None,
-                    Some(e) => match render_expect(&mut cx, &e.value, expect_at, &scope) {
-                        Some(r) => Some(r),
-                        None => continue,
-                    },
-                };
-                let expect = match expect::compile(rendered.as_ref(), kind, &base) {
-                    Ok(e) => e,
-                    Err(m) => {
-                        cx.err(expect_at.0, expect_at.1, m, None);
-                        continue;
-                    }
-                };
-                let hint = match &c.hint {
-                    Some(h) => match cx.render_at(h, (c.name.line, c.name.column), &scope) {
-                        Some(h) => Some(h),
-                        None => continue,
-                    },
-                    None => None,
-                };
-                let retry = c.retry.or(s.defaults.retry);
-                let attempts = retry.map(|r| r.attempts.max(1)).unwrap_or(1);
-                let index = out.checks.len();
-                out.checks.push(PlannedCheck {
-                    index,
-                    id: format!("{suite_name}/{inst}/{name}"),
-                    suite: suite_name.clone(),
-                    scenario: inst.clone(),
-                    name,
-                    target,
-                    expect,
-                    resolver,
-                    timeout: inputs.timeout.or(c.timeout.map(|d| d.0)).unwrap_or(default_timeout),
-                    attempts,
-                    retry_delay: retry.map(|r| r.delay.0).unwrap_or(Duration::from_secs(1)),
-                    hint,
-                    tags,
-                    vars: combo.clone(),
-                });
             }
         }
     }
     if cx.errors.is_empty() { Ok(()) } else { Err(LoadError::many(cx.errors)) }
+}
+
+/// Per-suite planning state.
+struct SuiteState {
+    suite_name: Arc<str>,
+    defs: Defs,
+    resolver_cache: HashMap<String, Arc<ResolverSpec>>,
+    proxy_cache: HashMap<String, Arc<ProxySpec>>,
+    system: Arc<ResolverSpec>,
+    default_timeout: Duration,
+    default_retry: Option<super::model::Retry>,
+}
+
+/// Per-scenario-instance planning state.
+struct Instance {
+    name: Arc<str>,
+    combo: Vec<(String, String)>,
+    tags: Vec<String>,
+    resolver: Arc<ResolverSpec>,
+    seen: HashSet<String>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn expand_template(
+    cx: &mut Ctx,
+    st: &mut SuiteState,
+    inst: &mut Instance,
+    c: &Check,
+    t: &Text,
+    use_name: String,
+    scope: &Scope,
+    inputs: &Inputs,
+    out: &mut Plan,
+) {
+    if c.dns.is_some() || c.tcp.is_some() || c.tls.is_some() || c.http.is_some() || c.expect.is_some() {
+        cx.err(
+            c.name.line,
+            c.name.column,
+            format!("check `{use_name}` uses a template and also defines a check"),
+            Some("a `use` entry takes only `name`, `use`, `with` and `tags`"),
+        );
+        return;
+    }
+    let Some(tname) = cx.render(t, scope) else { return };
+    let Some((torigin, tmpl)) = st.defs.templates.get(&tname).cloned() else {
+        let hint = match did_you_mean(&tname, st.defs.templates.keys().map(String::as_str)) {
+            Some(c) => format!("did you mean `{c}`?"),
+            None if st.defs.templates.is_empty() => "define it under `templates:` here or in an included library".to_owned(),
+            None => format!("known templates: {}", st.defs.templates.keys().cloned().collect::<Vec<_>>().join(", ")),
+        };
+        cx.err(t.line, t.column, format!("unknown template `{tname}`"), Some(&hint));
+        return;
+    };
+    // Parameters: `with` values (templated in the scenario's scope), then the template's defaults.
+    let mut tscope = scope.clone();
+    let mut ok = true;
+    for (k, v) in &c.with_params {
+        if !tmpl.params.contains(k) {
+            let hint = match did_you_mean(k, tmpl.params.iter().map(String::as_str)) {
+                Some(p) => format!("did you mean `{p}`?"),
+                None => format!("`{tname}` takes: {}", tmpl.params.join(", ")),
+            };
+            cx.err(t.line, t.column, format!("template `{tname}` has no parameter `{k}`"), Some(&hint));
+            ok = false;
+            continue;
+        }
+        let value = match v {
+            serde_json::Value::String(s) => match cx.render_at(s, (t.line, t.column), scope) {
+                Some(r) => Value::from(r),
+                None => {
+                    ok = false;
+                    continue;
+                }
+            },
+            other => json_to_value(other),
+        };
+        tscope.insert(k.clone(), value);
+    }
+    for p in &tmpl.params {
+        if !c.with_params.contains_key(p) {
+            match tmpl.defaults.get(p) {
+                Some(d) => {
+                    tscope.insert(p.clone(), json_to_value(d));
+                }
+                None => {
+                    cx.err(
+                        t.line,
+                        t.column,
+                        format!("template `{tname}` needs parameter `{p}`"),
+                        Some(&format!("add `{p}: ...` under `with:`")),
+                    );
+                    ok = false;
+                }
+            }
+        }
+    }
+    if !ok {
+        return;
+    }
+    // The template's checks are located in the file that defines it.
+    let saved = std::mem::replace(&mut cx.origin, torigin);
+    for tc in &tmpl.checks {
+        if tc.use_template.is_some() {
+            cx.err(tc.name.line, tc.name.column, "a template's checks cannot use other templates", None);
+            continue;
+        }
+        let Some(tc_name) = cx.render(&tc.name, &tscope) else { continue };
+        let mut tags = c.tags.clone();
+        tags.extend(tc.tags.iter().cloned());
+        plan_check(cx, st, inst, tc, format!("{use_name}: {tc_name}"), &tags, &tscope, inputs, out);
+    }
+    cx.origin = saved;
+}
+
+#[allow(clippy::too_many_arguments)]
+fn plan_check(
+    cx: &mut Ctx,
+    st: &mut SuiteState,
+    inst: &mut Instance,
+    c: &Check,
+    name: String,
+    check_tags: &[String],
+    scope: &Scope,
+    inputs: &Inputs,
+    out: &mut Plan,
+) {
+    if !inst.seen.insert(name.clone()) {
+        cx.err(
+            c.name.line,
+            c.name.column,
+            format!("check name `{name}` is used twice in scenario `{}`", inst.name),
+            Some("check ids (suite/scenario/check) must be unique"),
+        );
+        return;
+    }
+    let mut tags: Vec<String> = inst.tags.clone();
+    tags.extend(check_tags.iter().cloned());
+    if !inputs.tags.is_empty() && !tags.iter().any(|t| inputs.tags.contains(t)) {
+        return;
+    }
+    let id = format!("{}/{}/{name}", st.suite_name, inst.name);
+    if !inputs.checks.is_empty() && !inputs.checks.iter().any(|g| glob_match(g, &name) || glob_match(g, &id)) {
+        return;
+    }
+    let resolver = match kind_resolver(c) {
+        None => Some(inst.resolver.clone()),
+        Some(t) => match cx.render(t, scope) {
+            Some(rn) => resolve_named(cx, st, &rn, t, scope),
+            None => None,
+        },
+    };
+    let Some(resolver) = resolver else { return };
+    let base = cx.origin.base.clone();
+    let Some(target) = build_target(cx, c, scope, &base, st) else {
+        return;
+    };
+    let kind = target.kind();
+    let expect_at = c.expect.as_ref().map(|e| (e.line, e.column)).unwrap_or((c.name.line, c.name.column));
+    let rendered = match &c.expect {
+        None => None,
+        Some(e) => match render_expect(cx, &e.value, expect_at, scope) {
+            Some(r) => Some(r),
+            None => return,
+        },
+    };
+    let expect = match expect::compile(rendered.as_ref(), kind, &base) {
+        Ok(e) => e,
+        Err(m) => {
+            cx.err(expect_at.0, expect_at.1, m, None);
+            return;
+        }
+    };
+    let hint = match &c.hint {
+        Some(h) => match cx.render_at(h, (c.name.line, c.name.column), scope) {
+            Some(h) => Some(h),
+            None => return,
+        },
+        None => None,
+    };
+    let retry = c.retry.or(st.default_retry);
+    let attempts = retry.map(|r| r.attempts.max(1)).unwrap_or(1);
+    let index = out.checks.len();
+    out.checks.push(PlannedCheck {
+        index,
+        id,
+        suite: st.suite_name.clone(),
+        scenario: inst.name.clone(),
+        name,
+        target,
+        expect,
+        resolver,
+        timeout: inputs.timeout.or(c.timeout.map(|d| d.0)).unwrap_or(st.default_timeout),
+        attempts,
+        retry_delay: retry.map(|r| r.delay.0).unwrap_or(Duration::from_secs(1)),
+        hint,
+        tags,
+        vars: inst.combo.clone(),
+    });
 }
 
 fn split_list(s: &str) -> Vec<String> {
@@ -520,57 +800,57 @@ pub fn parse_server(s: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("`{t}` is not a DNS server address: write IP or IP:PORT (e.g. 10.0.0.53 or 10.0.0.53:5353)"))
 }
 
-fn resolve_named(
-    cx: &mut Ctx,
-    s: &SuiteFile,
-    name: &str,
-    at: &Text,
-    scope: &Scope,
-    cache: &mut HashMap<String, Arc<ResolverSpec>>,
-    system: &Arc<ResolverSpec>,
-) -> Option<Arc<ResolverSpec>> {
+fn resolve_named(cx: &mut Ctx, st: &mut SuiteState, name: &str, at: &Text, scope: &Scope) -> Option<Arc<ResolverSpec>> {
     if name == "system" {
-        return Some(system.clone());
+        return Some(st.system.clone());
     }
-    let Some(def) = s.resolvers.get(name) else {
-        let known: Vec<&str> = std::iter::once("system").chain(s.resolvers.keys().map(String::as_str)).collect();
-        cx.err(at.line, at.column, format!("unknown resolver `{name}`"), Some(&format!("known resolvers: {}", known.join(", "))));
+    let Some((rorigin, def)) = st.defs.resolvers.get(name).cloned() else {
+        let known: Vec<&str> = std::iter::once("system").chain(st.defs.resolvers.keys().map(String::as_str)).collect();
+        let hint = match did_you_mean(name, known.iter().copied()) {
+            Some(c) => format!("did you mean `{c}`? Known resolvers: {}", known.join(", ")),
+            None => format!("known resolvers: {}", known.join(", ")),
+        };
+        cx.err(at.line, at.column, format!("unknown resolver `{name}`"), Some(&hint));
         return None;
     };
+    // Servers are located in the file that defines the resolver.
+    let saved = std::mem::replace(&mut cx.origin, rorigin);
     let mut servers = Vec::new();
     let mut key = name.to_owned();
+    let mut failed = false;
     for t in &def.servers {
-        let v = cx.render(t, scope)?;
+        let Some(v) = cx.render(t, scope) else {
+            failed = true;
+            break;
+        };
         key.push('|');
         key.push_str(&v);
         match parse_server(&v) {
             Ok(a) => servers.push(a),
             Err(m) => {
                 cx.err(t.line, t.column, m, None);
-                return None;
+                failed = true;
+                break;
             }
         }
+    }
+    cx.origin = saved;
+    if failed {
+        return None;
     }
     if servers.is_empty() {
         cx.err(at.line, at.column, format!("resolver `{name}` has no servers"), None);
         return None;
     }
     Some(
-        cache
+        st.resolver_cache
             .entry(key)
             .or_insert_with(|| Arc::new(ResolverSpec { name: name.to_owned(), servers: Some(servers), protocol: def.protocol }))
             .clone(),
     )
 }
 
-fn build_target(
-    cx: &mut Ctx,
-    c: &Check,
-    scope: &Scope,
-    base: &Path,
-    s: &SuiteFile,
-    proxies: &mut HashMap<String, Arc<ProxySpec>>,
-) -> Option<Target> {
+fn build_target(cx: &mut Ctx, c: &Check, scope: &Scope, base: &Path, st: &mut SuiteState) -> Option<Target> {
     let n = [c.dns.is_some(), c.tcp.is_some(), c.tls.is_some(), c.http.is_some()].iter().filter(|b| **b).count();
     if n != 1 {
         let msg = if n == 0 {
@@ -663,42 +943,7 @@ fn build_target(
         None => None,
         Some(p) => {
             let pn = cx.render(p, scope)?;
-            if pn == "none" {
-                None
-            } else {
-                let Some(def) = s.proxies.get(&pn) else {
-                    let known: Vec<&str> = s.proxies.keys().map(String::as_str).collect();
-                    cx.err(p.line, p.column, format!("unknown proxy `{pn}`"), Some(&format!("known proxies: none, {}", known.join(", "))));
-                    return None;
-                };
-                let pu = cx.render(&def.url, scope)?;
-                let username = match &def.username {
-                    Some(u) => Some(cx.render_at(u, (def.url.line, def.url.column), scope)?),
-                    None => None,
-                };
-                let password = match &def.password {
-                    Some(u) => Some(cx.render_at(u, (def.url.line, def.url.column), scope)?),
-                    None => None,
-                };
-                if let Some(pw) = &password {
-                    cx.tpl.secrets().add(pw);
-                }
-                let key = format!("{pn}|{pu}|{username:?}|{password:?}");
-                if let Some(p) = proxies.get(&key) {
-                    Some(p.clone())
-                } else {
-                    let url = match reqwest::Url::parse(&pu) {
-                        Ok(u) if u.host_str().is_some() => u,
-                        _ => {
-                            cx.err(def.url.line, def.url.column, format!("invalid proxy URL `{pu}`"), Some("write http://host:port"));
-                            return None;
-                        }
-                    };
-                    let spec = Arc::new(ProxySpec { name: pn.clone(), url, username, password });
-                    proxies.insert(key, spec.clone());
-                    Some(spec)
-                }
-            }
+            if pn == "none" { None } else { Some(resolve_proxy(cx, st, &pn, p, scope)?) }
         }
     };
     let connect_to = match &h.connect_to {
@@ -726,6 +971,53 @@ fn build_target(
         insecure: h.insecure,
         connect_to,
     }))
+}
+
+fn resolve_proxy(cx: &mut Ctx, st: &mut SuiteState, pn: &str, at: &Text, scope: &Scope) -> Option<Arc<ProxySpec>> {
+    let Some((porigin, def)) = st.defs.proxies.get(pn).cloned() else {
+        let known: Vec<&str> = st.defs.proxies.keys().map(String::as_str).collect();
+        let hint = match did_you_mean(pn, known.iter().copied()) {
+            Some(c) => format!("did you mean `{c}`? Known proxies: none, {}", known.join(", ")),
+            None => format!("known proxies: none, {}", known.join(", ")),
+        };
+        cx.err(at.line, at.column, format!("unknown proxy `{pn}`"), Some(&hint));
+        return None;
+    };
+    // The proxy's fields are located in the file that defines it.
+    let saved = std::mem::replace(&mut cx.origin, porigin);
+    let spec = proxy_spec(cx, st, pn, &def, scope);
+    cx.origin = saved;
+    spec
+}
+
+fn proxy_spec(cx: &mut Ctx, st: &mut SuiteState, pn: &str, def: &ProxyDef, scope: &Scope) -> Option<Arc<ProxySpec>> {
+    let pu = cx.render(&def.url, scope)?;
+    let at = (def.url.line, def.url.column);
+    let username = match &def.username {
+        Some(u) => Some(cx.render_at(u, at, scope)?),
+        None => None,
+    };
+    let password = match &def.password {
+        Some(u) => Some(cx.render_at(u, at, scope)?),
+        None => None,
+    };
+    if let Some(pw) = &password {
+        cx.tpl.secrets().add(pw);
+    }
+    let key = format!("{pn}|{pu}|{username:?}|{password:?}");
+    if let Some(p) = st.proxy_cache.get(&key) {
+        return Some(p.clone());
+    }
+    let url = match reqwest::Url::parse(&pu) {
+        Ok(u) if u.host_str().is_some() && matches!(u.scheme(), "http" | "https") => u,
+        _ => {
+            cx.err(at.0, at.1, format!("invalid proxy URL `{pu}`"), Some("write http://host:port"));
+            return None;
+        }
+    };
+    let spec = Arc::new(ProxySpec { name: pn.to_owned(), url, username, password });
+    st.proxy_cache.insert(key, spec.clone());
+    Some(spec)
 }
 
 fn host_of(cx: &mut Ctx, t: &Text, scope: &Scope) -> Option<String> {
@@ -809,12 +1101,20 @@ fn render_expect(cx: &mut Ctx, e: &Expect, at: (u32, u32), scope: &Scope) -> Opt
 pub struct PlanRow {
     /// Check id.
     pub id: String,
+    /// Scenario instance.
+    pub scenario: String,
     /// Kind.
     pub kind: Kind,
     /// Target description.
     pub target: String,
     /// Resolver name.
     pub resolver: String,
+    /// Proxy name (http through a proxy).
+    pub proxy: Option<String>,
+    /// The expectations, described.
+    pub expect: Vec<String>,
+    /// Attempts.
+    pub attempts: u32,
     /// Timeout, ms.
     pub timeout_ms: u128,
     /// Matrix values.
@@ -826,9 +1126,16 @@ impl PlannedCheck {
     pub fn row(&self) -> PlanRow {
         PlanRow {
             id: self.id.clone(),
+            scenario: self.scenario.to_string(),
             kind: self.target.kind(),
             target: self.target.describe(),
             resolver: self.resolver.name.clone(),
+            proxy: match &self.target {
+                Target::Http(h) => h.proxy.as_ref().map(|p| p.name.clone()),
+                _ => None,
+            },
+            expect: self.expect.0.iter().map(|e| e.describe()).collect(),
+            attempts: self.attempts,
             timeout_ms: self.timeout.as_millis(),
             vars: self.vars.iter().cloned().collect(),
         }

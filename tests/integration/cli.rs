@@ -88,7 +88,7 @@ fn invalid_suites_exit_2_with_file_line_column() {
 fn shipped_suites_validate_and_plan() {
     let out = netspec(&["validate", "suites", "examples"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("ok: 6 suite(s)"), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("ok: 9 suite(s)"), "{}", String::from_utf8_lossy(&out.stdout));
     let out = netspec(&["plan", "suites/arc-sql.yaml", "--matrix", "region=eastus,westeurope", "--format", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

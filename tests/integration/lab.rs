@@ -110,6 +110,10 @@ fn lab_dir() -> PathBuf {
 static LAB: Mutex<Weak<Lab>> = Mutex::new(Weak::new());
 static GENERATION: AtomicUsize = AtomicUsize::new(0);
 static RUNS: AtomicUsize = AtomicUsize::new(0);
+/// One netspec run at a time per test process: tests share the lab and the machine, and a
+/// CPU-starved netspec (a debug build doing a hundred TLS handshakes at once next to another one)
+/// can miss its own 2 s deadlines, which it then reports as network timeouts.
+static RUN_LOCK: Mutex<()> = Mutex::new(());
 
 /// The shared lab, brought up on first use; `None` (after printing why) when this machine cannot
 /// host it and `CI` is not set.
@@ -231,6 +235,7 @@ fn netspec(lab: &Lab, suite: &str, vars: &str, extra: &[&str], env: &[(&str, &st
     let err_path = dir.join("stderr");
     cmd.stdin(Stdio::null()).stdout(File::create(&out_path).expect("stdout file")).stderr(File::create(&err_path).expect("stderr file"));
 
+    let _one_at_a_time = RUN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let started = Instant::now();
     let mut child = cmd.spawn().expect("spawn ip netns exec netspec");
     let status = loop {

@@ -289,3 +289,38 @@ scenarios:
     assert_eq!(r[0].outcome, Outcome::Error, "{}", r[0].reason());
     assert!(r[0].reason().contains("outside the loopback lab"), "{}", r[0].reason());
 }
+
+#[tokio::test]
+async fn dns_resends_a_lost_udp_query_within_the_deadline() {
+    use hickory_proto::op::Message;
+    use hickory_proto::rr::{RData, Record, rdata::A};
+    // A server that loses the first datagram and answers the second.
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = sock.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let mut buf = [0u8; 1500];
+        let _ = sock.recv_from(&mut buf).await.unwrap();
+        let (n, peer) = sock.recv_from(&mut buf).await.unwrap();
+        let q = Message::from_vec(&buf[..n]).unwrap();
+        let mut r = Message::response(q.metadata.id, q.metadata.op_code);
+        r.metadata.recursion_available = true;
+        let qname = q.queries[0].name().clone();
+        r.add_query(q.queries[0].clone());
+        r.add_answer(Record::from_rdata(qname, 60, RData::A(A::new(10, 1, 2, 3))));
+        sock.send_to(&r.to_vec().unwrap(), peer).await.unwrap();
+    });
+    let yaml = r#"
+netspec: 1
+name: t
+defaults: { timeout: 3s }
+resolvers: { lossy: { servers: ["{{ dns }}"] } }
+scenarios:
+  - name: s
+    checks:
+      - { name: lossy, dns: { name: a.example.test, resolver: lossy }, expect: { addresses: { equals: [10.1.2.3] } } }
+"#;
+    let r = run_yaml(yaml, &[("dns", addr.to_string())], ContextOptions::default()).await;
+    assert_eq!(r[0].outcome, Outcome::Passed, "{}", r[0].reason());
+    assert!(r[0].elapsed >= Duration::from_millis(900), "answered only after a resend: {:?}", r[0].elapsed);
+    server.await.unwrap();
+}

@@ -21,16 +21,27 @@ running() {
     [[ ${stat%% *} != Z ]]
 }
 
-# Only processes recorded in this lab's pid files, and only if they still run in this lab's
-# namespace (a recycled pid belonging to something else is left alone).
+# Only processes recorded in this lab's pid files, and only if their command line names this
+# lab's state dir (every lab daemon is started with a path in it), so a recycled pid belonging to
+# something else is left alone. (Not `ip netns identify`: it walks every named namespace and fails
+# while another lab is being created or deleted, and the namespace may already be gone.)
+ours() {
+    running "$1" && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$ST/"
+}
 pids=()
 for f in "$ST"/run/*.pid; do
     [[ -f $f ]] || continue
     pid=$(tr -dc 0-9 <"$f")
-    [[ -n $pid ]] && running "$pid" || continue
-    if [[ $(ip netns identify "$pid" 2>/dev/null) == "$NAME-net" ]]; then
-        kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
-    fi
+    if [[ -z $pid ]] || ! ours "$pid"; then continue; fi
+    kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
+done
+# The lab's daemons whose pid file is gone (a state dir removed by hand): same identity test,
+# limited to the three programs up.sh starts.
+for d in /proc/[0-9]*; do
+    pid=${d#/proc/}
+    case $(cat "$d/comm" 2>/dev/null) in dnsmasq | nginx | tinyproxy) ;; *) continue ;; esac
+    [[ " ${pids[*]} " == *" $pid "* ]] && continue
+    if ours "$pid"; then kill -TERM "$pid" 2>/dev/null && pids+=("$pid"); fi
 done
 # wait for them (bounded: 30 x 0.1 s), then KILL what is left
 for _ in $(seq 30); do
@@ -40,8 +51,15 @@ for _ in $(seq 30); do
     sleep 0.1
 done
 for pid in "${pids[@]}"; do
-    running "$pid" && [[ $(ip netns identify "$pid" 2>/dev/null) == "$NAME-net" ]] && kill -KILL "$pid" 2>/dev/null
+    if ours "$pid"; then kill -KILL "$pid" 2>/dev/null; fi
 done
+
+# Keeping the state: also keep the namespaces' IP/UDP/TCP counters, for post-mortems.
+if [[ ${NETSPEC_LAB_KEEP:-0} == 1 && -d $ST/log ]]; then
+    for ns in "$NAME-client" "$NAME-net"; do
+        ip netns exec "$ns" cat /proc/net/snmp >"$ST/log/snmp-$ns.txt" 2>/dev/null || true
+    done
+fi
 
 # Deleting a namespace also deletes its veth end (and with it the peer) and its nftables table.
 for ns in "$NAME-client" "$NAME-net"; do

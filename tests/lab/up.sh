@@ -7,7 +7,7 @@
 # Network safety: all traffic stays inside two network namespaces that this script creates,
 # NAME-client and NAME-net, joined by one veth pair created directly between them. Nothing is
 # attached to the root namespace and no namespace has a default route.
-set -euo pipefail
+set -Eeuo pipefail
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 umask 022
 
@@ -44,6 +44,7 @@ if [[ ${1:-} == --check ]]; then check_env; exit $?; fi
 NAME=$1
 [[ $NAME =~ ^[a-z][a-z0-9]{0,15}$ ]] || { echo "NAME must match ^[a-z][a-z0-9]{0,15}\$" >&2; exit 2; }
 check_env || exit 3
+trap 'echo "up.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 ST=/tmp/netspec-lab-$NAME
 C=$NAME-client
@@ -317,10 +318,11 @@ arcre="[a-z0-9]+\.(blackhole\.)?arcdataservices\.com"
 # netspec lab $NAME
 daemon on;
 user root;
-worker_processes 1;
+worker_processes 2;
+worker_rlimit_nofile 16384;
 pid $ST/run/nginx.pid;
 error_log $ST/log/nginx-error.log warn;
-events { worker_connections 512; }
+events { worker_connections 8192; }
 http {
     access_log $ST/log/nginx-access.log;
     client_body_temp_path $ST/nginx-tmp/body;
@@ -446,6 +448,7 @@ chmod 600 "$ST/lab.env"
 # Readiness: every service answers from the client namespace (bounded: 50 x 0.1 s)
 # ---------------------------------------------------------------------------------------------
 ready() {
+    # shellcheck disable=SC2016 # expanded by the inner bash
     ip netns exec "$C" timeout 1 bash -c \
         'for t in 10.0.0.53/53 10.0.0.54/53 10.0.0.8/3128 40.74.1.10/443 10.2.4.11/8060; do
              exec 3<>"/dev/tcp/${t%/*}/${t#*/}" || exit 1; exec 3>&-; done' 2>/dev/null
