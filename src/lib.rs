@@ -20,6 +20,7 @@ pub mod import;
 pub mod loopback;
 pub mod merge;
 pub mod probe;
+pub mod reasons;
 pub mod report;
 pub mod run;
 pub mod suite;

@@ -92,7 +92,10 @@ fn styled_summary(results: &[CheckResult], secrets: &Secrets, wall: std::time::D
             }
         }
         if let Some(code) = r.reason_code() {
-            out.push_str(&format!("  reason: {code}\n"));
+            match crate::reasons::lookup(code) {
+                Some(reason) => out.push_str(&format!("  reason: {code}: {}\n  likely: {}\n", reason.meaning, reason.hint)),
+                None => out.push_str(&format!("  reason: {code}\n")),
+            }
         }
         if let Some(a) = r.attempts.last() {
             for l in a.observation.describe().iter().take(14) {

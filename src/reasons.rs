@@ -1,0 +1,231 @@
+//! The failure taxonomy: every probe outcome that is not a clean answer has a stable reason code
+//! (`<kind>.<reason>`), a one-line meaning and a built-in hint drawn from the troubleshooting
+//! guides netspec grew out of (Arc SQL connectivity, Azure Migrate private endpoints, the Data
+//! Factory self-hosted integration runtime). A check's own `hint` is shown next to it.
+//!
+//! The table is the single source: reports look codes up here, and docs/reason-codes.md is
+//! generated from it (a test fails when the document is stale).
+
+/// One reason code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reason {
+    /// Stable code, e.g. `tcp.filtered`.
+    pub code: &'static str,
+    /// What it means, for people.
+    pub meaning: &'static str,
+    /// What usually causes it and what to do.
+    pub hint: &'static str,
+}
+
+/// Every reason code netspec reports, grouped by kind.
+pub const REASONS: &[Reason] = &[
+    Reason {
+        code: "dns.nxdomain",
+        meaning: "the name does not exist (NXDOMAIN)",
+        hint: "a typo or a wrong region in the name; for a private endpoint, the private DNS zone has no record for it, or the zone is not linked to the virtual network the resolver serves",
+    },
+    Reason {
+        code: "dns.no_answer",
+        meaning: "the name exists but has no records of the asked type (NOERROR, empty answer)",
+        hint: "the record type is missing (an IPv6-only or IPv4-only name), or a CNAME points into a zone the resolver cannot answer for",
+    },
+    Reason {
+        code: "dns.servfail",
+        meaning: "the resolver failed to answer (SERVFAIL)",
+        hint: "a conditional forwarder points at a server that is down or unreachable, or DNSSEC validation failed upstream",
+    },
+    Reason {
+        code: "dns.refused",
+        meaning: "the resolver refused the query (REFUSED)",
+        hint: "this resolver does not serve this client or this zone: check its ACLs, or ask the resolver that should forward to it",
+    },
+    Reason {
+        code: "dns.timeout",
+        meaning: "no resolver answered before the deadline",
+        hint: "UDP/TCP 53 to the resolver is blocked, the resolver is down, or an on-premises forwarder for the zone is missing and the query is lost upstream",
+    },
+    Reason {
+        code: "dns.refused_port",
+        meaning: "nothing listens on the resolver's DNS port (ICMP port unreachable)",
+        hint: "the resolver address is wrong or its service is stopped",
+    },
+    Reason {
+        code: "dns.network",
+        meaning: "the query could not be sent or the answer read",
+        hint: "no route to the resolver from this machine, or a local firewall blocks DNS",
+    },
+    Reason {
+        code: "dns.malformed",
+        meaning: "the resolver's answer could not be decoded",
+        hint: "something that is not a DNS server answers on that address, or a middlebox rewrites DNS",
+    },
+    Reason {
+        code: "dns.error",
+        meaning: "the resolver answered with another error code",
+        hint: "see the response code in the observation",
+    },
+    Reason {
+        code: "dns.bad_name",
+        meaning: "the name is not a valid DNS name",
+        hint: "fix the name in the suite or the variable that builds it",
+    },
+    Reason {
+        code: "dns.no_servers",
+        meaning: "the resolver has no servers",
+        hint: "/etc/resolv.conf lists no nameserver: configure one, or give the suite a named resolver",
+    },
+    Reason {
+        code: "tcp.filtered",
+        meaning: "no answer to the connection attempt before the deadline (filtered)",
+        hint: "a firewall or network security group drops the traffic silently: open the port on the path (for Arc SQL, HTTPS 443 to the regional endpoints; for a SHIR, TCP 8060 between nodes)",
+    },
+    Reason {
+        code: "tcp.closed",
+        meaning: "the connection was refused (RST): closed",
+        hint: "nothing listens on that port (service stopped, wrong port), or a firewall rejects the connection actively (Windows: TCP error 10061)",
+    },
+    Reason {
+        code: "tcp.no_route",
+        meaning: "this machine has no route to the address",
+        hint: "the address family or network is not routed from here (an IPv6 answer on an IPv4-only host, a missing VPN or peering route)",
+    },
+    Reason {
+        code: "tls.untrusted",
+        meaning: "the certificate chain is not trusted",
+        hint: "usually a proxy inspects TLS with its own CA: install that CA in this machine's trust store or exempt the host from inspection; otherwise the server sends an incomplete chain",
+    },
+    Reason {
+        code: "tls.expired",
+        meaning: "the certificate has expired (or is not yet valid)",
+        hint: "renew the certificate; if only this machine sees it expired, check its clock",
+    },
+    Reason {
+        code: "tls.hostname_mismatch",
+        meaning: "the certificate is not valid for the server name",
+        hint: "the name resolves to the wrong endpoint (a stale DNS record or hosts-file override), or the server presents a default certificate because SNI was not matched",
+    },
+    Reason {
+        code: "tls.protocol",
+        meaning: "the TLS handshake failed on protocol grounds",
+        hint: "no common TLS version or cipher suite (the server may only offer TLS 1.0/1.1), or something that is not TLS answers on the port",
+    },
+    Reason {
+        code: "tls.handshake",
+        meaning: "the connection broke during the TLS handshake",
+        hint: "a firewall or proxy resets TLS to this host (SNI filtering)",
+    },
+    Reason {
+        code: "tls.handshake_timeout",
+        meaning: "the TLS handshake did not finish before the deadline",
+        hint: "a middlebox lets TCP through but stalls TLS (deep packet inspection), or the server is overloaded",
+    },
+    Reason {
+        code: "tls.ca_file",
+        meaning: "the check's CA file could not be used",
+        hint: "fix `ca_file`: a readable PEM file with at least one certificate",
+    },
+    Reason { code: "tls.bad_sni", meaning: "the server name is not valid for SNI", hint: "fix `sni` or the host" },
+    Reason {
+        code: "tls.no_roots",
+        meaning: "no trust anchors are available",
+        hint: "this machine has no CA certificates: install ca-certificates or give `ca_file`",
+    },
+    Reason {
+        code: "http.status",
+        meaning: "the endpoint answered with another status than expected",
+        hint: "a different service answers (a wrong region or a load balancer's default backend), or the route needs authentication",
+    },
+    Reason {
+        code: "http.timeout",
+        meaning: "no complete response before the deadline",
+        hint: "HTTPS is dropped on the path (firewall), or the endpoint or proxy is too slow",
+    },
+    Reason {
+        code: "http.proxy_auth_required",
+        meaning: "the proxy demands credentials (407, or 401 from the proxy itself)",
+        hint: "give the proxy's username and password; note that the Arc SQL extension does not support authenticated proxies",
+    },
+    Reason {
+        code: "http.proxy_denied",
+        meaning: "the proxy refuses this destination (403)",
+        hint: "the proxy's policy blocks the host: add it to the proxy's allow list (for a SHIR, the Data Factory domains)",
+    },
+    Reason {
+        code: "http.proxy_connect_failed",
+        meaning: "the proxy could not open a tunnel to the destination",
+        hint: "the proxy cannot resolve or reach the host (its own DNS or firewall), or it is not a CONNECT-capable proxy",
+    },
+    Reason { code: "http.connect", meaning: "the HTTP connection could not be made", hint: "see the connection error in the observation" },
+    Reason {
+        code: "http.reset",
+        meaning: "the connection was reset during the exchange",
+        hint: "a firewall or proxy resets the connection after the handshake",
+    },
+    Reason { code: "http.error", meaning: "the HTTP exchange failed", hint: "see the error in the observation" },
+    Reason { code: "http.client", meaning: "the HTTP client could not be built", hint: "a local problem: report it with the observation" },
+    Reason { code: "http.bad_proxy", meaning: "the proxy URL is invalid", hint: "write the proxy as http://host:port" },
+    Reason {
+        code: "sandbox.refused",
+        meaning: "the destination is outside the loopback lab; nothing was sent",
+        hint: "the demo or test world does not play this address",
+    },
+];
+
+/// The entry for `code`, if it is a known reason.
+pub fn lookup(code: &str) -> Option<&'static Reason> {
+    REASONS.iter().find(|r| r.code == code)
+}
+
+/// The reason-code table as Markdown (docs/reason-codes.md).
+pub fn markdown() -> String {
+    let mut out = String::from(
+        "# Reason codes\n\nEvery failure carries a stable reason code: in the console summary (`reason:`), as the JUnit\n`<failure type>`, and in the JSON report (`reason_code`). A check's own `hint` is shown next to\nthe built-in one. Generated from `src/reasons.rs`; a test keeps this file current.\n\n| code | meaning | usual cause and fix |\n|---|---|---|\n",
+    );
+    for r in REASONS {
+        out.push_str(&format!("| `{}` | {} | {} |\n", r.code, r.meaning, r.hint));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_well_formed() {
+        let mut seen = std::collections::HashSet::new();
+        for r in REASONS {
+            assert!(seen.insert(r.code), "duplicate {}", r.code);
+            let (kind, rest) = r.code.split_once('.').expect("kind.reason");
+            assert!(["dns", "tcp", "tls", "http", "sandbox"].contains(&kind), "{}", r.code);
+            assert!(!rest.is_empty() && rest.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{}", r.code);
+        }
+    }
+
+    #[test]
+    fn docs_table_is_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/reason-codes.md");
+        let stored = std::fs::read_to_string(&path).unwrap_or_default();
+        if stored != markdown() {
+            // Regenerate with: NETSPEC_WRITE_DOCS=1 cargo test --lib reasons
+            if std::env::var_os("NETSPEC_WRITE_DOCS").is_some() {
+                std::fs::write(&path, markdown()).unwrap();
+            } else {
+                panic!("docs/reason-codes.md is stale: run `NETSPEC_WRITE_DOCS=1 cargo test --lib reasons`");
+            }
+        }
+    }
+
+    #[test]
+    fn every_code_the_probes_emit_is_documented() {
+        // Scan the probe and run sources for reason-code literals: each must be in the table.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let re = regex::Regex::new(r#""((?:dns|tcp|tls|http|sandbox)\.[a-z_]+)""#).unwrap();
+        for f in ["probe/dns.rs", "probe/tcp.rs", "probe/tls.rs", "probe/http.rs", "run/mod.rs"] {
+            let text = std::fs::read_to_string(root.join(f)).unwrap();
+            for c in re.captures_iter(&text) {
+                assert!(lookup(&c[1]).is_some(), "{f} emits `{}`, which src/reasons.rs does not document", &c[1]);
+            }
+        }
+    }
+}
