@@ -122,6 +122,10 @@ pub struct RunArgs {
     /// Stop at the first failed or errored check.
     #[arg(long, help_heading = "Execution")]
     pub fail_fast: bool,
+    /// Re-run failing checks until they pass or this much time has passed (post-deployment gates,
+    /// DNS propagation); every attempt is kept and a late pass is reported as flaky.
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, help_heading = "Execution")]
+    pub retry_timeout: Option<Duration>,
     /// Name of this vantage point, recorded in reports (default: host name).
     #[arg(long, value_name = "NAME", env = "NETSPEC_VANTAGE", help_heading = "Reports")]
     pub vantage: Option<String>,
@@ -450,7 +454,7 @@ fn run_cmd(a: RunArgs) -> i32 {
     let code = rt.block_on(execute(
         plan,
         opts,
-        RunOptions { concurrency: a.concurrency, fail_fast: a.fail_fast },
+        RunOptions { concurrency: a.concurrency, fail_fast: a.fail_fast, retry_timeout: a.retry_timeout },
         Reports { outputs, verbose: a.verbose, name, vantage },
     ));
     if a.exit_zero && code == EXIT_FAILED { EXIT_OK } else { code }

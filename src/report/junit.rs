@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
 
 use super::{ReportError, write_file};
 use crate::run::{CheckResult, Outcome};
@@ -37,7 +37,18 @@ pub fn render(name: &str, vantage: &str, results: &[CheckResult], secrets: &Secr
 fn case(r: &CheckResult, vantage: &str, secrets: &Secrets) -> TestCase {
     let red = |s: &str| secrets.redact(s);
     let status = match r.outcome {
-        Outcome::Passed => TestCaseStatus::success(),
+        Outcome::Passed => {
+            // A pass after failed attempts is flaky: each failed attempt becomes a flakyFailure.
+            let mut s = TestCaseStatus::success();
+            for a in &r.attempts[..r.attempts.len().saturating_sub(1)] {
+                let mut rerun = TestRerun::new(NonSuccessKind::Failure);
+                let msg = a.assertions.iter().filter(|x| !x.passed).map(|x| x.message()).collect::<Vec<_>>().join("; ");
+                rerun.set_message(red(&msg));
+                rerun.set_system_out(red(&a.observation.describe().join("\n")));
+                s.add_rerun(rerun);
+            }
+            s
+        }
         Outcome::Cancelled => {
             let mut s = TestCaseStatus::skipped();
             s.set_message("cancelled before it finished");

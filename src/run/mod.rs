@@ -172,13 +172,19 @@ pub struct RunOptions {
     pub concurrency: usize,
     /// Cancel the rest after the first failure or error.
     pub fail_fast: bool,
+    /// Keep re-running failing checks (with their retry pause and backoff) until they pass or this
+    /// much time has passed since the run started (`--retry-timeout`, post-deployment gates).
+    pub retry_timeout: Option<Duration>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { concurrency: DEFAULT_CONCURRENCY, fail_fast: false }
+        RunOptions { concurrency: DEFAULT_CONCURRENCY, fail_fast: false, retry_timeout: None }
     }
 }
+
+/// Longest pause between attempts, whatever the backoff.
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
 
 /// Runs every check of `plan`, sending events as checks finish; returns results in plan order.
 /// Cancelling `cancel` stops new checks and abandons running ones (they are `Cancelled`).
@@ -191,6 +197,7 @@ pub async fn run(
 ) -> Vec<CheckResult> {
     let _ = events.send(RunEvent::Started { total: plan.checks.len() });
     let sem = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    let retry_until = opts.retry_timeout.map(|d| Instant::now() + d);
     let mut set = tokio::task::JoinSet::new();
     for check in plan.checks.iter().cloned().map(Arc::new) {
         let sem = sem.clone();
@@ -204,7 +211,7 @@ pub async fn run(
                 _ = cancel.cancelled() => cancelled(&check, Duration::ZERO),
                 r = async {
                     let _permit = sem.acquire().await;
-                    run_check(&check, &ctx, &cancel).await
+                    run_check(&check, &ctx, &cancel, retry_until).await
                 } => r,
             };
             if fail_fast && matches!(result.outcome, Outcome::Failed | Outcome::Error) {
@@ -272,15 +279,23 @@ fn local_error(obs: &Observation) -> Option<Failure> {
     }
 }
 
-async fn run_check(c: &PlannedCheck, ctx: &Arc<ProbeContext>, cancel: &CancellationToken) -> CheckResult {
+async fn run_check(c: &PlannedCheck, ctx: &Arc<ProbeContext>, cancel: &CancellationToken, retry_until: Option<Instant>) -> CheckResult {
     let start = Instant::now();
     let mut attempts = Vec::new();
-    for n in 0..c.attempts {
+    let mut delay = c.retry_delay;
+    for n in 0u32.. {
         if n > 0 {
+            // Another attempt is due while the check's own attempts last, and after that while
+            // the run-level retry window is open and the next attempt would start inside it.
+            let more = n < c.attempts || retry_until.is_some_and(|u| Instant::now() + delay < u);
+            if !more {
+                break;
+            }
             tokio::select! {
                 _ = cancel.cancelled() => return base_result(c, Outcome::Cancelled, attempts, start.elapsed()),
-                _ = sleep(c.retry_delay) => {}
+                _ = sleep(delay) => {}
             }
+            delay = delay.mul_f64(c.retry_backoff).min(MAX_RETRY_DELAY);
         }
         let deadline = Instant::now() + c.timeout;
         let obs = tokio::select! {

@@ -256,9 +256,16 @@ pub struct Defaults {
 pub struct Retry {
     /// Total attempts, at least 1.
     pub attempts: u32,
-    /// Pause between attempts (default 1s).
+    /// Pause before the second attempt (default 1s).
     #[serde(default = "Dur::one_second")]
     pub delay: Dur,
+    /// Factor applied to the pause after each attempt (default 1: constant), capped at 60s.
+    #[serde(default = "one")]
+    pub backoff: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 /// A humantime duration such as `500ms`, `5s`, `2m`, `14d`.

@@ -203,8 +203,10 @@ pub struct PlannedCheck {
     pub timeout: Duration,
     /// Attempts (≥ 1).
     pub attempts: u32,
-    /// Pause between attempts.
+    /// Pause before the second attempt.
     pub retry_delay: Duration,
+    /// Factor applied to the pause after each attempt (≥ 1).
+    pub retry_backoff: f64,
     /// Troubleshooting hint.
     pub hint: Option<String>,
     /// Tags (scenario's and check's).
@@ -447,6 +449,7 @@ fn plan_suite(
     let suite_name = cx.render(&s.name, &base_scope).unwrap_or_else(|| s.name.value.clone());
     let suite_name: Arc<str> = Arc::from(suite_name.as_str());
     out.suites.push(suite_name.to_string());
+    out.vars.insert(suite_name.to_string(), vars.clone());
 
     // Matrix axes.
     let mut axes: IndexMap<String, Vec<String>> = IndexMap::new();
@@ -749,6 +752,7 @@ fn plan_check(
         timeout: inputs.timeout.or(c.timeout.map(|d| d.0)).unwrap_or(st.default_timeout),
         attempts,
         retry_delay: retry.map(|r| r.delay.0).unwrap_or(Duration::from_secs(1)),
+        retry_backoff: retry.map(|r| r.backoff).filter(|b| b.is_finite() && *b >= 1.0).unwrap_or(1.0),
         hint,
         tags,
         vars: inst.combo.clone(),

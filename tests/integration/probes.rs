@@ -14,11 +14,15 @@ use netspec::run::{self, CheckResult, Outcome, RunOptions};
 use netspec::suite::plan::{self, Inputs};
 
 async fn run_yaml(yaml: &str, vars: &[(&str, String)], ctx: ContextOptions) -> Vec<CheckResult> {
+    run_yaml_with(yaml, vars, ctx, RunOptions::default()).await
+}
+
+async fn run_yaml_with(yaml: &str, vars: &[(&str, String)], ctx: ContextOptions, opts: RunOptions) -> Vec<CheckResult> {
     let loaded = netspec::suite::parse(Path::new("t.yaml"), yaml.to_owned()).expect("suite parses");
     let inputs = Inputs { vars: vars.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(), ..Default::default() };
     let plan = plan::plan(&[loaded], &inputs).unwrap_or_else(|e| panic!("plan: {e}"));
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    run::run(&plan, Arc::new(ProbeContext::new(ctx)), RunOptions::default(), Default::default(), tx).await
+    run::run(&plan, Arc::new(ProbeContext::new(ctx)), opts, Default::default(), tx).await
 }
 
 fn by_name<'a>(r: &'a [CheckResult], name: &str) -> &'a CheckResult {
@@ -323,4 +327,35 @@ scenarios:
     assert_eq!(r[0].outcome, Outcome::Passed, "{}", r[0].reason());
     assert!(r[0].elapsed >= Duration::from_millis(900), "answered only after a resend: {:?}", r[0].elapsed);
     server.await.unwrap();
+}
+
+#[tokio::test]
+async fn retry_timeout_waits_until_healthy_and_a_late_pass_is_flaky() {
+    // A port that opens 1 s into the run (a service still starting after a deployment).
+    let port = closed_port().unwrap().port();
+    let opener = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let l = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        drop(l);
+    });
+    let yaml = format!(
+        "netspec: 1\nname: gate\ndefaults: {{ timeout: 1s, retry: {{ attempts: 1, delay: 200ms, backoff: 1.5 }} }}\nscenarios:\n  - name: s\n    checks:\n      - {{ name: svc, tcp: {{ host: 127.0.0.1, port: {port} }} }}\n"
+    );
+    let opts = RunOptions { retry_timeout: Some(Duration::from_secs(4)), ..Default::default() };
+    let r = run_yaml_with(&yaml, &[], ContextOptions::default(), opts).await;
+    assert_eq!(r[0].outcome, Outcome::Passed, "{}", r[0].reason());
+    assert!(r[0].attempts.len() >= 2, "{} attempts", r[0].attempts.len());
+    assert!(!r[0].attempts[0].assertions[0].passed, "the first attempt saw it closed");
+    let xml = netspec::report::junit::render("gate", "here", &r, &Default::default()).unwrap();
+    assert!(xml.contains("flakyFailure"), "{xml}");
+    assert!(xml.contains("closed"), "{xml}");
+    opener.abort();
+
+    // Without the retry window the same check fails on its single attempt.
+    let port2 = closed_port().unwrap().port();
+    let yaml2 = yaml.replace(&port.to_string(), &port2.to_string());
+    let r2 = run_yaml(&yaml2, &[], ContextOptions::default()).await;
+    assert_eq!(r2[0].outcome, Outcome::Failed);
+    assert_eq!(r2[0].attempts.len(), 1);
 }
