@@ -6,6 +6,7 @@
 //! addresses this machine has a route for.
 
 pub mod addr;
+pub mod privatelink;
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -234,6 +235,8 @@ pub enum Expectation {
     Cname(StrMatch),
     /// dns TTL bounds.
     Ttl(DurRange),
+    /// dns: through the service's `privatelink.` zone to private addresses (true), or not (false).
+    PrivateEndpoint(bool, privatelink::Zone),
     /// tcp state on every address.
     State(StateExpect),
     /// tls trust verdict on every address.
@@ -290,6 +293,7 @@ impl Expectation {
             Expectation::Addresses(m) => addr("addresses", m),
             Expectation::Cname(m) => format!("cname {m}"),
             Expectation::Ttl(r) => format!("ttl {}", range_text(r)),
+            Expectation::PrivateEndpoint(b, z) => format!("private_endpoint {b} (zone {})", z.name),
             Expectation::State(s) => {
                 format!("state {}", serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
             }
@@ -338,7 +342,7 @@ impl Assertion {
 /// Which expectation keys apply to which kind (for validation with a helpful message).
 pub fn applies(key: &str, kind: Kind) -> bool {
     match key {
-        "rcode" | "resolves" | "addresses" | "cname" | "ttl" => kind == Kind::Dns,
+        "rcode" | "resolves" | "addresses" | "cname" | "ttl" | "private_endpoint" => kind == Kind::Dns,
         "state" => kind == Kind::Tcp,
         "trusted" | "min_version" | "expires_in" | "san" | "issuer" => kind == Kind::Tls,
         "status" | "headers" | "body" | "remote_address" => kind == Kind::Http,
@@ -352,7 +356,24 @@ pub fn keys(e: &Expect) -> Vec<&'static str> {
     macro_rules! has {
         ($($f:ident),*) => { $( if e.$f.is_some() { k.push(stringify!($f)); } )* };
     }
-    has!(rcode, resolves, addresses, cname, ttl, state, trusted, min_version, expires_in, san, issuer, status, body, remote_address, time);
+    has!(
+        rcode,
+        resolves,
+        addresses,
+        cname,
+        ttl,
+        private_endpoint,
+        state,
+        trusted,
+        min_version,
+        expires_in,
+        san,
+        issuer,
+        status,
+        body,
+        remote_address,
+        time
+    );
     if !e.headers.is_empty() {
         k.push("headers");
     }
@@ -363,7 +384,8 @@ pub fn keys(e: &Expect) -> Vec<&'static str> {
 /// default (dns: NOERROR and resolves; tcp: open; tls: trusted; http: 2xx or 3xx).
 ///
 /// Errors: a key that does not apply to the kind, a bad term, regex, glob or hosts file.
-pub fn compile(e: Option<&Expect>, kind: Kind, base: &Path) -> Result<Expectations, String> {
+/// `dns_name` is the queried name of a dns check (for `private_endpoint`).
+pub fn compile(e: Option<&Expect>, kind: Kind, base: &Path, dns_name: Option<&str>) -> Result<Expectations, String> {
     let mut out = Vec::new();
     let Some(e) = e.filter(|e| !keys(e).is_empty() && keys(e) != ["time"]) else {
         out.extend(match kind {
@@ -407,6 +429,13 @@ pub fn compile(e: Option<&Expect>, kind: Kind, base: &Path) -> Result<Expectatio
     }
     if let Some(v) = e.ttl {
         out.push(Expectation::Ttl(v));
+    }
+    if let Some(b) = e.private_endpoint {
+        let name = dns_name.unwrap_or_default();
+        let zone = privatelink::zone_for(name).ok_or_else(|| {
+            format!("`private_endpoint` needs a name of a private-link service; no zone in the Azure private-link table serves `{name}` (use `cname` and `addresses` instead)")
+        })?;
+        out.push(Expectation::PrivateEndpoint(b, zone));
     }
     if let Some(v) = e.state {
         out.push(Expectation::State(v));
@@ -529,6 +558,29 @@ fn eval_one(e: &Expectation, obs: &Observation, out: &mut Vec<Assertion>) {
                         format!("a CNAME {m}"),
                         observed,
                     ));
+                }
+                E::PrivateEndpoint(want, zone) => {
+                    let via: Vec<&String> = d.cname_chain.iter().filter(|n| zone.matcher.is_match(n)).collect();
+                    let private =
+                        !d.addresses.is_empty() && d.addresses.iter().all(|ip| addr::classify(*ip) == Some(addr::AddressClass::Private));
+                    let public =
+                        !d.addresses.is_empty() && d.addresses.iter().all(|ip| addr::classify(*ip) == Some(addr::AddressClass::Public));
+                    let chain = if d.cname_chain.is_empty() {
+                        "no CNAME".to_string()
+                    } else {
+                        format!("chain {} -> {}", d.query, d.cname_chain.join(" -> "))
+                    };
+                    let observed = match &d.rcode {
+                        Some(rc) if rc == "NOERROR" => format!("{chain}; addresses {}", join_ips(&d.addresses)),
+                        Some(rc) => format!("{rc}; {chain}"),
+                        None => no_response(),
+                    };
+                    let (passed, expected) = if *want {
+                        (!via.is_empty() && private, format!("a CNAME into {} ({}) and private addresses", zone.name, zone.service))
+                    } else {
+                        (via.is_empty() && public, format!("no CNAME into {} and public addresses", zone.name))
+                    };
+                    out.push(Assertion::new("private_endpoint", passed, expected, observed));
                 }
                 E::Ttl(r) => {
                     let ttls: Vec<u32> = d.answers.iter().map(|a| a.ttl).collect();
@@ -807,13 +859,13 @@ mod tests {
     #[test]
     fn a_key_of_another_kind_is_rejected_with_its_owner() {
         let e = Expect { status: Some(StatusSet(vec![StatusTerm::Code(200)])), ..Default::default() };
-        let err = compile(Some(&e), Kind::Dns, Path::new(".")).unwrap_err();
+        let err = compile(Some(&e), Kind::Dns, Path::new("."), None).unwrap_err();
         assert_eq!(err, "`status` does not apply to a dns check (it is an http expectation)");
     }
 
     #[test]
     fn defaults_per_kind() {
-        assert!(matches!(compile(None, Kind::Tcp, Path::new(".")).unwrap().0.as_slice(), [Expectation::State(StateExpect::Open)]));
-        assert!(matches!(compile(None, Kind::Tls, Path::new(".")).unwrap().0.as_slice(), [Expectation::Trusted(true)]));
+        assert!(matches!(compile(None, Kind::Tcp, Path::new("."), None).unwrap().0.as_slice(), [Expectation::State(StateExpect::Open)]));
+        assert!(matches!(compile(None, Kind::Tls, Path::new("."), None).unwrap().0.as_slice(), [Expectation::Trusted(true)]));
     }
 }

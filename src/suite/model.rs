@@ -611,6 +611,11 @@ pub struct Expect {
     /// dns: bounds on every answer record's TTL.
     #[serde(default)]
     pub ttl: Option<DurRange>,
+    /// dns: `true`: the name is a private endpoint: its chain goes through the service's
+    /// `privatelink.` zone (from the Azure private-link zone table) to private addresses;
+    /// `false`: it resolves publicly (no privatelink alias, public addresses).
+    #[serde(default)]
+    pub private_endpoint: Option<bool>,
     /// tcp: the port state on every address.
     #[serde(default)]
     pub state: Option<StateExpect>,

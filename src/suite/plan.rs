@@ -723,7 +723,11 @@ fn plan_check(
             None => return,
         },
     };
-    let expect = match expect::compile(rendered.as_ref(), kind, &base) {
+    let dns_name = match &target {
+        Target::Dns { name, .. } => Some(name.as_str()),
+        _ => None,
+    };
+    let expect = match expect::compile(rendered.as_ref(), kind, &base, dns_name) {
         Ok(e) => e,
         Err(m) => {
             cx.err(expect_at.0, expect_at.1, m, None);

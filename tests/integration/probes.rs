@@ -359,3 +359,40 @@ async fn retry_timeout_waits_until_healthy_and_a_late_pass_is_flaky() {
     assert_eq!(r2[0].outcome, Outcome::Failed);
     assert_eq!(r2[0].attempts.len(), 1);
 }
+
+#[tokio::test]
+async fn private_endpoint_shortcut_uses_the_private_link_zone_table() {
+    let mut z = DnsZone::new();
+    z.add_cname("kv.vault.azure.net", "kv.privatelink.vaultcore.azure.net");
+    z.add_a("kv.privatelink.vaultcore.azure.net", Ipv4Addr::new(10, 12, 4, 20));
+    z.add_cname("sa.blob.core.windows.net", "sa.privatelink.blob.core.windows.net");
+    z.add_cname("sa.privatelink.blob.core.windows.net", "blob.cus.store.core.windows.net");
+    z.add_a("blob.cus.store.core.windows.net", Ipv4Addr::new(20, 60, 1, 10));
+    z.add_a("pub.blob.core.windows.net", Ipv4Addr::new(20, 60, 1, 11));
+    let dns = DnsServer::start(z).await.unwrap();
+    let yaml = r#"
+netspec: 1
+name: t
+resolvers: { lab: { servers: ["{{ dns }}"] } }
+scenarios:
+  - name: s
+    resolver: lab
+    checks:
+      - { name: kv, dns: { name: kv.vault.azure.net }, expect: { private_endpoint: true } }
+      - { name: leak, dns: { name: sa.blob.core.windows.net }, expect: { private_endpoint: true } }
+      - { name: public, dns: { name: pub.blob.core.windows.net }, expect: { private_endpoint: false } }
+"#;
+    let r = run_yaml(yaml, &[("dns", dns.addr().to_string())], ContextOptions { sandbox: sandbox(&[]), ..Default::default() }).await;
+    assert_eq!(by_name(&r, "kv").outcome, Outcome::Passed, "{}", by_name(&r, "kv").reason());
+    let leak = by_name(&r, "leak");
+    assert_eq!(leak.outcome, Outcome::Failed);
+    assert!(leak.reason().contains("a CNAME into privatelink.blob.core.windows.net"), "{}", leak.reason());
+    assert!(leak.reason().contains("20.60.1.10"), "{}", leak.reason());
+    assert_eq!(by_name(&r, "public").outcome, Outcome::Passed, "{}", by_name(&r, "public").reason());
+
+    // A name no private-link service serves is a plan-time error, located.
+    let bad = "netspec: 1\nname: t\nscenarios:\n  - name: s\n    checks:\n      - { name: x, dns: { name: www.example.com }, expect: { private_endpoint: true } }\n";
+    let loaded = netspec::suite::parse(Path::new("t.yaml"), bad.to_owned()).unwrap();
+    let e = plan::plan(&[loaded], &Inputs::default()).unwrap_err().to_string();
+    assert!(e.contains("no zone in the Azure private-link table serves `www.example.com`") && e.contains("t.yaml:6:"), "{e}");
+}
