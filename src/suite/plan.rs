@@ -951,7 +951,11 @@ fn build_target(cx: &mut Ctx, c: &Check, scope: &Scope, base: &Path, st: &mut Su
         None => None,
         Some(p) => {
             let pn = cx.render(p, scope)?;
-            if pn == "none" { None } else { Some(resolve_proxy(cx, st, &pn, p, scope)?) }
+            match pn.as_str() {
+                "none" => None,
+                "env" => env_proxy(cx, &url, p),
+                _ => Some(resolve_proxy(cx, st, &pn, p, scope)?),
+            }
         }
     };
     let connect_to = match &h.connect_to {
@@ -979,6 +983,46 @@ fn build_target(cx: &mut Ctx, c: &Check, scope: &Scope, base: &Path, st: &mut Su
         insecure: h.insecure,
         connect_to,
     }))
+}
+
+/// `proxy: env`: the proxy the environment names for this URL (`HTTPS_PROXY`/`https_proxy` for
+/// https, `HTTP_PROXY`/`http_proxy` for http), unless `NO_PROXY`/`no_proxy` exempts the host
+/// (`*`, exact names or IPs, and domain suffixes with or without a leading dot), as curl does.
+/// Credentials in the proxy URL's userinfo become Basic credentials and are secrets.
+fn env_proxy(cx: &mut Ctx, url: &reqwest::Url, at: &Text) -> Option<Arc<ProxySpec>> {
+    let var = |names: &[&str]| names.iter().find_map(|n| std::env::var(n).ok().filter(|v| !v.trim().is_empty()));
+    let raw = if url.scheme() == "https" { var(&["HTTPS_PROXY", "https_proxy"]) } else { var(&["HTTP_PROXY", "http_proxy"]) }?;
+    let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+    if let Some(no) = var(&["NO_PROXY", "no_proxy"]) {
+        let exempt = no.split(',').map(|e| e.trim().to_ascii_lowercase()).filter(|e| !e.is_empty()).any(|e| {
+            let d = e.trim_start_matches("*.").trim_start_matches('.');
+            e == "*" || host == d || host.ends_with(&format!(".{d}"))
+        });
+        if exempt {
+            return None;
+        }
+    }
+    let with_scheme = if raw.contains("://") { raw.clone() } else { format!("http://{raw}") };
+    let mut purl = match reqwest::Url::parse(&with_scheme) {
+        Ok(u) if u.host_str().is_some() => u,
+        _ => {
+            cx.err(
+                at.line,
+                at.column,
+                format!("the environment's proxy `{raw}` is not a URL"),
+                Some("fix HTTPS_PROXY / HTTP_PROXY, or use a named proxy"),
+            );
+            return None;
+        }
+    };
+    let username = (!purl.username().is_empty()).then(|| purl.username().to_owned());
+    let password = purl.password().map(str::to_owned);
+    if let Some(pw) = &password {
+        cx.tpl.secrets().add(pw);
+    }
+    let _ = purl.set_username("");
+    let _ = purl.set_password(None);
+    Some(Arc::new(ProxySpec { name: "env".into(), url: purl, username, password }))
 }
 
 fn resolve_proxy(cx: &mut Ctx, st: &mut SuiteState, pn: &str, at: &Text, scope: &Scope) -> Option<Arc<ProxySpec>> {

@@ -230,3 +230,24 @@ fn library_schema_file_is_current() {
         "schemas/netspec-library.schema.json is stale: run `cargo run -- schema --library > schemas/netspec-library.schema.json`"
     );
 }
+
+#[test]
+fn proxy_env_follows_https_proxy_and_no_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = write(
+        dir.path(),
+        "s.yaml",
+        "netspec: 1\nname: p\nscenarios:\n  - name: s\n    checks:\n      - { name: out, http: { url: \"https://login.example.com/\", proxy: env } }\n      - { name: in, http: { url: \"https://intranet.corp.example/\", proxy: env } }\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_netspec"))
+        .args(["plan", s.to_str().unwrap(), "--format", "json"])
+        .env("HTTPS_PROXY", "http://user:pw-secret@127.0.0.1:3128")
+        .env("NO_PROXY", "localhost,.corp.example")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["proxy"], "env", "{rows}");
+    assert!(rows[1]["proxy"].is_null(), "{rows}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("pw-secret"), "the proxy password never appears in a plan");
+}
