@@ -25,6 +25,11 @@ pub const REASONS: &[Reason] = &[
         hint: "a typo or a wrong region in the name; for a private endpoint, the private DNS zone has no record for it, or the zone is not linked to the virtual network the resolver serves",
     },
     Reason {
+        code: "dns.private_zone_nxdomain",
+        meaning: "the name aliases into a privatelink zone, which has no record for it (NXDOMAIN)",
+        hint: "the private endpoint's A record is missing from the private DNS zone (re-create the private endpoint's DNS zone group), or this resolver serves another copy of the zone; the public resolver would answer, which is why it works elsewhere",
+    },
+    Reason {
         code: "dns.no_answer",
         meaning: "the name exists but has no records of the asked type (NOERROR, empty answer)",
         hint: "the record type is missing (an IPv6-only or IPv4-only name), or a CNAME points into a zone the resolver cannot answer for",

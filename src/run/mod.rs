@@ -120,6 +120,10 @@ impl CheckResult {
         }
         match &a.observation {
             Observation::Dns(d) => d.failure.as_ref().map(|f| f.reason).or(match d.rcode.as_deref() {
+                // The chain reached a private zone that lacks the record: a different fix.
+                Some("NXDOMAIN") if d.cname_chain.last().is_some_and(|n| n.to_ascii_lowercase().contains(".privatelink.")) => {
+                    Some("dns.private_zone_nxdomain")
+                }
                 Some("NXDOMAIN") => Some("dns.nxdomain"),
                 Some("SERVFAIL") => Some("dns.servfail"),
                 Some("REFUSED") => Some("dns.refused"),

@@ -396,3 +396,25 @@ scenarios:
     let e = plan::plan(&[loaded], &Inputs::default()).unwrap_err().to_string();
     assert!(e.contains("no zone in the Azure private-link table serves `www.example.com`") && e.contains("t.yaml:6:"), "{e}");
 }
+
+#[tokio::test]
+async fn nxdomain_inside_a_private_zone_is_explained_as_such() {
+    let mut z = DnsZone::new();
+    z.authoritative_for("privatelink.vaultcore.azure.net");
+    z.authoritative_for("vault.azure.net");
+    z.add_cname("kv.vault.azure.net", "kv.privatelink.vaultcore.azure.net");
+    let dns = DnsServer::start(z).await.unwrap();
+    let yaml = r#"
+netspec: 1
+name: t
+resolvers: { lab: { servers: ["{{ dns }}"] } }
+scenarios:
+  - name: s
+    resolver: lab
+    checks:
+      - { name: kv, dns: { name: kv.vault.azure.net }, expect: { rcode: NOERROR } }
+"#;
+    let r = run_yaml(yaml, &[("dns", dns.addr().to_string())], ContextOptions { sandbox: sandbox(&[]), ..Default::default() }).await;
+    assert_eq!(r[0].outcome, Outcome::Failed);
+    assert_eq!(r[0].reason_code(), Some("dns.private_zone_nxdomain"), "{}", r[0].reason());
+}
