@@ -342,11 +342,19 @@ impl Merged {
                 }
             }
         }
-        let bad: Vec<_> = self.pairs().into_iter().filter(|(_, s)| s.outcome != Outcome::Passed).collect();
-        if !bad.is_empty() {
-            out.push_str("\nfailures:\n");
-            for (v, s) in &bad {
-                out.push_str(&format!("  {:6} {} @ {v}: {}\n", mark(s.outcome), s.id, s.reason.as_deref().unwrap_or("")));
+        // Checks that did not pass; vantage points that failed alike share one line.
+        let mut header = false;
+        for c in &self.checks {
+            let mut groups: IndexMap<(&str, Option<&str>), Vec<&str>> = IndexMap::new();
+            for r in c.results.iter().filter(|r| r.summary.outcome != Outcome::Passed) {
+                groups.entry((mark(r.summary.outcome), r.summary.reason.as_deref())).or_default().push(r.vantage.as_str());
+            }
+            for ((m, reason), at) in groups {
+                if !header {
+                    out.push_str("\nfailures:\n");
+                    header = true;
+                }
+                out.push_str(&format!("  {m:6} {} @ {}: {}\n", c.id, at.join(", "), reason.unwrap_or("")));
             }
         }
         let t = self.totals;

@@ -8,7 +8,36 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
+use netspec::suite::model::{Axis, SuiteFile};
 use netspec::suite::{self, plan};
+
+/// Matrix sizes above this are not planned: planning does not yet cap the expansion (a 7-axis
+/// matrix of 10 values is 10 million scenario instances), so the fuzzer would only rediscover
+/// that known out-of-memory. Remove with the cap in `plan.rs` (docs/fuzzing.md, known issues).
+const MAX_FUZZ_MATRIX: usize = 10_000;
+
+/// Whether planning this input stays clear of the known unbounded paths (docs/fuzzing.md):
+/// matrix explosion, template loops (`{% for %}` has no fuel limit yet) and reading devices or
+/// arbitrary files named by the input.
+fn plannable(text: &str, suite: &SuiteFile) -> bool {
+    if text.contains("{%") || text.contains("/dev/") || text.contains("/proc/") {
+        return false;
+    }
+    let mut product: usize = 1;
+    for axis in suite.matrix.values() {
+        let n = match axis {
+            Axis::List(v) => v.len(),
+            Axis::Var(name) => match suite.vars.get(name) {
+                Some(serde_json::Value::Array(a)) => a.len(),
+                Some(serde_json::Value::String(s)) => s.split([',', ' ', '\n']).count(),
+                _ => 1,
+            },
+            Axis::File(_) => return false,
+        };
+        product = product.saturating_mul(n.max(1));
+    }
+    product <= MAX_FUZZ_MATRIX
+}
 
 fuzz_target!(|data: &[u8]| {
     // The loader rejects non-UTF-8 before parsing (`read_text`); `parse` takes text.
@@ -18,5 +47,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(loaded) = suite::parse(Path::new("fuzz.yaml"), text.to_owned()) else {
         return;
     };
-    let _ = plan::plan(&[loaded], &plan::Inputs::default());
+    if plannable(text, &loaded.suite) {
+        let _ = plan::plan(&[loaded], &plan::Inputs::default());
+    }
 });

@@ -22,7 +22,7 @@ pub fn escape_property(s: &str) -> String {
 
 /// One logging command per `(vantage, check)` that did not pass, in the order given.
 pub fn commands(items: &[(&str, &CheckSummary)]) -> Vec<String> {
-    let several = items.iter().any(|(v, _)| *v != items[0].0);
+    let several = items.first().is_some_and(|(first, _)| items.iter().any(|(v, _)| v != first));
     items
         .iter()
         .filter(|(_, s)| s.outcome != Outcome::Passed)

@@ -28,7 +28,7 @@ pub fn escape_property(s: &str) -> String {
 }
 
 fn several_vantages(items: &[(&str, &CheckSummary)]) -> bool {
-    items.iter().any(|(v, _)| *v != items[0].0)
+    items.first().is_some_and(|(first, _)| items.iter().any(|(v, _)| v != first))
 }
 
 /// The message of a check that did not pass: the reason, the reason code and the hint, one a line.

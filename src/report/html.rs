@@ -76,6 +76,9 @@ struct Detail {
     target: String,
     resolver: String,
     reason_code: Option<String>,
+    /// What the reason code means and its likely cause ([`crate::reasons`]).
+    meaning: Option<&'static str>,
+    likely: Option<&'static str>,
     reason: Option<String>,
     unmet: Vec<Unmet>,
     observed: Vec<String>,
@@ -136,6 +139,7 @@ fn detail(s: &CheckSummary, vantage: Option<&str>, anchor: String) -> Detail {
         search.push(' ');
         search.push_str(v);
     }
+    let known = s.reason_code.as_deref().and_then(crate::reasons::lookup);
     Detail {
         anchor,
         outcome: outcome_name(s.outcome),
@@ -145,6 +149,8 @@ fn detail(s: &CheckSummary, vantage: Option<&str>, anchor: String) -> Detail {
         target: s.target.clone(),
         resolver: s.resolver.clone(),
         reason_code: s.reason_code.clone(),
+        meaning: known.map(|r| r.meaning),
+        likely: known.map(|r| r.hint),
         reason: s.reason.clone(),
         unmet: s.unmet.clone(),
         observed: s.observed.clone(),

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// A file could not be read.
-    #[error("failed to read {path}: {source}")]
+    #[error("error: cannot read {path}: {source}")]
     Read {
         /// The file.
         path: PathBuf,

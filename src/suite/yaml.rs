@@ -130,7 +130,16 @@ fn rewrite(msg: &str, source: &str, line: &mut u32, col: &mut u32) -> (String, O
                 }
                 (format!("expected {expected}, found `{v}`"), None)
             }
-            None => (format!("expected {expected}, found {what}"), None),
+            None => {
+                let what = match what {
+                    "sequence" => "a list".to_owned(),
+                    "map" => "a mapping".to_owned(),
+                    "unit value" => "nothing".to_owned(),
+                    // `boolean `true``, `floating point `1.5``: the value itself says enough.
+                    w => w.find('`').map_or_else(|| w.to_owned(), |i| w[i..].to_owned()),
+                };
+                (format!("expected {expected}, found {what}"), None)
+            }
         };
     }
     if let Some(ty) = msg.strip_prefix("invalid ")
@@ -186,7 +195,10 @@ fn rewrite(msg: &str, source: &str, line: &mut u32, col: &mut u32) -> (String, O
         );
     }
     if msg == "recursion limit exceeded" {
-        return ("brackets nest deeper than the YAML parser allows".into(), Some("look for `[` or `{` that are never closed".into()));
+        return (
+            "brackets nest deeper than the YAML parser allows (255 levels)".into(),
+            Some("look for `[` or `{` that are never closed".into()),
+        );
     }
     (msg.to_owned(), None)
 }

@@ -1,8 +1,13 @@
 //! The one integration-test binary: CLI contract tests, probe tests against in-process loopback
-//! servers (no root), and the network-namespace lab end-to-end tests (root; see tests/lab).
+//! servers (no root), reports and `netspec merge` (with headless Chromium for the HTML page),
+//! the container/Kubernetes/CI recipes, and the network-namespace lab end-to-end tests (root;
+//! see tests/lab).
 
 mod authoring;
 mod cli;
+mod deploy;
 mod fixtures;
 mod lab;
+mod merge;
 mod probes;
+mod reports;
