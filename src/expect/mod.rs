@@ -148,7 +148,8 @@ impl AddrMatch {
             None => None,
             Some(p) => {
                 let path = base.join(p);
-                let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read hosts file {}: {e}", path.display()))?;
+                let text = crate::suite::read_text(&path)
+                    .map_err(|e| format!("cannot read hosts file {}: {}", path.display(), e.read_reason()))?;
                 Some((p.clone(), HostsFile::parse(&text)))
             }
         };

@@ -109,6 +109,16 @@ fn not_empty(path: &Path, source: &str, suite: &SuiteFile) -> Result<(), LoadErr
     if errs.is_empty() { Ok(()) } else { Err(LoadError::many(errs)) }
 }
 
+impl LoadError {
+    /// Why a file could not be read, without the path (for messages that name the file already).
+    pub fn read_reason(&self) -> String {
+        match self {
+            LoadError::Read { source, .. } => source.to_string(),
+            other => other.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned(),
+        }
+    }
+}
+
 /// Reads and parses one suite file.
 ///
 /// Errors: unreadable, too large, not UTF-8, or invalid (see [`parse`]).

@@ -24,6 +24,10 @@ use super::template::{Scope, Secrets, Templater};
 use super::{Loaded, parse_vars_file};
 use crate::expect::{self, Expectations, Kind};
 
+/// Most instances one scenario may expand to (matrix combinations); more is an error, not an
+/// out-of-memory.
+pub const MAX_INSTANCES: usize = 100_000;
+
 /// Default attempt deadline when neither the check, the suite nor the command line sets one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -476,11 +480,13 @@ fn plan_suite(
             },
             Axis::File(f) => {
                 let p = base.join(f);
-                match std::fs::read_to_string(&p) {
+                match super::read_text(&p) {
                     Ok(t) => t.lines().map(|l| l.split('#').next().unwrap_or("").trim().to_owned()).filter(|l| !l.is_empty()).collect(),
                     Err(e) => {
-                        cx.errors
-                            .push(LoadError::input(format!("{}: cannot read matrix file {}: {e}", l.path.display(), p.display()), None));
+                        cx.errors.push(LoadError::input(
+                            format!("{}: cannot read matrix file {}: {}", l.path.display(), p.display(), e.read_reason()),
+                            None,
+                        ));
                         Vec::new()
                     }
                 }
@@ -506,6 +512,19 @@ fn plan_suite(
     for sc in &s.scenarios {
         let used: Vec<String> = tpl.variables(&sc.name.value).into_iter().filter(|v| axes.contains_key(v)).collect();
         let used: Vec<String> = axes.keys().filter(|k| used.contains(k)).cloned().collect();
+        let count = used.iter().map(|a| axes[a].len()).try_fold(1usize, |acc, n| acc.checked_mul(n)).unwrap_or(usize::MAX);
+        if count > MAX_INSTANCES {
+            cx.err(
+                sc.name.line,
+                sc.name.column,
+                format!(
+                    "scenario expands to {} instances, more than the {MAX_INSTANCES} allowed",
+                    if count == usize::MAX { "too many".to_string() } else { count.to_string() }
+                ),
+                Some("use fewer matrix axes in the scenario's name, or narrow an axis with --matrix NAME=V1,V2"),
+            );
+            continue;
+        }
         for combo in combinations(&used, &axes) {
             let mut scope = base_scope.clone();
             for (k, v) in &combo {
@@ -866,7 +885,9 @@ fn build_target(cx: &mut Ctx, c: &Check, scope: &Scope, base: &Path, st: &mut Su
         } else {
             "a check takes exactly one of `dns`, `tcp`, `tls` or `http`"
         };
-        cx.err(c.name.line, c.name.column, format!("check `{}`: {msg}", c.name.value), Some("split it into one check per kind"));
+        let hint =
+            if n == 0 { "add one of `dns:`, `tcp:`, `tls:` or `http:` (or `use:` a template)" } else { "split it into one check per kind" };
+        cx.err(c.name.line, c.name.column, format!("check `{}`: {msg}", c.name.value), Some(hint));
         return None;
     }
     let path_of = |cx: &mut Ctx, t: &Option<Text>| -> Option<Option<PathBuf>> {
@@ -1027,10 +1048,10 @@ fn env_proxy(cx: &mut Ctx, url: &reqwest::Url, at: &Text) -> Option<Arc<ProxySpe
 
 fn resolve_proxy(cx: &mut Ctx, st: &mut SuiteState, pn: &str, at: &Text, scope: &Scope) -> Option<Arc<ProxySpec>> {
     let Some((porigin, def)) = st.defs.proxies.get(pn).cloned() else {
-        let known: Vec<&str> = st.defs.proxies.keys().map(String::as_str).collect();
+        let known: Vec<&str> = ["none", "env"].into_iter().chain(st.defs.proxies.keys().map(String::as_str)).collect();
         let hint = match did_you_mean(pn, known.iter().copied()) {
-            Some(c) => format!("did you mean `{c}`? Known proxies: none, {}", known.join(", ")),
-            None => format!("known proxies: none, {}", known.join(", ")),
+            Some(c) => format!("did you mean `{c}`? Known proxies: {}", known.join(", ")),
+            None => format!("known proxies: {} (define it under `proxies:`)", known.join(", ")),
         };
         cx.err(at.line, at.column, format!("unknown proxy `{pn}`"), Some(&hint));
         return None;

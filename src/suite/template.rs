@@ -10,6 +10,9 @@ use std::sync::{Arc, Mutex};
 use minijinja::value::{Object, Value};
 use minijinja::{Environment, UndefinedBehavior};
 
+/// Instructions one value's template may execute before it is stopped with an error.
+pub const TEMPLATE_FUEL: u64 = 50_000;
+
 /// Secrets seen while rendering (values read from the environment), shared with reporters.
 #[derive(Debug, Default, Clone)]
 pub struct Secrets(Arc<Mutex<Vec<String>>>);
@@ -73,6 +76,8 @@ impl Templater {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         // Keep whitespace exactly as written: these are values, not documents.
         env.set_keep_trailing_newline(true);
+        // Values are short expressions; bound the work a template may do (loops, recursion).
+        env.set_fuel(Some(TEMPLATE_FUEL));
         Templater { env, secrets }
     }
 
@@ -110,6 +115,9 @@ impl Templater {
                     Some(n) => format!("undefined variable `{n}`"),
                     None => format!("undefined value in `{text}`"),
                 })
+            }
+            Err(e) if e.kind() == minijinja::ErrorKind::OutOfFuel => {
+                Err(format!("the template does too much work (more than {TEMPLATE_FUEL} steps); values should be short expressions"))
             }
             Err(e) => Err(format!("template error: {}", e.detail().unwrap_or("cannot render"))),
         }
