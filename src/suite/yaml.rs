@@ -108,7 +108,16 @@ fn rewrite(msg: &str, source: &str, line: &mut u32, col: &mut u32) -> (String, O
         {
             (*line, *col) = (l, c);
         }
-        return (msg.to_owned(), Some("check the key's spelling against docs or `netspec schema`".into()));
+        // serde lists the accepted keys after "expected one of"; suggest the closest.
+        let accepted: Vec<&str> = msg
+            .split_once("expected one of ")
+            .map(|(_, list)| list.split(',').map(|k| k.trim().trim_matches('`')).filter(|k| !k.is_empty()).collect())
+            .unwrap_or_default();
+        let hint = match crate::suite::plan::did_you_mean(key, accepted.iter().copied()) {
+            Some(k) => format!("did you mean `{k}`?"),
+            None => "check the key's spelling against docs/suite-reference.md or `netspec schema`".into(),
+        };
+        return (msg.to_owned(), Some(hint));
     }
     if let Some(field) = msg.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
         return (msg.to_owned(), Some(format!("add `{field}:` to the mapping that starts here")));
