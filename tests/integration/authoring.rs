@@ -4,20 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn netspec(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_netspec"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("CI")
-        .output()
-        .expect("netspec runs")
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
+use crate::common::{netspec, write};
 
 const LIB: &str = r#"netspec: 1
 vars: { corp_dns: "10.0.0.53" }

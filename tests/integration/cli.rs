@@ -1,23 +1,10 @@
 //! The command-line contract: exit codes, located diagnostics, plan/validate on the shipped
 //! suites, the schema file, and the demo's JUnit report read back.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
-fn netspec(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_netspec"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("CI")
-        .output()
-        .expect("netspec runs")
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
+use crate::common::{netspec, write};
 
 #[test]
 fn invalid_suites_exit_2_with_file_line_column() {

@@ -5,6 +5,7 @@
 
 mod authoring;
 mod cli;
+mod common;
 mod deploy;
 mod fixtures;
 mod lab;
