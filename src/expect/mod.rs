@@ -236,6 +236,8 @@ pub enum Expectation {
     Cname(StrMatch),
     /// dns TTL bounds.
     Ttl(DurRange),
+    /// dns with compare: the resolvers agree (true) or differ (false).
+    Agree(bool),
     /// dns: through the service's `privatelink.` zone to private addresses (true), or not (false).
     PrivateEndpoint(bool, privatelink::Zone),
     /// tcp state on every address.
@@ -294,6 +296,7 @@ impl Expectation {
             Expectation::Addresses(m) => addr("addresses", m),
             Expectation::Cname(m) => format!("cname {m}"),
             Expectation::Ttl(r) => format!("ttl {}", range_text(r)),
+            Expectation::Agree(b) => format!("agree {b}"),
             Expectation::PrivateEndpoint(b, z) => format!("private_endpoint {b} (zone {})", z.name),
             Expectation::State(s) => {
                 format!("state {}", serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
@@ -343,7 +346,7 @@ impl Assertion {
 /// Which expectation keys apply to which kind (for validation with a helpful message).
 pub fn applies(key: &str, kind: Kind) -> bool {
     match key {
-        "rcode" | "resolves" | "addresses" | "cname" | "ttl" | "private_endpoint" => kind == Kind::Dns,
+        "rcode" | "resolves" | "addresses" | "cname" | "ttl" | "private_endpoint" | "agree" => kind == Kind::Dns,
         "state" => kind == Kind::Tcp,
         "trusted" | "min_version" | "expires_in" | "san" | "issuer" => kind == Kind::Tls,
         "status" | "headers" | "body" | "remote_address" => kind == Kind::Http,
@@ -364,6 +367,7 @@ pub fn keys(e: &Expect) -> Vec<&'static str> {
         cname,
         ttl,
         private_endpoint,
+        agree,
         state,
         trusted,
         min_version,
@@ -430,6 +434,9 @@ pub fn compile(e: Option<&Expect>, kind: Kind, base: &Path, dns_name: Option<&st
     }
     if let Some(v) = e.ttl {
         out.push(Expectation::Ttl(v));
+    }
+    if let Some(b) = e.agree {
+        out.push(Expectation::Agree(b));
     }
     if let Some(b) = e.private_endpoint {
         let name = dns_name.unwrap_or_default();
@@ -559,6 +566,21 @@ fn eval_one(e: &Expectation, obs: &Observation, out: &mut Vec<Assertion>) {
                         format!("a CNAME {m}"),
                         observed,
                     ));
+                }
+                E::Agree(want) => {
+                    let answer = |o: &crate::probe::DnsObservation| {
+                        let mut a = o.addresses.clone();
+                        a.sort();
+                        (o.rcode.clone(), a)
+                    };
+                    let first = answer(d);
+                    let same = d.compared.iter().all(|c| answer(c) == first);
+                    let show = |o: &crate::probe::DnsObservation| {
+                        format!("{}: {} {}", o.resolver, o.rcode.as_deref().unwrap_or("no response"), join_ips(&o.addresses))
+                    };
+                    let observed = std::iter::once(d).chain(d.compared.iter()).map(show).collect::<Vec<_>>().join("; ");
+                    let expected = if *want { "the same answer from every resolver" } else { "different answers (split horizon)" };
+                    out.push(Assertion::new("agree", same == *want && d.rcode.is_some(), expected, observed));
                 }
                 E::PrivateEndpoint(want, zone) => {
                     let via: Vec<&String> = d.cname_chain.iter().filter(|n| zone.matcher.is_match(n)).collect();
@@ -793,6 +815,7 @@ mod tests {
             addresses: addrs.iter().map(|a| a.parse().unwrap()).collect(),
             failure: None,
             elapsed: Duration::from_millis(3),
+            compared: Vec::new(),
         })
     }
 

@@ -71,6 +71,9 @@ pub struct DnsObservation {
     #[serde(with = "crate::util::millis")]
     #[schemars(with = "crate::util::Millis")]
     pub elapsed: Duration,
+    /// The same question asked of the `compare` resolvers, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub compared: Vec<DnsObservation>,
 }
 
 impl DnsObservation {
@@ -110,6 +113,9 @@ impl DnsObservation {
         }
         if self.failure.is_none() {
             out.push(format!("  addresses: {}", join_ips(&self.addresses)));
+        }
+        for c in &self.compared {
+            out.extend(c.describe());
         }
         out
     }
@@ -176,6 +182,7 @@ pub async fn query(ctx: &ProbeContext, resolver: &ResolverSpec, name: &str, reco
         addresses: Vec::new(),
         failure: None,
         elapsed: Duration::ZERO,
+        compared: Vec::new(),
     };
     // The system resolver answers A/AAAA from the hosts file first, as getaddrinfo does.
     if resolver.servers.is_none() && matches!(record_type, RecordType::A | RecordType::AAAA) {

@@ -267,7 +267,13 @@ impl ProbeContext {
 /// Runs the probe for `target` until `deadline`.
 pub async fn probe(ctx: &Arc<ProbeContext>, target: &Target, resolver: &Arc<ResolverSpec>, deadline: tokio::time::Instant) -> Observation {
     match target {
-        Target::Dns { name, record_type } => Observation::Dns(dns::query(ctx, resolver, name, *record_type, deadline).await),
+        Target::Dns { name, record_type, compare } => {
+            let others = compare.iter().map(|r| dns::query(ctx, r, name, *record_type, deadline));
+            let (mut main, others) =
+                tokio::join!(dns::query(ctx, resolver, name, *record_type, deadline), futures_util::future::join_all(others));
+            main.compared = others;
+            Observation::Dns(main)
+        }
         Target::Tcp { host, port, source } => Observation::Tcp(tcp::probe(ctx, resolver, host, *port, *source, deadline).await),
         Target::Tls { host, port, sni, ca_file } => {
             Observation::Tls(tls::probe(ctx, resolver, host, *port, sni, ca_file.as_deref(), deadline).await)

@@ -454,6 +454,9 @@ pub struct DnsSpec {
     /// Resolver name (default: the scenario's, else `system`).
     #[serde(default)]
     pub resolver: Option<Text>,
+    /// Other resolvers asked the same question at the same time, for `agree` (split horizon).
+    #[serde(default)]
+    pub compare: Vec<Text>,
 }
 
 /// `tcp:` — open a TCP connection to every address of a host.
@@ -611,6 +614,10 @@ pub struct Expect {
     /// dns: bounds on every answer record's TTL.
     #[serde(default)]
     pub ttl: Option<DurRange>,
+    /// dns with `compare`: `true`: every resolver gives the same answer (rcode and address set);
+    /// `false`: at least one differs (split horizon).
+    #[serde(default)]
+    pub agree: Option<bool>,
     /// dns: `true`: the name is a private endpoint: its chain goes through the service's
     /// `privatelink.` zone (from the Azure private-link zone table) to private addresses;
     /// `false`: it resolves publicly (no privatelink alias, public addresses).

@@ -128,6 +128,8 @@ pub enum Target {
         name: String,
         /// Type.
         record_type: RecordType,
+        /// Other resolvers asked the same question (`compare`).
+        compare: Vec<Arc<ResolverSpec>>,
     },
     /// TCP connects.
     Tcp {
@@ -167,7 +169,14 @@ impl Target {
     /// One-line description: `dns A name`, `tcp host:443`, `GET https://…`.
     pub fn describe(&self) -> String {
         match self {
-            Target::Dns { name, record_type } => format!("dns {record_type} {name}"),
+            Target::Dns { name, record_type, compare } => {
+                let vs: Vec<&str> = compare.iter().map(|r| r.name.as_str()).collect();
+                if vs.is_empty() {
+                    format!("dns {record_type} {name}")
+                } else {
+                    format!("dns {record_type} {name} compared with {}", vs.join(", "))
+                }
+            }
             Target::Tcp { host, port, .. } => format!("tcp {host}:{port}"),
             Target::Tls { host, port, sni, .. } => {
                 if sni == host {
@@ -742,10 +751,19 @@ fn plan_check(
             None => return,
         },
     };
-    let dns_name = match &target {
-        Target::Dns { name, .. } => Some(name.as_str()),
-        _ => None,
+    let (dns_name, compared) = match &target {
+        Target::Dns { name, compare, .. } => (Some(name.as_str()), !compare.is_empty()),
+        _ => (None, false),
     };
+    if rendered.as_ref().is_some_and(|e| e.agree.is_some()) && !compared {
+        cx.err(
+            expect_at.0,
+            expect_at.1,
+            "`agree` needs resolvers to compare with",
+            Some("add `compare: [other-resolver]` to the dns check"),
+        );
+        return;
+    }
     let expect = match expect::compile(rendered.as_ref(), kind, &base, dns_name) {
         Ok(e) => e,
         Err(m) => {
@@ -902,7 +920,12 @@ fn build_target(cx: &mut Ctx, c: &Check, scope: &Scope, base: &Path, st: &mut Su
             cx.err(d.name.line, d.name.column, "empty DNS name", None);
             return None;
         }
-        return Some(Target::Dns { name, record_type: d.record_type });
+        let mut compare = Vec::new();
+        for t in &d.compare {
+            let rn = cx.render(t, scope)?;
+            compare.push(resolve_named(cx, st, &rn, t, scope)?);
+        }
+        return Some(Target::Dns { name, record_type: d.record_type, compare });
     }
     if let Some(t) = &c.tcp {
         let host = host_of(cx, &t.host, scope)?;

@@ -418,3 +418,40 @@ scenarios:
     assert_eq!(r[0].outcome, Outcome::Failed);
     assert_eq!(r[0].reason_code(), Some("dns.private_zone_nxdomain"), "{}", r[0].reason());
 }
+
+#[tokio::test]
+async fn compare_asks_several_resolvers_for_split_horizon() {
+    let mut corp = DnsZone::new();
+    corp.add_cname("kv.vault.azure.net", "kv.privatelink.vaultcore.azure.net");
+    corp.add_a("kv.privatelink.vaultcore.azure.net", Ipv4Addr::new(10, 12, 4, 20));
+    corp.add_a("same.example.test", Ipv4Addr::new(20, 1, 1, 1));
+    let mut public = DnsZone::new();
+    public.add_a("kv.vault.azure.net", Ipv4Addr::new(52, 160, 10, 40));
+    public.add_a("same.example.test", Ipv4Addr::new(20, 1, 1, 1));
+    let (corp, public) = (DnsServer::start(corp).await.unwrap(), DnsServer::start(public).await.unwrap());
+    let yaml = r#"
+netspec: 1
+name: t
+resolvers: { corp: { servers: ["{{ corp }}"] }, public: { servers: ["{{ public }}"] } }
+scenarios:
+  - name: s
+    resolver: corp
+    checks:
+      - { name: split, dns: { name: kv.vault.azure.net, compare: [public] }, expect: { agree: false, addresses: { all: private } } }
+      - { name: same, dns: { name: same.example.test, compare: [public] }, expect: { agree: true } }
+      - { name: wrongly split, dns: { name: kv.vault.azure.net, compare: [public] }, expect: { agree: true } }
+"#;
+    let vars = [("corp", corp.addr().to_string()), ("public", public.addr().to_string())];
+    let r = run_yaml(yaml, &vars, ContextOptions { sandbox: sandbox(&[]), ..Default::default() }).await;
+    assert_eq!(by_name(&r, "split").outcome, Outcome::Passed, "{}", by_name(&r, "split").reason());
+    assert_eq!(by_name(&r, "same").outcome, Outcome::Passed, "{}", by_name(&r, "same").reason());
+    let w = by_name(&r, "wrongly split");
+    assert_eq!(w.outcome, Outcome::Failed, "{:#?}", w.attempts[0].assertions);
+    assert!(w.reason().contains("corp: NOERROR 10.12.4.20; public: NOERROR 52.160.10.40"), "{}", w.reason());
+
+    // `agree` without `compare` is a plan error.
+    let bad = "netspec: 1\nname: t\nscenarios:\n  - name: s\n    checks:\n      - { name: x, dns: { name: a.example }, expect: { agree: true } }\n";
+    let loaded = netspec::suite::parse(Path::new("t.yaml"), bad.to_owned()).unwrap();
+    let e = plan::plan(&[loaded], &Inputs::default()).unwrap_err().to_string();
+    assert!(e.contains("`agree` needs resolvers to compare with"), "{e}");
+}
