@@ -807,3 +807,50 @@ fn lab_junit_reader() {
     assert!(problems[0].contains("expected failure") && problems[0].contains("observed error"), "{problems:#?}");
     assert!(problems[1].contains("missing from the JUnit report"), "{problems:#?}");
 }
+
+/// issue 6: three vantage points (the corp resolver, the public one, the appliance's system
+/// resolver) run the migrate checks in the lab; `netspec merge` shows where they differ.
+#[test]
+fn lab_merge_three_vantages_shows_the_split_horizon() {
+    let Some(lab) = lab() else { return };
+    let out = tempfile::tempdir().unwrap();
+    let json = |v: &str| out.path().join(format!("{v}.json")).display().to_string();
+    let only = ["--scenario", "private endpoints"];
+    let runs = [
+        ("corp-site", vec!["--var", "resolver=corp", "--var", "corp_dns=10.0.0.53"]),
+        ("internet", vec!["--var", "resolver=corp", "--var", "corp_dns=10.0.0.54"]),
+        ("appliance", vec!["--var", "resolver=system"]),
+    ];
+    for (vantage, vars) in &runs {
+        let path = json(vantage);
+        let mut extra: Vec<&str> = vars.clone();
+        extra.extend(only);
+        extra.extend(["--vantage", vantage, "--json", path.as_str()]);
+        let run = netspec(&lab, "migrate-private-endpoints", "migrate.vars.yaml", &extra, &[]);
+        assert!(run.code == Some(0) || run.code == Some(1), "{vantage}: {}", explain(&run, &[]));
+        assert!(Path::new(&path).exists(), "{vantage}: no JSON results written");
+    }
+    let merged = out.path().join("merged.json");
+    let html = out.path().join("merged.html");
+    let status = Command::new(BIN)
+        .args(["merge", &json("corp-site"), &json("internet"), &json("appliance"), "--json"])
+        .arg(&merged)
+        .arg("--html")
+        .arg(&html)
+        .output()
+        .expect("run netspec merge");
+    assert_eq!(status.status.code(), Some(1), "a vantage failed, so merge exits 1: {}", String::from_utf8_lossy(&status.stderr));
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
+    let vantages: Vec<&str> = doc["vantages"].as_array().unwrap().iter().map(|v| v["vantage"].as_str().unwrap()).collect();
+    assert_eq!(vantages, ["corp-site", "internet", "appliance"]);
+    let kv = "azure-migrate-private-endpoints/private endpoints/key vault resolves privately via privatelink";
+    let diff =
+        doc["differences"].as_array().unwrap().iter().find(|d| d["id"] == kv).unwrap_or_else(|| panic!("no difference for {kv}: {doc}"));
+    let class_at = |v: &str| {
+        diff["at"].as_array().unwrap().iter().find(|s| s["vantage"] == v).map(|s| s["address_class"].as_str().unwrap_or("").to_owned())
+    };
+    assert_eq!(class_at("corp-site").as_deref(), Some("private"), "{diff}");
+    assert_eq!(class_at("internet").as_deref(), Some("public"), "{diff}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("internet") && page.contains("corp-site"), "the HTML names every vantage");
+}
