@@ -1,11 +1,12 @@
 //! The command line: the only place that knows clap. Parses arguments, turns them into plan
 //! inputs and run options, runs, and maps the outcome to an exit code:
 //! 0 every check passed; 1 a check failed or errored; 2 invalid invocation or suite (nothing
-//! ran); 130 interrupted (reports for what finished are still written).
+//! ran); 130 interrupted by SIGINT, 143 terminated by SIGTERM (reports for what finished are
+//! still written).
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -23,8 +24,10 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILED: i32 = 1;
 /// Exit code: invalid invocation or suite; nothing ran.
 pub const EXIT_INVALID: i32 = 2;
-/// Exit code: interrupted by SIGINT.
+/// Exit code: interrupted by SIGINT (128 + 2, the shell convention).
 pub const EXIT_INTERRUPTED: i32 = 130;
+/// Exit code: terminated by SIGTERM (128 + 15), e.g. a CI job's cancellation or `kubectl delete`.
+pub const EXIT_TERMINATED: i32 = 143;
 
 /// Prove that a network behaves as intended.
 #[derive(Debug, Parser)]
@@ -491,23 +494,38 @@ pub fn default_vantage() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// Waits for SIGINT or SIGTERM and returns the exit code it stands for (`None` when signals
+/// cannot be received).
+async fn stop_signal(term: &mut Option<tokio::signal::unix::Signal>) -> Option<i32> {
+    match term {
+        Some(t) => tokio::select! {
+            r = tokio::signal::ctrl_c() => r.ok().map(|_| EXIT_INTERRUPTED),
+            s = t.recv() => s.map(|_| EXIT_TERMINATED),
+        },
+        None => tokio::signal::ctrl_c().await.ok().map(|_| EXIT_INTERRUPTED),
+    }
+}
+
 /// Runs a plan with Ctrl-C handling, prints the summary, writes reports; returns the exit code.
 pub async fn execute(plan: Plan, ctx_opts: ContextOptions, opts: RunOptions, reports: Reports) -> i32 {
     let started = std::time::Instant::now();
     let started_at = std::time::SystemTime::now();
     let ctx = Arc::new(ProbeContext::new(ctx_opts));
     let cancel = CancellationToken::new();
-    let interrupted = Arc::new(AtomicBool::new(false));
+    // The exit code of the signal that stopped the run (0: none). SIGINT and SIGTERM both cancel
+    // the run and still write the reports for the checks that finished; a second one aborts.
+    let stopped_by = Arc::new(std::sync::atomic::AtomicI32::new(0));
     {
         let cancel = cancel.clone();
-        let interrupted = interrupted.clone();
+        let stopped_by = stopped_by.clone();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                interrupted.store(true, Ordering::SeqCst);
-                eprintln!("\ninterrupted: finishing reports for the checks that completed (Ctrl-C again to abort)");
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            if let Some(code) = stop_signal(&mut term).await {
+                stopped_by.store(code, Ordering::SeqCst);
+                eprintln!("\ninterrupted: finishing reports for the checks that completed (signal again to abort)");
                 cancel.cancel();
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(EXIT_INTERRUPTED);
+                if let Some(code) = stop_signal(&mut term).await {
+                    std::process::exit(code);
                 }
             }
         });
@@ -526,7 +544,10 @@ pub async fn execute(plan: Plan, ctx_opts: ContextOptions, opts: RunOptions, rep
         eprintln!("error: {e}");
         code = EXIT_FAILED;
     }
-    if interrupted.load(Ordering::SeqCst) { EXIT_INTERRUPTED } else { code }
+    match stopped_by.load(Ordering::SeqCst) {
+        0 => code,
+        signal_code => signal_code,
+    }
 }
 
 /// `netspec merge`: 0 every check passed at every vantage point; 1 one did not; 2 an input

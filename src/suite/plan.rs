@@ -24,6 +24,10 @@ use super::template::{Scope, Secrets, Templater};
 use super::{Loaded, parse_vars_file};
 use crate::expect::{self, Expectations, Kind};
 
+/// Request headers whose values are credentials, redacted in every report.
+pub const SECRET_HEADERS: &[&str] =
+    &["authorization", "proxy-authorization", "cookie", "x-api-key", "api-key", "x-functions-key", "ocp-apim-subscription-key"];
+
 /// Most instances one scenario may expand to (matrix combinations); more is an error, not an
 /// out-of-memory.
 pub const MAX_INSTANCES: usize = 100_000;
@@ -966,6 +970,9 @@ fn build_target(cx: &mut Ctx, c: &Check, scope: &Scope, base: &Path, st: &mut Su
             return None;
         }
     };
+    if let Some(pw) = url.password() {
+        cx.tpl.secrets().add(pw);
+    }
     let at = (h.url.line, h.url.column);
     let method_s = match &h.method {
         Some(m) => cx.render_at(m, at, scope)?,
@@ -984,6 +991,13 @@ fn build_target(cx: &mut Ctx, c: &Check, scope: &Scope, base: &Path, st: &mut Su
         if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err() || reqwest::header::HeaderValue::from_str(&v).is_err() {
             cx.err(at.0, at.1, format!("invalid header `{k}`"), None);
             return None;
+        }
+        // Credentials in headers are secrets wherever they would be printed.
+        if SECRET_HEADERS.iter().any(|h| k.eq_ignore_ascii_case(h)) {
+            cx.tpl.secrets().add(&v);
+            if let Some((_, token)) = v.split_once(' ') {
+                cx.tpl.secrets().add(token);
+            }
         }
         headers.push((k.clone(), v));
     }

@@ -161,6 +161,15 @@ fn demo_explains_failures_and_its_junit_parses() {
 
 #[test]
 fn ctrl_c_writes_reports_for_finished_checks_and_exits_130() {
+    stop_run_with("-INT", 130);
+}
+
+#[test]
+fn sigterm_writes_reports_for_finished_checks_and_exits_143() {
+    stop_run_with("-TERM", 143);
+}
+
+fn stop_run_with(signal: &str, exit_code: i32) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (open, filtered) = rt
         .block_on(async { (netspec::loopback::OpenPort::start().await.unwrap(), netspec::loopback::FilteredPort::start().await.unwrap()) });
@@ -183,18 +192,18 @@ fn ctrl_c_writes_reports_for_finished_checks_and_exits_130() {
         .unwrap();
     // Wait until the quick check can have finished, then interrupt.
     std::thread::sleep(std::time::Duration::from_millis(800));
-    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let kill = Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
     assert!(kill.success());
     let start = std::time::Instant::now();
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(start.elapsed() < std::time::Duration::from_secs(10), "netspec did not stop after SIGINT");
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "netspec did not stop after {signal}");
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
-    assert_eq!(status.code(), Some(130));
-    let xml = std::fs::read_to_string(&junit).expect("report written after Ctrl-C");
+    assert_eq!(status.code(), Some(exit_code));
+    let xml = std::fs::read_to_string(&junit).expect("report written after the signal");
     let doc = roxmltree::Document::parse(&xml).unwrap();
     let case = |n: &str| doc.descendants().find(|c| c.has_tag_name("testcase") && c.attribute("name") == Some(n)).unwrap();
     assert!(case("quick").children().all(|c| !c.has_tag_name("failure") && !c.has_tag_name("skipped")), "quick passed");
@@ -217,4 +226,38 @@ fn a_check_that_cannot_be_evaluated_is_a_junit_error() {
     let err = doc.descendants().find(|n| n.has_tag_name("error")).expect("an <error> element");
     assert_eq!(err.attribute("type"), Some("tls.ca_file"));
     assert!(doc.descendants().all(|n| !n.has_tag_name("failure")));
+}
+
+#[test]
+fn header_and_url_credentials_never_reach_a_report() {
+    let port = netspec::loopback::closed_port().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let suite = write(
+        dir.path(),
+        "s.yaml",
+        &format!(
+            "netspec: 1\nname: creds\nscenarios:\n  - name: s\n    checks:\n      - {{ name: api, http: {{ url: \"http://svc:url-secret-pw@127.0.0.1:{port}/\", headers: {{ Authorization: \"Bearer sekrit-token-123\" }} }} }}\n"
+        ),
+    );
+    let (junit, json, html) = (dir.path().join("r.xml"), dir.path().join("r.json"), dir.path().join("r.html"));
+    let out = netspec(&[
+        "run",
+        suite.to_str().unwrap(),
+        "-v",
+        "--junit",
+        junit.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "the closed port fails the check");
+    let mut texts = vec![String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned()];
+    for f in [&junit, &json, &html] {
+        texts.push(std::fs::read_to_string(f).unwrap());
+    }
+    for t in &texts {
+        assert!(!t.contains("sekrit-token-123") && !t.contains("url-secret-pw"), "a credential leaked:\n{t}");
+    }
+    assert!(texts[2].contains("***"), "the JUnit shows the redaction");
 }
