@@ -25,6 +25,13 @@ async fn run_yaml_with(yaml: &str, vars: &[(&str, String)], ctx: ContextOptions,
     run::run(&plan, Arc::new(ProbeContext::new(ctx)), opts, Default::default(), tx).await
 }
 
+/// A suite of one scenario `s` whose checks (YAML lines) ask the resolver `lab` at `{{ dns }}`.
+fn lab_suite(checks: &str) -> String {
+    format!(
+        "netspec: 1\nname: t\nresolvers: {{ lab: {{ servers: [\"{{{{ dns }}}}\"] }} }}\nscenarios:\n  - name: s\n    resolver: lab\n    checks:\n{checks}"
+    )
+}
+
 fn by_name<'a>(r: &'a [CheckResult], name: &str) -> &'a CheckResult {
     r.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no check {name}"))
 }
@@ -42,15 +49,8 @@ async fn dns_sees_rcode_chain_ttl_and_server() {
     z.add_a("pub.example.test", Ipv4Addr::new(20, 1, 2, 3));
     z.fault("broken.example.test", DnsFault::ServFail);
     let dns = DnsServer::start(z).await.unwrap();
-    let yaml = r#"
-netspec: 1
-name: t
-resolvers: { lab: { servers: ["{{ dns }}"] } }
-scenarios:
-  - name: s
-    resolver: lab
-    checks:
-      - name: private via privatelink
+    let yaml = lab_suite(
+        r#"      - name: private via privatelink
         dns: { name: kv.example.test }
         expect: { rcode: NOERROR, cname: { contains: ".privatelink." }, addresses: { all: private, equals: [10.12.4.20] }, ttl: { max: 1h } }
       - name: public leaks
@@ -62,8 +62,9 @@ scenarios:
       - name: servfail
         dns: { name: broken.example.test }
         expect: { rcode: SERVFAIL }
-"#;
-    let r = run_yaml(yaml, &[("dns", dns.addr().to_string())], ContextOptions { sandbox: sandbox(&[]), ..Default::default() }).await;
+"#,
+    );
+    let r = run_yaml(&yaml, &[("dns", dns.addr().to_string())], ContextOptions { sandbox: sandbox(&[]), ..Default::default() }).await;
     let ok = by_name(&r, "private via privatelink");
     assert_eq!(ok.outcome, Outcome::Passed, "{}", ok.reason());
     let Observation::Dns(d) = &ok.attempts[0].observation else { panic!("dns observation") };
@@ -370,19 +371,13 @@ async fn private_endpoint_shortcut_uses_the_private_link_zone_table() {
     z.add_a("blob.cus.store.core.windows.net", Ipv4Addr::new(20, 60, 1, 10));
     z.add_a("pub.blob.core.windows.net", Ipv4Addr::new(20, 60, 1, 11));
     let dns = DnsServer::start(z).await.unwrap();
-    let yaml = r#"
-netspec: 1
-name: t
-resolvers: { lab: { servers: ["{{ dns }}"] } }
-scenarios:
-  - name: s
-    resolver: lab
-    checks:
-      - { name: kv, dns: { name: kv.vault.azure.net }, expect: { private_endpoint: true } }
+    let yaml = lab_suite(
+        r#"      - { name: kv, dns: { name: kv.vault.azure.net }, expect: { private_endpoint: true } }
       - { name: leak, dns: { name: sa.blob.core.windows.net }, expect: { private_endpoint: true } }
       - { name: public, dns: { name: pub.blob.core.windows.net }, expect: { private_endpoint: false } }
-"#;
-    let r = run_yaml(yaml, &[("dns", dns.addr().to_string())], ContextOptions { sandbox: sandbox(&[]), ..Default::default() }).await;
+"#,
+    );
+    let r = run_yaml(&yaml, &[("dns", dns.addr().to_string())], ContextOptions { sandbox: sandbox(&[]), ..Default::default() }).await;
     assert_eq!(by_name(&r, "kv").outcome, Outcome::Passed, "{}", by_name(&r, "kv").reason());
     let leak = by_name(&r, "leak");
     assert_eq!(leak.outcome, Outcome::Failed);
@@ -404,17 +399,11 @@ async fn nxdomain_inside_a_private_zone_is_explained_as_such() {
     z.authoritative_for("vault.azure.net");
     z.add_cname("kv.vault.azure.net", "kv.privatelink.vaultcore.azure.net");
     let dns = DnsServer::start(z).await.unwrap();
-    let yaml = r#"
-netspec: 1
-name: t
-resolvers: { lab: { servers: ["{{ dns }}"] } }
-scenarios:
-  - name: s
-    resolver: lab
-    checks:
-      - { name: kv, dns: { name: kv.vault.azure.net }, expect: { rcode: NOERROR } }
-"#;
-    let r = run_yaml(yaml, &[("dns", dns.addr().to_string())], ContextOptions { sandbox: sandbox(&[]), ..Default::default() }).await;
+    let yaml = lab_suite(
+        r#"      - { name: kv, dns: { name: kv.vault.azure.net }, expect: { rcode: NOERROR } }
+"#,
+    );
+    let r = run_yaml(&yaml, &[("dns", dns.addr().to_string())], ContextOptions { sandbox: sandbox(&[]), ..Default::default() }).await;
     assert_eq!(r[0].outcome, Outcome::Failed);
     assert_eq!(r[0].reason_code(), Some("dns.private_zone_nxdomain"), "{}", r[0].reason());
 }
