@@ -160,6 +160,21 @@ pub const REASONS: &[Reason] = &[
         meaning: "the proxy could not open a tunnel to the destination",
         hint: "the proxy cannot resolve or reach the host (its own DNS or firewall), or it is not a CONNECT-capable proxy",
     },
+    Reason {
+        code: "http.proxy_error",
+        meaning: "the proxy answered with its own error page (5xx) instead of the endpoint's answer",
+        hint: "the proxy could not reach the endpoint (its DNS or its upstream firewall) or refused it; ask the proxy team, or bypass it with `proxy: none` if the network allows",
+    },
+    Reason {
+        code: "http.too_many_redirects",
+        meaning: "the redirects loop or go on for more than 10 hops",
+        hint: "a redirect loop, often between http and https or a login page; check the Location headers in the observation",
+    },
+    Reason {
+        code: "http.protocol",
+        meaning: "the server's answer is not valid HTTP/1.1",
+        hint: "something other than a web server listens on this port, or a middlebox answers in its place",
+    },
     Reason { code: "http.connect", meaning: "the HTTP connection could not be made", hint: "see the connection error in the observation" },
     Reason {
         code: "http.reset",

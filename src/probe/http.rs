@@ -1,21 +1,96 @@
-//! The HTTP probe: one request with reqwest (rustls), observing status, headers, a capped body
-//! and the remote address actually used.
+//! The HTTP probe: one HTTP/1.1 exchange per hop on its own connection, observing status,
+//! headers, a capped body, the address actually connected, whether the answer came from a
+//! proxy, and the time of every phase (dns, connect, tls, first byte, total).
 //!
-//! Name resolution goes through the check's resolver: the URL's host is resolved here first (the
-//! answer is reported) and pinned into the client, and any other name (redirect targets, the
-//! proxy's host) goes through the same resolver via reqwest's `dns_resolver` hook. With a proxy
-//! the target is resolved by the proxy, as it would be for the real client. Redirects are not
-//! followed unless the check asks; the environment's proxy variables are ignored.
+//! The exchange is built from parts rather than a full client, because each part is something
+//! a network test must see: the URL's host is resolved through the check's resolver (the answer
+//! is reported) and connected address by address (the lab sandbox reroutes before any packet);
+//! TLS runs on the run's shared rustls config (one per trust store, session resumption off so
+//! every check performs a full handshake and verifies the chain); a proxy's `CONNECT` answer is
+//! read here, so its 407, 403 or 502 is reported as the proxy's, never as the endpoint's; the
+//! request goes through hyper's HTTP/1.1 connection. Redirects are followed (at most
+//! [`MAX_REDIRECTS`]) only when the check asks. The environment's proxy variables are ignored
+//! here (the plan resolves `proxy: env`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
 use serde::Serialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
+use tokio_rustls::TlsConnector;
+use tokio_util::either::Either;
 
-use super::{AnswerSource, Failure, ProbeContext, Resolution, dns};
-use crate::suite::plan::{HttpTarget, ResolverSpec};
+use super::tcp::{self, PortState};
+use super::tls::Handshake;
+use super::{Failure, ProbeContext, Resolution, dns};
+use crate::suite::plan::{HttpTarget, ProxySpec, ResolverSpec};
+
+/// Most redirects followed before `http.too_many_redirects` (curl and browsers use 20–50; a
+/// health endpoint needs a few).
+pub const MAX_REDIRECTS: usize = 10;
+
+/// Largest response head (status line and headers) read from a proxy's `CONNECT` answer.
+const MAX_CONNECT_HEAD: usize = 16 * 1024;
+
+/// Response headers kept in the observation (the rest are counted, not stored).
+const MAX_HEADERS: usize = 100;
+
+/// Server header products of forward proxies: an error or block page whose `Server` names one of
+/// these came from the proxy, not from the endpoint.
+const PROXY_PRODUCTS: &[&str] = &[
+    "tinyproxy",
+    "squid",
+    "zscaler",
+    "bluecoat",
+    "blue coat",
+    "proxysg",
+    "mcafee web gateway",
+    "forcepoint",
+    "websense",
+    "netskope",
+    "fortigate",
+    "fortiproxy",
+    "palo alto",
+    "pan-os",
+    "sophos",
+    "checkpoint",
+    "check point",
+    "privoxy",
+    "polipo",
+    "ziproxy",
+    "cntlm",
+    "envoy",
+    "apache traffic server",
+    "ats/",
+    "haproxy",
+];
+
+/// Per-phase wall times of the probe in milliseconds, summed over every hop of a redirect chain.
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
+pub struct HttpTimings {
+    /// Resolving the URL's host (absent for IP literals, `connect_to`, and through a proxy, which
+    /// resolves it), ms.
+    pub dns_ms: Option<f64>,
+    /// TCP connect to the server or the proxy, including the proxy's `CONNECT` answer, ms.
+    pub connect_ms: Option<f64>,
+    /// TLS handshake, ms.
+    pub tls_ms: Option<f64>,
+    /// From the request sent to the response head received (server and proxy think time), ms.
+    pub first_byte_ms: Option<f64>,
+    /// The whole probe, body included, ms.
+    pub total_ms: f64,
+}
+
+fn add(slot: &mut Option<f64>, d: Duration) {
+    *slot = Some(slot.unwrap_or(0.0) + d.as_secs_f64() * 1000.0);
+}
 
 /// What an HTTP check observed.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -26,16 +101,25 @@ pub struct HttpObservation {
     pub resolution: Option<Resolution>,
     /// The proxy used, by name.
     pub proxy: Option<String>,
-    /// Response status.
+    /// Response status (the endpoint's; `None` when the proxy answered instead, see `failure`).
     pub status: Option<u16>,
-    /// Response headers, names lower case, in order.
+    /// Response headers, names lower case, in order (at most 100).
     pub headers: Vec<(String, String)>,
     /// The body's first bytes (lossy UTF-8), at most the run's body cap.
     pub body: String,
     /// Whether the body was cut at the cap.
     pub body_truncated: bool,
-    /// The address the response came from (the proxy's, through a proxy).
+    /// The address connected for the last hop (the proxy's, through a proxy).
     pub remote_address: Option<SocketAddr>,
+    /// The answer (an error or block page, or a refused `CONNECT`) came from the proxy itself.
+    pub from_proxy: bool,
+    /// Redirect targets followed, in order.
+    pub redirects: Vec<String>,
+    /// TLS of the last hop: version and cipher suite; when the certificate was refused, the
+    /// presented chain and the verifier's reason from a second, recording handshake.
+    pub tls: Option<Box<Handshake>>,
+    /// Time per phase.
+    pub timings: HttpTimings,
     /// Why there is no response.
     pub failure: Option<Failure>,
     /// Wall time.
@@ -58,6 +142,9 @@ impl HttpObservation {
             out.push(r.describe());
         }
         let via = self.proxy.as_ref().map(|p| format!(" via proxy {p}")).unwrap_or_default();
+        for r in &self.redirects {
+            out.push(format!("  redirected to {r}"));
+        }
         match (&self.status, &self.failure) {
             (Some(s), _) => {
                 let from = self.remote_address.map(|a| format!(" from {a}")).unwrap_or_default();
@@ -73,104 +160,46 @@ impl HttpObservation {
             (None, Some(f)) => out.push(format!("{}{via}: no response: {} [{}]", self.request, f.message, f.reason)),
             (None, None) => {}
         }
+        if let Some(h) = &self.tls {
+            if let Some(e) = &h.trust_error {
+                out.push(format!("  TLS {} {}: untrusted: {e}", h.version, h.cipher_suite));
+            }
+            for (i, c) in h.chain.iter().enumerate() {
+                out.push(format!("    [{i}] subject: {}; issuer: {}", c.subject, c.issuer));
+                out.push(format!("        SANs: {}; valid {} .. {}", c.sans.join(", "), c.not_before, c.not_after));
+            }
+        }
+        let t = &self.timings;
+        let phase = |n: &str, v: Option<f64>| v.map(|v| format!(" {n} {v:.1}"));
+        let phases: String = [
+            phase("dns", t.dns_ms),
+            phase("connect", t.connect_ms),
+            phase("tls", t.tls_ms),
+            phase("first byte", t.first_byte_ms),
+            phase("total", Some(t.total_ms)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(",");
+        out.push(format!("  timings (ms):{phases}"));
         out
     }
 }
 
-/// The error a resolution hook returns, so the probe can report the DNS reason.
-#[derive(Debug)]
-struct ResolveFailed(Failure);
+/// A connection ready for a request: plain TCP or TLS over TCP (directly or through a tunnel).
+type Stream = Either<TcpStream, tokio_rustls::client::TlsStream<TcpStream>>;
 
-impl std::fmt::Display for ResolveFailed {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        write!(f, "{}", self.0.message)
-    }
+/// One hop's connection and how to address the request on it.
+struct Opened {
+    stream: Stream,
+    /// Where the bytes go (the proxy's address through a proxy), as reported.
+    remote: SocketAddr,
+    /// Send the request in absolute form (plain HTTP through a proxy, RFC 9112 3.2.2).
+    absolute_form: bool,
 }
 
-impl std::error::Error for ResolveFailed {}
-
-/// reqwest's resolution hook: the check's resolver, then the sandbox.
-struct Hook {
-    ctx: Arc<ProbeContext>,
-    resolver: Arc<ResolverSpec>,
-    deadline: Instant,
-}
-
-impl reqwest::dns::Resolve for Hook {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let (ctx, resolver, deadline) = (self.ctx.clone(), self.resolver.clone(), self.deadline);
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let r = dns::resolve(&ctx, &resolver, &host, deadline).await;
-            if let Some(f) = r.failure {
-                return Err(Box::new(ResolveFailed(f)) as Box<dyn std::error::Error + Send + Sync>);
-            }
-            // hyper replaces the port with the URL's, so only the IP matters here. In the lab,
-            // a lab address becomes the loopback address playing it (any port): only loopback
-            // addresses ever leave this hook.
-            let mut out = Vec::new();
-            for ip in r.addresses {
-                match &ctx.sandbox {
-                    None => out.push(SocketAddr::new(ip, 0)),
-                    Some(_) if ip.is_loopback() => out.push(SocketAddr::new(ip, 0)),
-                    Some(s) => {
-                        if let Some(real) = s.map.iter().find(|(k, _)| k.ip() == ip).map(|(_, v)| *v) {
-                            out.push(real);
-                        }
-                    }
-                }
-            }
-            if out.is_empty() {
-                return Err(Box::new(ResolveFailed(Failure::new("sandbox.refused", format!("{host} resolves outside the loopback lab"))))
-                    as Box<dyn std::error::Error + Send + Sync>);
-            }
-            Ok(Box::new(out.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
-}
-
-fn failure_from(err: &reqwest::Error) -> Failure {
-    let mut chain = Vec::new();
-    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = src {
-        if let Some(r) = e.downcast_ref::<ResolveFailed>() {
-            return r.0.clone();
-        }
-        let s = e.to_string();
-        if chain.last() != Some(&s) {
-            chain.push(s);
-        }
-        src = e.source();
-    }
-    let text = chain.join(": ");
-    let lower = text.to_ascii_lowercase();
-    let reason = if lower.contains("407")
-        || lower.contains("proxy authentication")
-        || lower.contains("proxy authorization")
-        || lower.contains("proxyauthrequired")
-    {
-        "http.proxy_auth_required"
-    } else if lower.contains("expired") && lower.contains("certificate") {
-        "tls.expired"
-    } else if lower.contains("notvalidforname") || lower.contains("not valid for name") {
-        "tls.hostname_mismatch"
-    } else if lower.contains("certificate") || lower.contains("unknownissuer") {
-        "tls.untrusted"
-    } else if lower.contains("tunnel") || lower.contains("proxy") {
-        "http.proxy_connect_failed"
-    } else if lower.contains("connection refused") {
-        "tcp.closed"
-    } else if lower.contains("reset") {
-        "http.reset"
-    } else if err.is_connect() {
-        "http.connect"
-    } else {
-        "http.error"
-    };
-    Failure::new(reason, text)
-}
-
-/// Sends the request before `deadline` and observes the response.
+/// Sends the request (and follows redirects when asked) before `deadline`.
 pub async fn probe(ctx: &Arc<ProbeContext>, resolver: &Arc<ResolverSpec>, t: &HttpTarget, deadline: Instant) -> HttpObservation {
     let start = Instant::now();
     let mut obs = HttpObservation {
@@ -182,214 +211,532 @@ pub async fn probe(ctx: &Arc<ProbeContext>, resolver: &Arc<ResolverSpec>, t: &Ht
         body: String::new(),
         body_truncated: false,
         remote_address: None,
+        from_proxy: false,
+        redirects: Vec::new(),
+        tls: None,
+        timings: HttpTimings::default(),
         failure: None,
         elapsed: Duration::ZERO,
     };
-    let finish = |mut o: HttpObservation, f: Failure| {
-        o.failure = Some(f);
-        o.elapsed = start.elapsed();
-        o
-    };
-    let host = t.url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_owned();
-    let port = t.url.port_or_known_default().unwrap_or(443);
     let mut url = t.url.clone();
-
-    let mut builder = reqwest::Client::builder()
-        .redirect(if t.follow_redirects { reqwest::redirect::Policy::limited(10) } else { reqwest::redirect::Policy::none() })
-        .pool_max_idle_per_host(0)
-        .dns_resolver(Hook { ctx: ctx.clone(), resolver: resolver.clone(), deadline });
-    let tls = if t.insecure { Ok(super::tls::insecure_config()) } else { ctx.tls_config(t.ca_file.as_deref()) };
-    match tls {
-        Ok(cfg) => builder = builder.use_preconfigured_tls((*cfg).clone()),
-        Err(msg) => return finish(obs, Failure::new("tls.ca_file", msg)),
-    }
-
-    match &t.proxy {
-        Some(p) => {
-            if let (Some(sb), Some(Ok(ip))) =
-                (&ctx.sandbox, p.url.host_str().map(|h| h.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>()))
-            {
-                let pport = p.url.port_or_known_default().unwrap_or(3128);
-                match sb.route(SocketAddr::new(ip, pport)) {
-                    Ok(real) if real == SocketAddr::new(ip, pport) => {}
-                    Ok(_) | Err(_) => {
-                        return finish(obs, Failure::new("sandbox.refused", format!("proxy {} is outside the loopback lab", p.url)));
-                    }
-                }
-            }
-            let mut proxy = match reqwest::Proxy::all(p.url.clone()) {
-                Ok(px) => px,
-                Err(e) => {
-                    return finish(obs, Failure::new("http.bad_proxy", format!("proxy URL {}: {e}", p.url)));
-                }
-            };
-            if let Some(user) = p.username.as_deref().filter(|u| !u.is_empty()) {
-                proxy = proxy.basic_auth(user, p.password.as_deref().unwrap_or(""));
-            }
-            builder = builder.proxy(proxy);
-        }
-        None => {
-            builder = builder.no_proxy();
-            let resolution = match t.connect_to {
-                Some(ip) => Resolution::literal(&host, "connect_to", ip),
-                None => dns::resolve(ctx, resolver, &host, deadline).await,
-            };
-            if let Some(f) = resolution.failure.clone() {
-                obs.resolution = Some(resolution);
-                return finish(obs, f);
-            }
-            let mut pinned = Vec::new();
-            for ip in &resolution.addresses {
-                match ctx.route(SocketAddr::new(*ip, port)) {
-                    Ok(real) => pinned.push(real),
-                    Err(f) => {
-                        obs.resolution = Some(resolution);
-                        return finish(obs, f);
-                    }
-                }
-            }
-            if resolution.source == AnswerSource::Literal && t.connect_to.is_none() {
-                // reqwest connects to IP literals itself; only allow that when routing is identity.
-                if pinned.iter().zip(&resolution.addresses).any(|(p, ip)| p.ip() != *ip || p.port() != port) {
-                    obs.resolution = Some(resolution);
-                    return finish(obs, Failure::new("sandbox.refused", "IP-literal URLs must be loopback in the lab"));
-                }
-            } else {
-                // hyper connects to the URL's port whatever the resolver says, so a lab stand-in
-                // on another port is reached by moving the URL's port (SNI and Host keep the name).
-                if let Some(real) = pinned.first()
-                    && real.port() != port
-                {
-                    let _ = url.set_port(Some(real.port()));
-                }
-                builder = builder.resolve_to_addrs(&host, &pinned);
-            }
-            obs.resolution = Some(resolution);
-        }
-    }
-
-    let client = match builder.build() {
-        Ok(c) => c,
-        Err(e) => {
-            return finish(obs, Failure::new("http.client", format!("cannot build the HTTP client: {e}")));
-        }
-    };
-    let mut req = client.request(t.method.clone(), url.clone());
-    for (k, v) in &t.headers {
-        req = req.header(k, v);
-    }
-    if let Some(b) = &t.body {
-        req = req.body(b.clone());
-    }
-    let cap = ctx.body_cap;
-    let exchange = async {
-        let mut resp = req.send().await?;
-        let status = resp.status().as_u16();
-        let remote = resp.remote_addr();
-        let headers: Vec<(String, String)> =
-            resp.headers().iter().map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();
-        let mut body = Vec::new();
-        let mut truncated = false;
-        while let Some(chunk) = resp.chunk().await? {
-            let room = cap.saturating_sub(body.len());
-            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            if chunk.len() > room {
-                truncated = true;
+    let mut method = t.method.clone();
+    let mut body = t.body.clone();
+    let mut hops = 0;
+    loop {
+        match hop(ctx, resolver, t, &url, &method, body.as_deref(), deadline, &mut obs).await {
+            Err(f) => {
+                obs.failure = Some(f);
                 break;
             }
-        }
-        Ok::<_, reqwest::Error>((status, remote, headers, body, truncated))
-    };
-    match timeout_at(deadline, exchange).await {
-        Err(_) => {
-            let f = Failure::new("http.timeout", "no complete response before the deadline");
-            return finish(obs, f);
-        }
-        Ok(Err(e)) => {
-            let mut f = failure_from(&e);
-            // In the lab the URL's port was moved to the stand-in's; report the URL as written.
-            f.message = f.message.replace(url.as_str(), t.url.as_str());
-            // reqwest only says "tunnel error"; ask the proxy itself what it answers to CONNECT.
-            if let Some(p) = &t.proxy
-                && f.message.contains("tunnel error")
-                && let Some((code, line)) = proxy_connect_status(ctx, p, &host, port, deadline).await
-            {
-                f = match code {
-                    // tinyproxy answers 401 rather than 407 (RFC 9110 15.5.8); either way it is
-                    // the proxy's demand, not the endpoint's.
-                    401 | 407 => {
-                        Failure::new("http.proxy_auth_required", format!("the proxy answered CONNECT with {line} (it demands credentials)"))
-                    }
-                    403 => Failure::new(
-                        "http.proxy_denied",
-                        format!("the proxy answered CONNECT with {line} (its policy blocks this destination)"),
-                    ),
-                    _ => Failure::new("http.proxy_connect_failed", format!("the proxy answered CONNECT with {line}")),
-                };
+            Ok(None) => break,
+            Ok(Some(next)) => {
+                if hops == MAX_REDIRECTS {
+                    obs.failure = Some(Failure::new(
+                        "http.too_many_redirects",
+                        format!("more than {MAX_REDIRECTS} redirects (the last one to {next}); the chain loops or is too long"),
+                    ));
+                    obs.status = None;
+                    break;
+                }
+                hops += 1;
+                obs.redirects.push(next.to_string());
+                // RFC 9110 15.4: 303 (and, by practice, 301/302 after POST) switch to GET.
+                if obs.status == Some(303) || (matches!(obs.status, Some(301 | 302)) && method == http::Method::POST) {
+                    method = http::Method::GET;
+                    body = None;
+                }
+                url = next;
             }
-            return finish(obs, f);
-        }
-        Ok(Ok((status, remote, headers, body, truncated))) => {
-            obs.status = Some(status);
-            obs.remote_address = remote.map(|r| ctx.unroute(r));
-            obs.headers = headers;
-            obs.body = String::from_utf8_lossy(&body).into_owned();
-            obs.body_truncated = truncated;
         }
     }
     obs.elapsed = start.elapsed();
+    obs.timings.total_ms = obs.elapsed.as_secs_f64() * 1000.0;
     obs
 }
 
-/// Sends `CONNECT host:port` to the proxy (with its credentials) and returns the status code and
-/// status line it answers, or `None` when it cannot be reached or answers garbage. Bounded by
-/// `deadline` and a 16 KiB response head.
-async fn proxy_connect_status(
-    ctx: &ProbeContext,
-    p: &crate::suite::plan::ProxySpec,
+/// One request on a fresh connection. `Ok(Some(url))` asks to follow a redirect there.
+#[allow(clippy::too_many_arguments)]
+async fn hop(
+    ctx: &Arc<ProbeContext>,
+    resolver: &Arc<ResolverSpec>,
+    t: &HttpTarget,
+    url: &url::Url,
+    method: &http::Method,
+    body: Option<&str>,
+    deadline: Instant,
+    obs: &mut HttpObservation,
+) -> Result<Option<url::Url>, Failure> {
+    let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_owned();
+    let https = url.scheme() == "https";
+    let port = url.port_or_known_default().unwrap_or(if https { 443 } else { 80 });
+    let first_hop = obs.redirects.is_empty();
+    let opened = open(ctx, resolver, t, &host, port, https, first_hop, deadline, obs).await?;
+    obs.remote_address = Some(opened.remote);
+
+    // The request: origin form, or absolute form to a proxy; Host always (RFC 9112 3.2).
+    let target = if opened.absolute_form {
+        url.as_str().to_owned()
+    } else {
+        let mut p = url.path().to_owned();
+        if let Some(q) = url.query() {
+            p.push('?');
+            p.push_str(q);
+        }
+        p
+    };
+    let host_header = match (url.port(), host.parse::<IpAddr>()) {
+        (Some(p), Ok(IpAddr::V6(_))) => format!("[{host}]:{p}"),
+        (None, Ok(IpAddr::V6(_))) => format!("[{host}]"),
+        (Some(p), _) => format!("{host}:{p}"),
+        (None, _) => host.clone(),
+    };
+    let mut req = hyper::Request::builder().method(method.clone()).uri(target);
+    let has = |name: &str| t.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+    req = req.header(http::header::HOST, host_header);
+    if !has("user-agent") {
+        req = req.header(http::header::USER_AGENT, concat!("netspec/", env!("CARGO_PKG_VERSION")));
+    }
+    if !has("accept") {
+        req = req.header(http::header::ACCEPT, "*/*");
+    }
+    if opened.absolute_form
+        && let Some(auth) = t.proxy.as_deref().and_then(proxy_authorization)
+    {
+        req = req.header(http::header::PROXY_AUTHORIZATION, auth);
+    }
+    for (k, v) in &t.headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    let req = match req.body(Full::new(Bytes::from(body.unwrap_or_default().to_owned()))) {
+        Ok(r) => r,
+        Err(e) => return Err(Failure::new("http.error", format!("cannot build the request: {e}"))),
+    };
+
+    let (mut sender, conn) = match timeout_at(deadline, hyper::client::conn::http1::handshake(TokioIo::new(opened.stream))).await {
+        Err(_) => return Err(timeout_failure()),
+        Ok(Err(e)) => return Err(hyper_failure(&e)),
+        Ok(Ok(x)) => x,
+    };
+    // The connection task ends with the exchange, or at the deadline at the latest.
+    tokio::spawn(async move {
+        let _ = timeout_at(deadline, conn).await;
+    });
+    let sent = Instant::now();
+    let resp = match timeout_at(deadline, sender.send_request(req)).await {
+        Err(_) => return Err(timeout_failure()),
+        Ok(Err(e)) => return Err(hyper_failure(&e)),
+        Ok(Ok(r)) => r,
+    };
+    add(&mut obs.timings.first_byte_ms, sent.elapsed());
+    let status = resp.status().as_u16();
+    obs.status = Some(status);
+    obs.headers = resp
+        .headers()
+        .iter()
+        .take(MAX_HEADERS)
+        .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let location = resp.headers().get(http::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+
+    // The body, up to the cap; the rest is never read (the connection is dropped).
+    let cap = ctx.body_cap;
+    let mut kept: Vec<u8> = Vec::new();
+    let mut truncated = false;
+    let mut incoming = resp.into_body();
+    let read = async {
+        while let Some(frame) = incoming.frame().await {
+            let frame = frame?;
+            if let Some(chunk) = frame.data_ref() {
+                let room = cap.saturating_sub(kept.len());
+                kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if chunk.len() > room {
+                    truncated = true;
+                    break;
+                }
+            }
+        }
+        Ok::<(), hyper::Error>(())
+    };
+    let body_result = timeout_at(deadline, read).await;
+    obs.body = String::from_utf8_lossy(&kept).into_owned();
+    obs.body_truncated = truncated;
+    match body_result {
+        Err(_) => return Err(Failure::new("http.timeout", format!("HTTP {status} arrived, but not the whole body before the deadline"))),
+        Ok(Err(e)) => return Err(hyper_failure(&e)),
+        Ok(Ok(())) => {}
+    }
+
+    // A proxy's own answer to a plain-HTTP request is not the endpoint's.
+    if opened.absolute_form
+        && let Some(f) = proxy_answer(status, &obs.headers)
+    {
+        obs.from_proxy = true;
+        obs.status = None;
+        return Err(f);
+    }
+    if t.follow_redirects
+        && (300..400).contains(&status)
+        && let Some(loc) = location
+    {
+        return match url.join(&loc) {
+            Ok(next) if matches!(next.scheme(), "http" | "https") => Ok(Some(next)),
+            _ => Err(Failure::new("http.error", format!("HTTP {status} redirects to `{loc}`, which is not an http(s) URL"))),
+        };
+    }
+    Ok(None)
+}
+
+fn timeout_failure() -> Failure {
+    Failure::new("http.timeout", "no complete response before the deadline")
+}
+
+/// Connects for one hop: resolve (direct), TCP to each address in turn, the proxy's tunnel,
+/// TLS. Records the resolution, the timings and, on a refused certificate, the presented chain.
+#[allow(clippy::too_many_arguments)]
+async fn open(
+    ctx: &Arc<ProbeContext>,
+    resolver: &Arc<ResolverSpec>,
+    t: &HttpTarget,
     host: &str,
     port: u16,
+    https: bool,
+    first_hop: bool,
     deadline: Instant,
-) -> Option<(u16, String)> {
-    use base64::Engine;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let phost = p.url.host_str()?.trim_start_matches('[').trim_end_matches(']').to_owned();
-    let pport = p.url.port_or_known_default().unwrap_or(3128);
-    let resolver = ResolverSpec::system();
-    let ip = match phost.parse::<IpAddr>() {
-        Ok(ip) => ip,
-        Err(_) => *dns::resolve(ctx, &resolver, &phost, deadline).await.addresses.first()?,
+    obs: &mut HttpObservation,
+) -> Result<Opened, Failure> {
+    // Local problems first: nothing is sent when the trust store or the server name is unusable.
+    let tls = if https {
+        let cfg = if t.insecure { Ok(super::tls::insecure_config()) } else { ctx.tls_config(t.ca_file.as_deref()) };
+        Some((cfg.map_err(|msg| Failure::new("tls.ca_file", msg))?, server_name(host)?))
+    } else {
+        None
     };
-    let (_, stream) = super::tcp::connect(ctx, SocketAddr::new(ip, pport), None, deadline).await;
-    let mut stream = stream?;
-    let mut req = format!("CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n");
-    if let Some(user) = p.username.as_deref().filter(|u| !u.is_empty()) {
-        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", p.password.as_deref().unwrap_or("")));
-        req.push_str(&format!("Proxy-Authorization: Basic {token}\r\n"));
+    let (tcp, remote, absolute_form) = match &t.proxy {
+        Some(p) => {
+            let (mut stream, remote) = connect_proxy(ctx, resolver, p, deadline, obs).await?;
+            if https {
+                let t0 = Instant::now();
+                let r = tunnel(&mut stream, p, host, port, deadline).await;
+                add(&mut obs.timings.connect_ms, t0.elapsed());
+                if let Err(f) = r {
+                    obs.from_proxy = true;
+                    return Err(f);
+                }
+            }
+            (stream, remote, !https)
+        }
+        None => {
+            let t0 = Instant::now();
+            let pinned = if first_hop { t.connect_to } else { None };
+            let resolution = match pinned {
+                Some(ip) => Resolution::literal(host, "connect_to", ip),
+                None => dns::resolve(ctx, resolver, host, deadline).await,
+            };
+            if resolution.source != super::AnswerSource::Literal {
+                add(&mut obs.timings.dns_ms, t0.elapsed());
+            }
+            let failure = resolution.failure.clone();
+            let addresses = resolution.addresses.clone();
+            if first_hop {
+                obs.resolution = Some(resolution);
+            }
+            if let Some(f) = failure {
+                return Err(f);
+            }
+            let (stream, remote) = connect_any(ctx, &addresses, port, deadline, obs).await?;
+            (stream, remote, false)
+        }
+    };
+    let Some((cfg, server_name)) = tls else {
+        return Ok(Opened { stream: Either::Left(tcp), remote, absolute_form });
+    };
+    let t0 = Instant::now();
+    let r = timeout_at(deadline, TlsConnector::from(cfg).connect(server_name, tcp)).await;
+    add(&mut obs.timings.tls_ms, t0.elapsed());
+    match r {
+        Err(_) => Err(Failure::new("tls.handshake_timeout", "the TLS handshake did not finish before the deadline")),
+        Ok(Ok(tls)) => {
+            let (_, conn) = tls.get_ref();
+            obs.tls = Some(Box::new(Handshake {
+                version: super::tls::version_name(conn.protocol_version()),
+                cipher_suite: conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default(),
+                chain: Vec::new(),
+                trusted: !t.insecure,
+                trust_error: None,
+            }));
+            Ok(Opened { stream: Either::Right(tls), remote, absolute_form: false })
+        }
+        Ok(Err(e)) => {
+            let f = tls_failure(&e, t.proxy.is_some());
+            if f.reason.starts_with("tls.") && f.reason != "tls.protocol" && t.proxy.is_none() {
+                // Show what was presented: a second handshake that records instead of refusing.
+                let roots = match t.ca_file.as_deref() {
+                    None => Ok(ctx.roots.clone()),
+                    Some(p) => super::tls::load_ca_file(p).map(Arc::new),
+                };
+                if let Ok(roots) = roots {
+                    let ep = super::tls::handshake(ctx, remote, host, roots, deadline).await;
+                    obs.tls = ep.handshake.map(Box::new);
+                }
+            }
+            Err(f)
+        }
+    }
+}
+
+fn server_name(host: &str) -> Result<ServerName<'static>, Failure> {
+    match host.parse::<IpAddr>() {
+        Ok(ip) => Ok(ServerName::IpAddress(ip.into())),
+        Err(_) => ServerName::try_from(host.to_owned())
+            .map_err(|e| Failure::new("tls.bad_sni", format!("`{host}` is not a valid server name: {e}"))),
+    }
+}
+
+/// TCP to each address in turn until one is open. The failure names the first address' state.
+async fn connect_any(
+    ctx: &ProbeContext,
+    addresses: &[IpAddr],
+    port: u16,
+    deadline: Instant,
+    obs: &mut HttpObservation,
+) -> Result<(TcpStream, SocketAddr), Failure> {
+    let t0 = Instant::now();
+    let mut first: Option<Failure> = None;
+    for ip in addresses {
+        let addr = SocketAddr::new(*ip, port);
+        ctx.route(addr)?;
+        let (attempt, stream) = tcp::connect(ctx, addr, None, deadline).await;
+        if let Some(s) = stream {
+            add(&mut obs.timings.connect_ms, t0.elapsed());
+            return Ok((s, addr));
+        }
+        let reason = match attempt.state {
+            PortState::Closed => "tcp.closed",
+            PortState::Filtered => "tcp.filtered",
+            _ => "tcp.no_route",
+        };
+        first.get_or_insert(Failure::new(reason, format!("{addr}: {}", attempt.detail)));
+        if Instant::now() >= deadline {
+            break;
+        }
+    }
+    add(&mut obs.timings.connect_ms, t0.elapsed());
+    Err(first.unwrap_or_else(|| Failure::new("tcp.no_route", "no address to connect to")))
+}
+
+/// TCP to the proxy: its host through the check's resolver.
+async fn connect_proxy(
+    ctx: &ProbeContext,
+    resolver: &ResolverSpec,
+    p: &ProxySpec,
+    deadline: Instant,
+    obs: &mut HttpObservation,
+) -> Result<(TcpStream, SocketAddr), Failure> {
+    if p.url.scheme() != "http" {
+        return Err(Failure::new("http.bad_proxy", format!("proxy {}: only http:// proxies are supported", p.url)));
+    }
+    let phost = p.url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_owned();
+    let pport = p.url.port_or_known_default().unwrap_or(3128);
+    let addresses = match phost.parse::<IpAddr>() {
+        Ok(ip) => vec![ip],
+        Err(_) => {
+            let t0 = Instant::now();
+            let r = dns::resolve(ctx, resolver, &phost, deadline).await;
+            add(&mut obs.timings.dns_ms, t0.elapsed());
+            if let Some(f) = r.failure {
+                return Err(Failure::new(f.reason, format!("resolving the proxy {phost}: {}", f.message)));
+            }
+            r.addresses
+        }
+    };
+    connect_any(ctx, &addresses, pport, deadline, obs).await.map_err(|f| {
+        let reason = if f.reason == "sandbox.refused" { f.reason } else { "http.proxy_connect_failed" };
+        Failure::new(reason, format!("cannot reach the proxy {}: {} [{}]", p.url, f.message, f.reason))
+    })
+}
+
+/// `Basic` credentials for the proxy (RFC 7617), when it has a user.
+fn proxy_authorization(p: &ProxySpec) -> Option<String> {
+    use base64::Engine;
+    let user = p.username.as_deref().filter(|u| !u.is_empty())?;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", p.password.as_deref().unwrap_or("")));
+    Some(format!("Basic {token}"))
+}
+
+/// Asks the proxy for a tunnel (`CONNECT host:port`, RFC 9110 9.3.6) and reads its answer head
+/// (at most 16 KiB). A 2xx opens the tunnel; anything else is the proxy's refusal.
+async fn tunnel(stream: &mut TcpStream, p: &ProxySpec, host: &str, port: u16, deadline: Instant) -> Result<(), Failure> {
+    let authority = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+    let mut req = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
+    if let Some(auth) = proxy_authorization(p) {
+        req.push_str(&format!("Proxy-Authorization: {auth}\r\n"));
     }
     req.push_str("\r\n");
     let exchange = async {
-        stream.write_all(req.as_bytes()).await.ok()?;
+        stream.write_all(req.as_bytes()).await?;
         let mut buf = Vec::with_capacity(1024);
         let mut chunk = [0u8; 1024];
-        while buf.len() < 16 * 1024 && !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-            let n = stream.read(&mut chunk).await.ok()?;
+        // Byte-exact: read only up to the end of the head, so no tunnel bytes are consumed.
+        while buf.len() < MAX_CONNECT_HEAD && !buf.ends_with(b"\r\n\r\n") {
+            let n = stream.read(&mut chunk[..1]).await?;
             if n == 0 {
                 break;
             }
-            buf.extend_from_slice(&chunk[..n]);
+            buf.push(chunk[0]);
         }
-        let mut headers = [httparse::EMPTY_HEADER; 32];
-        let mut resp = httparse::Response::new(&mut headers);
-        resp.parse(&buf).ok()?;
-        let code = resp.code?;
-        let server =
-            resp.headers.iter().find(|h| h.name.eq_ignore_ascii_case("server")).map(|h| String::from_utf8_lossy(h.value).into_owned());
-        let mut line = format!("{code} {}", resp.reason.unwrap_or(""));
-        if let Some(s) = server {
-            line.push_str(&format!(" (Server: {s})"));
-        }
-        Some((code, line.trim().to_owned()))
+        Ok::<_, std::io::Error>(buf)
     };
-    timeout_at(deadline, exchange).await.ok().flatten()
+    let head = match timeout_at(deadline, exchange).await {
+        Err(_) => return Err(Failure::new("http.timeout", format!("the proxy {} did not answer CONNECT before the deadline", p.url))),
+        Ok(Err(e)) => return Err(Failure::new("http.proxy_connect_failed", format!("the proxy {} dropped the CONNECT: {e}", p.url))),
+        Ok(Ok(h)) => h,
+    };
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut resp = httparse::Response::new(&mut headers);
+    let code = match resp.parse(&head) {
+        Ok(httparse::Status::Complete(_)) => resp.code.unwrap_or(0),
+        _ if head.is_empty() => {
+            return Err(Failure::new(
+                "http.proxy_connect_failed",
+                format!("the proxy {} closed the connection without answering CONNECT", p.url),
+            ));
+        }
+        _ => {
+            return Err(Failure::new(
+                "http.proxy_connect_failed",
+                format!("the proxy {} answered CONNECT with something that is not HTTP", p.url),
+            ));
+        }
+    };
+    if (200..300).contains(&code) {
+        return Ok(());
+    }
+    let server = resp.headers.iter().find(|h| h.name.eq_ignore_ascii_case("server")).map(|h| String::from_utf8_lossy(h.value).into_owned());
+    let mut line = format!("{code} {}", resp.reason.unwrap_or("")).trim().to_owned();
+    if let Some(s) = server {
+        line.push_str(&format!(" (Server: {s})"));
+    }
+    Err(match code {
+        // tinyproxy answers 401 rather than 407 (RFC 9110 15.5.8); either way it is the proxy's
+        // demand, not the endpoint's.
+        401 | 407 => Failure::new("http.proxy_auth_required", format!("the proxy answered CONNECT with {line} (it demands credentials)")),
+        403 => Failure::new("http.proxy_denied", format!("the proxy answered CONNECT with {line} (its policy blocks this destination)")),
+        _ => Failure::new("http.proxy_connect_failed", format!("the proxy answered CONNECT with {line}")),
+    })
+}
+
+/// Whether a plain-HTTP answer relayed by a proxy is the proxy's own (an error or block page):
+/// status 401/403/407/5xx with a `Proxy-Status` (RFC 9209) or `X-Squid-Error` header, or a
+/// `Server` header naming a proxy product. `None` when it is the endpoint's answer.
+pub fn proxy_answer(status: u16, headers: &[(String, String)]) -> Option<Failure> {
+    let get = |n: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.as_str());
+    if !matches!(status, 401 | 403 | 407 | 500..=599) {
+        return None;
+    }
+    let server = get("server").unwrap_or("");
+    let lower = server.to_ascii_lowercase();
+    let marker =
+        get("proxy-status").map(|v| format!("Proxy-Status: {v}")).or_else(|| get("x-squid-error").map(|v| format!("X-Squid-Error: {v}")));
+    let by_server = PROXY_PRODUCTS.iter().any(|p| lower.contains(p));
+    if marker.is_none() && !by_server {
+        return None;
+    }
+    let why = marker.unwrap_or_else(|| format!("Server: {server}"));
+    Some(match status {
+        401 | 407 => {
+            Failure::new("http.proxy_auth_required", format!("the proxy answered {status} itself ({why}): it demands credentials"))
+        }
+        403 => Failure::new("http.proxy_denied", format!("the proxy answered 403 itself ({why}): its policy blocks this destination")),
+        _ => Failure::new(
+            "http.proxy_error",
+            format!("the proxy answered {status} itself ({why}): it could not reach or refused the endpoint"),
+        ),
+    })
+}
+
+/// Classifies a failed TLS handshake (rustls errors arrive wrapped in `io::Error`).
+fn tls_failure(e: &std::io::Error, tunnelled: bool) -> Failure {
+    use rustls::{CertificateError as C, Error as R};
+    let inner = e.get_ref().and_then(|i| i.downcast_ref::<R>());
+    let msg = format!("TLS handshake failed: {e}");
+    let reason = match inner {
+        Some(R::InvalidCertificate(C::Expired | C::ExpiredContext { .. })) => "tls.expired",
+        Some(R::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. })) => "tls.hostname_mismatch",
+        Some(R::InvalidCertificate(_)) => "tls.untrusted",
+        Some(R::AlertReceived(_) | R::PeerIncompatible(_) | R::NoApplicationProtocol) => "tls.protocol",
+        Some(_) => "tls.handshake",
+        None if tunnelled && matches!(e.kind(), std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset) => {
+            return Failure::new(
+                "http.proxy_connect_failed",
+                format!("the proxy accepted CONNECT, then closed the tunnel during the TLS handshake: {e}"),
+            );
+        }
+        None => "tls.handshake",
+    };
+    Failure::new(reason, msg)
+}
+
+/// Classifies a failed exchange: reset, closed early, not HTTP.
+fn hyper_failure(e: &hyper::Error) -> Failure {
+    let mut text = e.to_string();
+    let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    let mut io_kind = None;
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            io_kind = Some(io.kind());
+        }
+        text.push_str(&format!(": {s}"));
+        src = s.source();
+    }
+    let reason =
+        if matches!(io_kind, Some(std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe)) || e.is_incomplete_message() {
+            "http.reset"
+        } else if e.is_parse() || e.is_parse_status() || e.is_parse_too_large() {
+            "http.protocol"
+        } else if e.is_timeout() {
+            "http.timeout"
+        } else {
+            "http.error"
+        };
+    Failure::new(reason, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn a_proxy_block_page_is_told_apart_from_the_endpoint() {
+        let f = proxy_answer(403, &h(&[("Server", "tinyproxy/1.11.1")])).unwrap();
+        assert_eq!(f.reason, "http.proxy_denied");
+        assert!(f.message.contains("tinyproxy/1.11.1"), "{}", f.message);
+        assert_eq!(proxy_answer(502, &h(&[("Proxy-Status", "corp; error=dns_timeout")])).unwrap().reason, "http.proxy_error");
+        assert_eq!(proxy_answer(407, &h(&[("X-Squid-Error", "ERR_CACHE_ACCESS_DENIED 0")])).unwrap().reason, "http.proxy_auth_required");
+    }
+
+    #[test]
+    fn the_endpoints_own_answers_are_not_the_proxys() {
+        // The endpoint's 403 from nginx, a proxy product's 200, and a 404 stay the endpoint's.
+        assert!(proxy_answer(403, &h(&[("Server", "nginx")])).is_none());
+        assert!(proxy_answer(200, &h(&[("Server", "squid/5.7")])).is_none());
+        assert!(proxy_answer(404, &h(&[("Proxy-Status", "corp")])).is_none());
+        assert!(proxy_answer(401, &h(&[])).is_none());
+    }
+
+    #[test]
+    fn tls_errors_get_their_reason() {
+        let wrap = |e: rustls::Error| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+        assert_eq!(tls_failure(&wrap(rustls::Error::InvalidCertificate(rustls::CertificateError::Expired)), false).reason, "tls.expired");
+        assert_eq!(
+            tls_failure(&wrap(rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)), false).reason,
+            "tls.untrusted"
+        );
+        let eof = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "tls handshake eof");
+        assert_eq!(tls_failure(&eof, true).reason, "http.proxy_connect_failed");
+        assert_eq!(tls_failure(&eof, false).reason, "tls.handshake");
+    }
 }

@@ -242,6 +242,8 @@ impl ProbeContext {
         };
         let mut cfg = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
         cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+        // Every check performs a full handshake and verifies the chain: no session resumption.
+        cfg.resumption = rustls::client::Resumption::disabled();
         let cfg = Arc::new(cfg);
         self.tls_cache.lock().unwrap_or_else(|e| e.into_inner()).insert(key, cfg.clone());
         Ok(cfg)

@@ -240,7 +240,14 @@ pub async fn probe(
     TlsObservation { resolution, port, sni: sni.to_owned(), endpoints, elapsed: start.elapsed() }
 }
 
-async fn handshake(ctx: &ProbeContext, addr: SocketAddr, sni: &str, roots: Arc<rustls::RootCertStore>, deadline: Instant) -> TlsEndpoint {
+/// A recording handshake with `addr` (reports the chain and the verdict, sends no data).
+pub(crate) async fn handshake(
+    ctx: &ProbeContext,
+    addr: SocketAddr,
+    sni: &str,
+    roots: Arc<rustls::RootCertStore>,
+    deadline: Instant,
+) -> TlsEndpoint {
     let (attempt, stream) = tcp::connect(ctx, addr, None, deadline).await;
     let mut ep = TlsEndpoint { address: addr, tcp: attempt.state, handshake: None, failure: None };
     let Some(stream) = stream else {
@@ -278,12 +285,7 @@ async fn handshake(ctx: &ProbeContext, addr: SocketAddr, sni: &str, roots: Arc<r
         }
         Ok(Ok(tls)) => {
             let (_, conn) = tls.get_ref();
-            let version = match conn.protocol_version() {
-                Some(rustls::ProtocolVersion::TLSv1_3) => "1.3".to_string(),
-                Some(rustls::ProtocolVersion::TLSv1_2) => "1.2".to_string(),
-                Some(v) => format!("{v:?}"),
-                None => "?".into(),
-            };
+            let version = version_name(conn.protocol_version());
             let cipher_suite = conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default();
             let chain = conn.peer_certificates().unwrap_or(&[]).iter().filter_map(|c| cert_info(c)).collect();
             let verdict = recorder.verdict.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -296,6 +298,16 @@ async fn handshake(ctx: &ProbeContext, addr: SocketAddr, sni: &str, roots: Arc<r
         }
     }
     ep
+}
+
+/// A negotiated version as reports write it: `1.2`, `1.3`.
+pub fn version_name(v: Option<rustls::ProtocolVersion>) -> String {
+    match v {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "1.3".to_string(),
+        Some(rustls::ProtocolVersion::TLSv1_2) => "1.2".to_string(),
+        Some(v) => format!("{v:?}"),
+        None => "?".into(),
+    }
 }
 
 /// Accepts any certificate but still checks handshake signatures (for `insecure: true`).
@@ -336,9 +348,17 @@ impl ServerCertVerifier for AcceptAny {
 
 /// A client config that skips certificate verification (`insecure: true` checks only).
 pub fn insecure_config() -> Arc<rustls::ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut cfg =
-        rustls::ClientConfig::builder().dangerous().with_custom_certificate_verifier(Arc::new(AcceptAny(provider))).with_no_client_auth();
-    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Arc::new(cfg)
+    static CONFIG: std::sync::OnceLock<Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let mut cfg = rustls::ClientConfig::builder()
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+                .with_no_client_auth();
+            cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+            cfg.resumption = rustls::client::Resumption::disabled();
+            Arc::new(cfg)
+        })
+        .clone()
 }

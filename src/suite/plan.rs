@@ -93,7 +93,7 @@ pub struct ProxySpec {
     /// Its name in the suite.
     pub name: String,
     /// `http://host:port`.
-    pub url: reqwest::Url,
+    pub url: url::Url,
     /// Basic-auth user.
     pub username: Option<String>,
     /// Basic-auth password (a secret).
@@ -104,9 +104,9 @@ pub struct ProxySpec {
 #[derive(Debug, Clone)]
 pub struct HttpTarget {
     /// Absolute URL.
-    pub url: reqwest::Url,
+    pub url: url::Url,
     /// Method.
-    pub method: reqwest::Method,
+    pub method: http::Method,
     /// Headers in order.
     pub headers: Vec<(String, String)>,
     /// Body.
@@ -959,7 +959,7 @@ fn build_target(cx: &mut Ctx, c: &Check, scope: &Scope, base: &Path, st: &mut Su
     }
     let h = c.http.as_ref()?;
     let raw = cx.render(&h.url, scope)?;
-    let url = match reqwest::Url::parse(&raw) {
+    let url = match url::Url::parse(&raw) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => u,
         Ok(_) => {
             cx.err(h.url.line, h.url.column, format!("`{raw}` is not an http:// or https:// URL with a host"), None);
@@ -978,7 +978,7 @@ fn build_target(cx: &mut Ctx, c: &Check, scope: &Scope, base: &Path, st: &mut Su
         Some(m) => cx.render_at(m, at, scope)?,
         None => "GET".into(),
     };
-    let method = match reqwest::Method::from_bytes(method_s.to_ascii_uppercase().as_bytes()) {
+    let method = match http::Method::from_bytes(method_s.to_ascii_uppercase().as_bytes()) {
         Ok(m) => m,
         Err(_) => {
             cx.err(at.0, at.1, format!("invalid HTTP method `{method_s}`"), None);
@@ -988,7 +988,7 @@ fn build_target(cx: &mut Ctx, c: &Check, scope: &Scope, base: &Path, st: &mut Su
     let mut headers = Vec::new();
     for (k, v) in &h.headers {
         let v = cx.render_at(v, at, scope)?;
-        if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err() || reqwest::header::HeaderValue::from_str(&v).is_err() {
+        if http::header::HeaderName::from_bytes(k.as_bytes()).is_err() || http::header::HeaderValue::from_str(&v).is_err() {
             cx.err(at.0, at.1, format!("invalid header `{k}`"), None);
             return None;
         }
@@ -1047,7 +1047,7 @@ fn build_target(cx: &mut Ctx, c: &Check, scope: &Scope, base: &Path, st: &mut Su
 /// https, `HTTP_PROXY`/`http_proxy` for http), unless `NO_PROXY`/`no_proxy` exempts the host
 /// (`*`, exact names or IPs, and domain suffixes with or without a leading dot), as curl does.
 /// Credentials in the proxy URL's userinfo become Basic credentials and are secrets.
-fn env_proxy(cx: &mut Ctx, url: &reqwest::Url, at: &Text) -> Option<Arc<ProxySpec>> {
+fn env_proxy(cx: &mut Ctx, url: &url::Url, at: &Text) -> Option<Arc<ProxySpec>> {
     let var = |names: &[&str]| names.iter().find_map(|n| std::env::var(n).ok().filter(|v| !v.trim().is_empty()));
     let raw = if url.scheme() == "https" { var(&["HTTPS_PROXY", "https_proxy"]) } else { var(&["HTTP_PROXY", "http_proxy"]) }?;
     let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
@@ -1061,7 +1061,7 @@ fn env_proxy(cx: &mut Ctx, url: &reqwest::Url, at: &Text) -> Option<Arc<ProxySpe
         }
     }
     let with_scheme = if raw.contains("://") { raw.clone() } else { format!("http://{raw}") };
-    let mut purl = match reqwest::Url::parse(&with_scheme) {
+    let mut purl = match url::Url::parse(&with_scheme) {
         Ok(u) if u.host_str().is_some() => u,
         _ => {
             cx.err(
@@ -1118,7 +1118,7 @@ fn proxy_spec(cx: &mut Ctx, st: &mut SuiteState, pn: &str, def: &ProxyDef, scope
     if let Some(p) = st.proxy_cache.get(&key) {
         return Some(p.clone());
     }
-    let url = match reqwest::Url::parse(&pu) {
+    let url = match url::Url::parse(&pu) {
         Ok(u) if u.host_str().is_some() && matches!(u.scheme(), "http" | "https") => u,
         _ => {
             cx.err(at.0, at.1, format!("invalid proxy URL `{pu}`"), Some("write http://host:port"));
