@@ -203,21 +203,40 @@ pub async fn run(
     let sem = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     let retry_until = opts.retry_timeout.map(|d| Instant::now() + d);
     let mut set = tokio::task::JoinSet::new();
-    for check in plan.checks.iter().cloned().map(Arc::new) {
-        let sem = sem.clone();
+    // Shared with the reporters' events until they drop theirs; unwrapped at the end.
+    let mut results: Vec<Arc<CheckResult>> = Vec::with_capacity(plan.checks.len());
+    // A check becomes a task only once it holds a permit: at most `concurrency` tasks (and copies
+    // of planned checks) exist at any time, whatever the plan's size.
+    let mut pending = plan.checks.iter();
+    while let Some(check) = pending.next() {
+        let permit = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => None,
+            p = sem.clone().acquire_owned() => p.ok(),
+        };
+        let Some(permit) = permit else {
+            let rest = std::iter::once(check).chain(pending.by_ref());
+            for c in rest {
+                let r = Arc::new(cancelled(c, Duration::ZERO));
+                let _ = events.send(RunEvent::Finished(r.clone()));
+                results.push(r);
+            }
+            break;
+        };
+        // Collect what finished meanwhile, so finished tasks do not pile up in the set.
+        while let Some(done) = set.try_join_next() {
+            if let Ok(r) = done {
+                results.push(r);
+            }
+        }
+        let check = Arc::new(check.clone());
         let ctx = ctx.clone();
         let cancel = cancel.clone();
         let events = events.clone();
         let fail_fast = opts.fail_fast;
         set.spawn(async move {
-            let result = tokio::select! {
-                biased;
-                _ = cancel.cancelled() => cancelled(&check, Duration::ZERO),
-                r = async {
-                    let _permit = sem.acquire().await;
-                    run_check(&check, &ctx, &cancel, retry_until).await
-                } => r,
-            };
+            let result = run_check(&check, &ctx, &cancel, retry_until).await;
+            drop(permit);
             if fail_fast && matches!(result.outcome, Outcome::Failed | Outcome::Error) {
                 cancel.cancel();
             }
@@ -226,14 +245,33 @@ pub async fn run(
             result
         });
     }
-    let mut results: Vec<CheckResult> = Vec::with_capacity(plan.checks.len());
     while let Some(r) = set.join_next().await {
         if let Ok(r) = r {
-            results.push(Arc::unwrap_or_clone(r));
+            results.push(r);
         }
     }
+    drop(events);
     results.sort_by_key(|r| r.index);
-    results
+    results.into_iter().map(Arc::unwrap_or_clone).collect()
+}
+
+/// Bytes of an HTTP body kept in the results once the expectations have read it (they see up to
+/// the run's body cap): reports show a snippet, and 100,000 checks must not hold 64 KiB each.
+pub const REPORTED_BODY: usize = 2048;
+
+/// Drops what reports do not need from an evaluated observation (the body past [`REPORTED_BODY`]).
+fn slim(obs: &mut Observation) {
+    if let Observation::Http(h) = obs
+        && h.body.len() > REPORTED_BODY
+    {
+        let mut end = REPORTED_BODY;
+        while !h.body.is_char_boundary(end) {
+            end -= 1;
+        }
+        h.body.truncate(end);
+        h.body.shrink_to_fit();
+        h.body_truncated = true;
+    }
 }
 
 fn base_result(c: &PlannedCheck, outcome: Outcome, attempts: Vec<Attempt>, elapsed: Duration) -> CheckResult {
@@ -307,9 +345,10 @@ async fn run_check(c: &PlannedCheck, ctx: &Arc<ProbeContext>, cancel: &Cancellat
             o = timeout_at(deadline + GRACE, probe::probe(ctx, &c.target, &c.resolver, deadline)) => o,
         };
         let attempt = match obs {
-            Ok(observation) => {
+            Ok(mut observation) => {
                 let error = local_error(&observation);
                 let assertions = expect::evaluate(&c.expect, &observation);
+                slim(&mut observation);
                 Attempt { observation, assertions, error }
             }
             Err(_) => {

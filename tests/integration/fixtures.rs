@@ -188,7 +188,9 @@ fn generated_hostile_inputs() {
     for (name, path) in &cases {
         let o = validate(path);
         assert_refused(name, &o);
-        assert!(o.elapsed < Duration::from_secs(10), "{name}: took {:?}", o.elapsed);
+        // A hang guard, not a speed target (the times are printed): a debug build on a loaded
+        // 2-core machine took 12 s for the 16 MiB case; a hang never ends.
+        assert!(o.elapsed < Duration::from_secs(60), "{name}: took {:?}", o.elapsed);
         report.push_str(&format!("{name}: {:?}, peak RSS {:?} KiB\n", o.elapsed, o.peak_rss_kib));
         let stderr = o.stderr.replace(&format!("{}/", d.display()), "");
         insta::with_settings!({
