@@ -43,7 +43,8 @@ const MAX_CONNECT_HEAD: usize = 16 * 1024;
 const MAX_HEADERS: usize = 100;
 
 /// Server header products of forward proxies: an error or block page whose `Server` names one of
-/// these came from the proxy, not from the endpoint.
+/// these came from the proxy, not from the endpoint. Reverse proxies that commonly front an
+/// endpoint (envoy, haproxy, nginx) are deliberately absent: their 503 is the endpoint's.
 const PROXY_PRODUCTS: &[&str] = &[
     "tinyproxy",
     "squid",
@@ -66,10 +67,8 @@ const PROXY_PRODUCTS: &[&str] = &[
     "polipo",
     "ziproxy",
     "cntlm",
-    "envoy",
-    "apache traffic server",
-    "ats/",
-    "haproxy",
+    // Generic: "Zscaler Proxy", "ProxySG", a lab's "netspec-loopback-proxy".
+    "proxy",
 ];
 
 /// Per-phase wall times of the probe in milliseconds, summed over every hop of a redirect chain.

@@ -228,7 +228,17 @@ scenarios:
     assert_eq!(by_name(&r, "wrong name").reason_code(), Some("tls.hostname_mismatch"));
     let hg = by_name(&r, "https good");
     assert_eq!(hg.outcome, Outcome::Passed, "{}", hg.reason());
-    assert_eq!(by_name(&r, "https rogue").reason_code(), Some("tls.untrusted"));
+    let Observation::Http(h) = &hg.attempts[0].observation else { panic!() };
+    assert!(h.timings.dns_ms.is_some() && h.timings.connect_ms.is_some() && h.timings.tls_ms.is_some(), "{:?}", h.timings);
+    assert!(h.timings.first_byte_ms.is_some_and(|f| f <= h.timings.total_ms), "{:?}", h.timings);
+    assert_eq!(h.tls.as_ref().map(|t| t.version.as_str()), Some("1.3"));
+    let hr = by_name(&r, "https rogue");
+    assert_eq!(hr.reason_code(), Some("tls.untrusted"));
+    // The refused chain is shown: who issued what the server presented.
+    let Observation::Http(h) = &hr.attempts[0].observation else { panic!() };
+    let shown = h.tls.as_ref().expect("the presented chain of a refused certificate");
+    assert!(!shown.trusted && shown.chain[0].issuer.contains("inspection CA"), "{shown:?}");
+    assert!(hr.attempts[0].observation.describe().iter().any(|l| l.contains("issuer: CN=inspection CA")));
 }
 
 #[tokio::test]
@@ -236,9 +246,15 @@ async fn http_status_classes_and_proxy_authentication() {
     let ca = Ca::new("test root").unwrap();
     let site = HttpServer::start(Some(ca.issue(&["svc.example.test"], Validity::Current).unwrap()), Reply::new(401, "auth")).await.unwrap();
     let site_addr = site.addr();
+    let plain = HttpServer::start(None, Reply::new(200, "plain ok")).await.unwrap();
+    let plain_addr = plain.addr();
     let proxy = Proxy::start(ProxyConfig {
         credentials: Some(("shir".into(), "s3cret-pw".into())),
-        route: Arc::new(move |host: &str, _port: u16| (host == "svc.example.test").then_some(site_addr)),
+        route: Arc::new(move |host: &str, port: u16| match (host, port) {
+            ("svc.example.test", 443) => Some(site_addr),
+            ("plain.example.test", 80) => Some(plain_addr),
+            _ => None,
+        }),
     })
     .await
     .unwrap();
@@ -261,6 +277,9 @@ scenarios:
       - { name: class, http: { url: "https://svc.example.test/" }, expect: { status: [2xx, 3xx] } }
       - { name: proxy without credentials, http: { url: "https://svc.example.test/", proxy: noauth }, expect: { status: 401 } }
       - { name: proxy with credentials, http: { url: "https://svc.example.test/", proxy: auth }, expect: { status: 401 } }
+      - { name: plain through proxy, http: { url: "http://plain.example.test/", proxy: auth }, expect: { status: 200, body: { contains: plain ok } } }
+      - { name: "plain, proxy refuses", http: { url: "http://elsewhere.example.test/", proxy: auth }, expect: { status: 200 } }
+      - { name: "plain, proxy demands credentials", http: { url: "http://plain.example.test/", proxy: noauth }, expect: { status: 200 } }
 "#;
     // SAFETY: set before any thread of this test reads the environment; the name is unique to it.
     unsafe { std::env::set_var("NETSPEC_TEST_PROXY_PW", "s3cret-pw") };
@@ -277,6 +296,16 @@ scenarios:
     assert_eq!(na.reason_code(), Some("http.proxy_auth_required"), "{}", na.reason());
     let a = by_name(&r, "proxy with credentials");
     assert_eq!(a.outcome, Outcome::Passed, "{}", a.reason());
+    let p = by_name(&r, "plain through proxy");
+    assert_eq!(p.outcome, Outcome::Passed, "{}", p.reason());
+    // The proxy's own 502 page is the proxy's answer, not the endpoint's status.
+    let refused = by_name(&r, "plain, proxy refuses");
+    assert_eq!(refused.reason_code(), Some("http.proxy_error"), "{}", refused.reason());
+    let Observation::Http(h) = &refused.attempts[0].observation else { panic!() };
+    assert!(h.from_proxy && h.status.is_none(), "{h:?}");
+    assert!(refused.reason().contains("netspec-loopback-proxy"), "{}", refused.reason());
+    let demands = by_name(&r, "plain, proxy demands credentials");
+    assert_eq!(demands.reason_code(), Some("http.proxy_auth_required"), "{}", demands.reason());
 }
 
 #[tokio::test]
