@@ -122,6 +122,10 @@ pub struct RunArgs {
     /// Checks in flight (network-bound, so well above the core count).
     #[arg(short = 'j', long, value_name = "N", default_value_t = run::DEFAULT_CONCURRENCY, env = "NETSPEC_CONCURRENCY", help_heading = "Execution")]
     pub concurrency: usize,
+    /// Checks that may wait on the network beyond `-j` (a check still running after 50 ms gives
+    /// its slot to the next one): a thousand dropped endpoints cost about one timeout. 0 = off.
+    #[arg(long, value_name = "N", default_value_t = run::DEFAULT_MAX_WAITING, env = "NETSPEC_MAX_WAITING", help_heading = "Execution")]
+    pub max_waiting: usize,
     /// Stop at the first failed or errored check.
     #[arg(long, help_heading = "Execution")]
     pub fail_fast: bool,
@@ -457,7 +461,7 @@ fn run_cmd(a: RunArgs) -> i32 {
     let code = rt.block_on(execute(
         plan,
         opts,
-        RunOptions { concurrency: a.concurrency, fail_fast: a.fail_fast, retry_timeout: a.retry_timeout },
+        RunOptions { concurrency: a.concurrency, max_waiting: a.max_waiting, fail_fast: a.fail_fast, retry_timeout: a.retry_timeout },
         Reports { outputs, verbose: a.verbose, name, vantage },
     ));
     if a.exit_zero && code == EXIT_FAILED { EXIT_OK } else { code }

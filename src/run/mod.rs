@@ -1,11 +1,12 @@
 //! The runner: schedules checks with bounded concurrency, owns time (one deadline per attempt,
 //! retries, cancellation) and streams [`RunEvent`]s to reporters. It never prints.
 //!
-//! Concurrency: `-j` checks in flight (default [`DEFAULT_CONCURRENCY`]). Checks mostly wait on
-//! the network, not the CPU, so the default is far above the core count: 256 checks that wait
-//! out a dropped port cost one timeout together (the 26-region Arc SQL suite has 182 checks, 130
-//! of them waiting when 443 is dropped), while a check holds one or two sockets at a time, well
-//! under the usual 1024 open-file limit.
+//! Concurrency: `-j` checks work at once (default [`DEFAULT_CONCURRENCY`]); a check still running
+//! after [`PARK_AFTER`] is waiting on the network (a dropped SYN, a slow server, a retry pause),
+//! so it trades its working slot for one of `--max-waiting` waiting slots and the next check
+//! starts: waiting is not work, and 1,000 dropped endpoints cost about one timeout rather than
+//! four rounds of 256. CPU-heavy work (TLS handshakes) stays bounded by `-j`, so local starvation
+//! does not turn into false network timeouts. Only checks holding a slot exist as tasks.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,15 @@ use crate::suite::plan::{Plan, PlannedCheck};
 
 /// Default number of checks in flight.
 pub const DEFAULT_CONCURRENCY: usize = 256;
+
+/// Default number of checks that may wait on the network (after [`PARK_AFTER`]) beyond the
+/// checks in flight; each holds a socket or two.
+pub const DEFAULT_MAX_WAITING: usize = 2048;
+
+/// How long a check may hold one of the `-j` working slots before it counts as waiting on the
+/// network (a dropped SYN, a slow server, a retry pause) and gives its slot to the next check.
+/// Loopback and LAN checks finish well within it.
+pub const PARK_AFTER: Duration = Duration::from_millis(50);
 
 /// Extra time a probe gets past its deadline before the runner gives up on it (it should never
 /// be needed: probes keep every await under the deadline).
@@ -174,6 +184,9 @@ pub enum RunEvent {
 pub struct RunOptions {
     /// Checks in flight.
     pub concurrency: usize,
+    /// Checks that may wait on the network on top of `concurrency` (see [`PARK_AFTER`]): waiting
+    /// is not work, so a thousand dropped endpoints cost about one timeout. 0 disables parking.
+    pub max_waiting: usize,
     /// Cancel the rest after the first failure or error.
     pub fail_fast: bool,
     /// Keep re-running failing checks (with their retry pause and backoff) until they pass or this
@@ -183,7 +196,7 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { concurrency: DEFAULT_CONCURRENCY, fail_fast: false, retry_timeout: None }
+        RunOptions { concurrency: DEFAULT_CONCURRENCY, max_waiting: DEFAULT_MAX_WAITING, fail_fast: false, retry_timeout: None }
     }
 }
 
@@ -201,6 +214,7 @@ pub async fn run(
 ) -> Vec<CheckResult> {
     let _ = events.send(RunEvent::Started { total: plan.checks.len() });
     let sem = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    let waiting = Arc::new(Semaphore::new(opts.max_waiting));
     let retry_until = opts.retry_timeout.map(|d| Instant::now() + d);
     let mut set = tokio::task::JoinSet::new();
     // Shared with the reporters' events until they drop theirs; unwrapped at the end.
@@ -234,15 +248,32 @@ pub async fn run(
         let cancel = cancel.clone();
         let events = events.clone();
         let fail_fast = opts.fail_fast;
+        let waiting = waiting.clone();
         set.spawn(async move {
-            let result = run_check(&check, &ctx, &cancel, retry_until).await;
+            let work = run_check(&check, &ctx, &cancel, retry_until);
+            tokio::pin!(work);
+            let result = tokio::select! {
+                r = &mut work => r,
+                _ = sleep(PARK_AFTER) => {
+                    // Still running: it waits on the network. Trade the working slot for a
+                    // waiting one (when there is one) so the next check can start.
+                    let parked = tokio::select! {
+                        r = &mut work => Err(r),
+                        p = waiting.acquire_owned() => Ok(p),
+                    };
+                    match parked {
+                        Err(r) => r,
+                        Ok(slot) => {
+                            drop(permit);
+                            let r = work.await;
+                            drop(slot);
+                            return finish(r, fail_fast, &cancel, &events);
+                        }
+                    }
+                }
+            };
             drop(permit);
-            if fail_fast && matches!(result.outcome, Outcome::Failed | Outcome::Error) {
-                cancel.cancel();
-            }
-            let result = Arc::new(result);
-            let _ = events.send(RunEvent::Finished(result.clone()));
-            result
+            finish(result, fail_fast, &cancel, &events)
         });
     }
     while let Some(r) = set.join_next().await {
@@ -253,6 +284,16 @@ pub async fn run(
     drop(events);
     results.sort_by_key(|r| r.index);
     results.into_iter().map(Arc::unwrap_or_clone).collect()
+}
+
+/// A check's end: fail-fast, the event, the shared result.
+fn finish(result: CheckResult, fail_fast: bool, cancel: &CancellationToken, events: &mpsc::UnboundedSender<RunEvent>) -> Arc<CheckResult> {
+    if fail_fast && matches!(result.outcome, Outcome::Failed | Outcome::Error) {
+        cancel.cancel();
+    }
+    let result = Arc::new(result);
+    let _ = events.send(RunEvent::Finished(result.clone()));
+    result
 }
 
 /// Bytes of an HTTP body kept in the results once the expectations have read it (they see up to

@@ -181,6 +181,33 @@ scenarios:
 }
 
 #[tokio::test]
+async fn waiting_checks_give_their_slot_to_working_ones() {
+    // 40 dropped endpoints with 4 checks in flight: without parking that is 10 rounds of the 1 s
+    // timeout; waiting checks hand their slot on after 50 ms, so it is about one timeout.
+    let filtered = FilteredPort::start().await.unwrap();
+    let mut z = DnsZone::new();
+    let mut map = Vec::new();
+    for i in 0..40u8 {
+        let ip = Ipv4Addr::new(20, 51, 0, i + 1);
+        z.add_a(&format!("h{i}.example.test"), ip);
+        map.push((SocketAddr::new(ip.into(), 443), filtered.addr()));
+    }
+    let dns = DnsServer::start(z).await.unwrap();
+    let checks: String = (0..40)
+        .map(|i| format!("      - {{ name: h{i}, tcp: {{ host: h{i}.example.test, port: 443 }}, expect: {{ state: open }} }}\n"))
+        .collect();
+    let yaml = lab_suite(&checks).replace("name: t\n", "name: t\ndefaults: { timeout: 1s }\n");
+    let opts = RunOptions { concurrency: 4, ..Default::default() };
+    let start = Instant::now();
+    let r = run_yaml_with(&yaml, &[("dns", dns.addr().to_string())], ContextOptions { sandbox: sandbox(&map), ..Default::default() }, opts)
+        .await;
+    let took = start.elapsed();
+    assert_eq!(r.len(), 40);
+    assert!(r.iter().all(|c| c.reason_code() == Some("tcp.filtered")), "{:?}", r.iter().map(|c| c.reason()).collect::<Vec<_>>());
+    assert!(took < Duration::from_secs(5), "took {took:?} (10 rounds would be 10 s)");
+}
+
+#[tokio::test]
 async fn tls_facts_and_trust_verdicts() {
     let ca = Ca::new("test root").unwrap();
     let other = Ca::new("inspection CA").unwrap();
