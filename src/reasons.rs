@@ -100,6 +100,16 @@ pub const REASONS: &[Reason] = &[
         hint: "usually a proxy inspects TLS with its own CA: install that CA in this machine's trust store or exempt the host from inspection; otherwise the server sends an incomplete chain",
     },
     Reason {
+        code: "tls.intercepted",
+        meaning: "the chain is not trusted and looks re-signed by a TLS-inspecting proxy or firewall (its issuer names an inspection product, or is not the issuer the check expects)",
+        hint: "TLS inspection by a proxy whose CA is not trusted: give that CA with `ca_file` (or install it in this machine's trust store), or ask for the endpoint to be exempted from inspection (services that pin certificates break under it)",
+    },
+    Reason {
+        code: "tls.version_accepted",
+        meaning: "the server completed a handshake with a TLS version the check expects it to refuse",
+        hint: "the old version is still enabled on the server or on a load balancer or proxy in front of it: disable it there (nginx `ssl_protocols`, the load balancer's TLS policy, Windows Schannel settings)",
+    },
+    Reason {
         code: "tls.expired",
         meaning: "the certificate has expired (or is not yet valid)",
         hint: "renew the certificate; if only this machine sees it expired, check its clock",
@@ -154,6 +164,11 @@ pub const REASONS: &[Reason] = &[
         code: "http.proxy_denied",
         meaning: "the proxy refuses this destination (403)",
         hint: "the proxy's policy blocks the host: add it to the proxy's allow list (for a SHIR, the Data Factory domains)",
+    },
+    Reason {
+        code: "http.proxy_error",
+        meaning: "the proxy itself answered with an error (502, 503 or 504 from the proxy, not from the endpoint)",
+        hint: "the proxy could not reach or resolve the destination, or timed out waiting for it: check the proxy's own DNS and outbound firewall for this host; the endpoint may be fine from elsewhere",
     },
     Reason {
         code: "http.proxy_connect_failed",
