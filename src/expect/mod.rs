@@ -687,7 +687,10 @@ fn eval_one(e: &Expectation, obs: &Observation, out: &mut Vec<Assertion>) {
                             format!("{}: trusted", ep.address)
                         } else {
                             let issuer = leaf.map(|l| format!(" (issuer: {})", l.issuer)).unwrap_or_default();
-                            format!("{}: untrusted: {}{issuer}", ep.address, h.trust_error.as_deref().unwrap_or("?"))
+                            let intercepted = crate::probe::tls::interception(&h.chain, h.trusted)
+                                .map(|why| format!("; looks intercepted: {why}"))
+                                .unwrap_or_default();
+                            format!("{}: untrusted: {}{issuer}{intercepted}", ep.address, h.trust_error.as_deref().unwrap_or("?"))
                         };
                         out.push(Assertion::new("trusted", h.trusted == *b, if *b { "trusted" } else { "untrusted" }, observed));
                     }
