@@ -204,8 +204,13 @@ pub fn markdown() -> String {
     for r in REASONS {
         out.push_str(&format!("| `{}` | {} | {} |\n", r.code, r.meaning, r.hint));
     }
+    out.push_str(&format!("| `{ASSERTION}` | the probe got a clean answer, but an expectation did not hold (e.g. a public address where a private one is expected, a certificate that expires too soon) | the failure message says what was expected and what was observed; a check's own `hint` says what it means |\n"));
     out
 }
+
+/// The JUnit `<failure type>` (and console label) of a failure that has no reason code: the probe
+/// got a clean answer, but an expectation did not hold.
+pub const ASSERTION: &str = "assertion";
 
 #[cfg(test)]
 mod tests {

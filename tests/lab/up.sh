@@ -30,10 +30,14 @@ table inet probe {
         type filter hook input priority filter; policy accept;
         tcp dport 9 reject with tcp reset
     }
+    chain prerouting {
+        type nat hook prerouting priority dstnat; policy accept;
+        ip daddr 192.0.2.1 tcp dport 9 dnat ip to 127.0.0.1:9
+    }
 }
 EOF
     then
-        ip netns del "$probe"; echo "lab unavailable: nftables does not work inside a network namespace"; return 3
+        ip netns del "$probe"; echo "lab unavailable: nftables (filter and NAT) does not work inside a network namespace"; return 3
     fi
     ip netns del "$probe"
     return 0
