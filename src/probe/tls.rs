@@ -285,7 +285,10 @@ impl ServerCertVerifier for Recording {
     }
 }
 
-/// Resolves `host` and runs a handshake on every routable address, all before `deadline`.
+/// Resolves `host` and runs a handshake on every routable address, all before `deadline`; on
+/// every address that accepts TCP, one more handshake per version of `refuse_versions` offers
+/// that version alone ([`TlsEndpoint::version_probes`]).
+#[allow(clippy::too_many_arguments)]
 pub async fn probe(
     ctx: &ProbeContext,
     resolver: &ResolverSpec,

@@ -757,26 +757,6 @@ fn plan_check(
             None => return,
         },
     };
-    let (dns_name, compared) = match &target {
-        Target::Dns { name, compare, .. } => (Some(name.as_str()), !compare.is_empty()),
-        _ => (None, false),
-    };
-    if rendered.as_ref().is_some_and(|e| e.agree.is_some()) && !compared {
-        cx.err(
-            expect_at.0,
-            expect_at.1,
-            "`agree` needs resolvers to compare with",
-            Some("add `compare: [other-resolver]` to the dns check"),
-        );
-        return;
-    }
-    let expect = match expect::compile(rendered.as_ref(), kind, &base, dns_name) {
-        Ok(e) => e,
-        Err(m) => {
-            cx.err(expect_at.0, expect_at.1, m, None);
-            return;
-        }
-    };
     if let (Some(versions), Target::Tls { refuse_versions, .. }) =
         (rendered.as_ref().and_then(|e| e.refuses_versions.as_ref()), &mut target)
     {
@@ -798,6 +778,26 @@ fn plan_check(
         refuse_versions.sort();
         refuse_versions.dedup();
     }
+    let (dns_name, compared) = match &target {
+        Target::Dns { name, compare, .. } => (Some(name.as_str()), !compare.is_empty()),
+        _ => (None, false),
+    };
+    if rendered.as_ref().is_some_and(|e| e.agree.is_some()) && !compared {
+        cx.err(
+            expect_at.0,
+            expect_at.1,
+            "`agree` needs resolvers to compare with",
+            Some("add `compare: [other-resolver]` to the dns check"),
+        );
+        return;
+    }
+    let expect = match expect::compile(rendered.as_ref(), kind, &base, dns_name) {
+        Ok(e) => e,
+        Err(m) => {
+            cx.err(expect_at.0, expect_at.1, m, None);
+            return;
+        }
+    };
     let hint = match &c.hint {
         Some(h) => match cx.render_at(h, (c.name.line, c.name.column), scope) {
             Some(h) => Some(h),

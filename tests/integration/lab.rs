@@ -1067,7 +1067,7 @@ fn lab_every_failure_has_a_documented_reason_code() {
     for run in &runs {
         let junit = match &run.junit {
             Ok(j) => j,
-            Err(e) => panic!("{}", explain(run, &[e.clone()])),
+            Err(e) => panic!("{}", explain(run, std::slice::from_ref(e))),
         };
         for suite in &junit.suites {
             for case in &suite.cases {
