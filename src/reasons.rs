@@ -100,6 +100,16 @@ pub const REASONS: &[Reason] = &[
         hint: "usually a proxy inspects TLS with its own CA: install that CA in this machine's trust store or exempt the host from inspection; otherwise the server sends an incomplete chain",
     },
     Reason {
+        code: "tls.intercepted",
+        meaning: "the chain is not trusted and looks re-signed by a TLS-inspecting proxy or firewall (its issuer names an inspection product, or is not the issuer the check expects)",
+        hint: "TLS inspection by a proxy whose CA is not trusted: give that CA with `ca_file` (or install it in this machine's trust store), or ask for the endpoint to be exempted from inspection (services that pin certificates break under it)",
+    },
+    Reason {
+        code: "tls.version_accepted",
+        meaning: "the server completed a handshake with a TLS version the check expects it to refuse",
+        hint: "the old version is still enabled on the server or on a load balancer or proxy in front of it: disable it there (nginx `ssl_protocols`, the load balancer's TLS policy, Windows Schannel settings)",
+    },
+    Reason {
         code: "tls.expired",
         meaning: "the certificate has expired (or is not yet valid)",
         hint: "renew the certificate; if only this machine sees it expired, check its clock",
@@ -156,14 +166,14 @@ pub const REASONS: &[Reason] = &[
         hint: "the proxy's policy blocks the host: add it to the proxy's allow list (for a SHIR, the Data Factory domains)",
     },
     Reason {
+        code: "http.proxy_error",
+        meaning: "the proxy itself answered with an error (a 5xx page from the proxy, not from the endpoint)",
+        hint: "the proxy could not reach or resolve the destination, or timed out waiting for it: check the proxy's own DNS and outbound firewall for this host; the endpoint may be fine from elsewhere",
+    },
+    Reason {
         code: "http.proxy_connect_failed",
         meaning: "the proxy could not open a tunnel to the destination",
         hint: "the proxy cannot resolve or reach the host (its own DNS or firewall), or it is not a CONNECT-capable proxy",
-    },
-    Reason {
-        code: "http.proxy_error",
-        meaning: "the proxy answered with its own error page (5xx) instead of the endpoint's answer",
-        hint: "the proxy could not reach the endpoint (its DNS or its upstream firewall) or refused it; ask the proxy team, or bypass it with `proxy: none` if the network allows",
     },
     Reason {
         code: "http.too_many_redirects",
@@ -204,8 +214,13 @@ pub fn markdown() -> String {
     for r in REASONS {
         out.push_str(&format!("| `{}` | {} | {} |\n", r.code, r.meaning, r.hint));
     }
+    out.push_str(&format!("| `{ASSERTION}` | the probe got a clean answer, but an expectation did not hold (e.g. a public address where a private one is expected, a certificate that expires too soon) | the failure message says what was expected and what was observed; a check's own `hint` says what it means |\n"));
     out
 }
+
+/// The JUnit `<failure type>` (and console label) of a failure that has no reason code: the probe
+/// got a clean answer, but an expectation did not hold.
+pub const ASSERTION: &str = "assertion";
 
 #[cfg(test)]
 mod tests {

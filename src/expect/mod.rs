@@ -252,6 +252,8 @@ pub enum Expectation {
     San(StrMatch),
     /// tls leaf issuer.
     Issuer(StrMatch),
+    /// tls: a handshake offering only each of these versions fails on every address.
+    RefusesVersions(Vec<TlsVersion>),
     /// http status.
     Status(StatusSet),
     /// http header.
@@ -306,6 +308,7 @@ impl Expectation {
             Expectation::ExpiresIn(r) => format!("expires_in {}", range_text(r)),
             Expectation::San(m) => format!("san {m}"),
             Expectation::Issuer(m) => format!("issuer {m}"),
+            Expectation::RefusesVersions(v) => format!("refuses_versions {}", versions_text(v)),
             Expectation::Status(set) => format!("status {}", set.0.iter().map(|t| t.to_string()).collect::<Vec<_>>().join("|")),
             Expectation::Header(n, m) => format!("headers.{n} {m}"),
             Expectation::Body(m) => format!("body {m}"),
@@ -348,7 +351,7 @@ pub fn applies(key: &str, kind: Kind) -> bool {
     match key {
         "rcode" | "resolves" | "addresses" | "cname" | "ttl" | "private_endpoint" | "agree" => kind == Kind::Dns,
         "state" => kind == Kind::Tcp,
-        "trusted" | "min_version" | "expires_in" | "san" | "issuer" => kind == Kind::Tls,
+        "trusted" | "min_version" | "expires_in" | "san" | "issuer" | "refuses_versions" => kind == Kind::Tls,
         "status" | "headers" | "body" | "remote_address" => kind == Kind::Http,
         _ => true,
     }
@@ -374,6 +377,7 @@ pub fn keys(e: &Expect) -> Vec<&'static str> {
         expires_in,
         san,
         issuer,
+        refuses_versions,
         status,
         body,
         remote_address,
@@ -462,6 +466,16 @@ pub fn compile(e: Option<&Expect>, kind: Kind, base: &Path, dns_name: Option<&st
     }
     if let Some(v) = &e.issuer {
         out.push(Expectation::Issuer(StrMatch::compile(v)?));
+    }
+    if let Some(v) = &e.refuses_versions {
+        // 1.0 and 1.1 are rejected with their position when the suite is planned.
+        let mut vs: Vec<TlsVersion> = v.iter().filter_map(|v| v.value.testable()).collect();
+        vs.sort();
+        vs.dedup();
+        if vs.is_empty() {
+            return Err("`refuses_versions` needs at least one TLS version netspec can offer: \"1.2\" or \"1.3\"".into());
+        }
+        out.push(Expectation::RefusesVersions(vs));
     }
     if let Some(v) = &e.status {
         out.push(Expectation::Status(v.clone()));
@@ -649,6 +663,11 @@ fn eval_one(e: &Expectation, obs: &Observation, out: &mut Vec<Assertion>) {
                 out.push(Assertion::new(key_of(e), false, "a TLS handshake", "no routable address"));
                 return;
             }
+            if let E::RefusesVersions(want) = e {
+                // judged by the extra handshakes alone: a server that only speaks TLS 1.0 refuses 1.2
+                refuses_versions(want, t, out);
+                return;
+            }
             for ep in &t.endpoints {
                 let Some(h) = &ep.handshake else {
                     let f = ep.failure.as_ref();
@@ -668,7 +687,10 @@ fn eval_one(e: &Expectation, obs: &Observation, out: &mut Vec<Assertion>) {
                             format!("{}: trusted", ep.address)
                         } else {
                             let issuer = leaf.map(|l| format!(" (issuer: {})", l.issuer)).unwrap_or_default();
-                            format!("{}: untrusted: {}{issuer}", ep.address, h.trust_error.as_deref().unwrap_or("?"))
+                            let intercepted = crate::probe::tls::interception(&h.chain, h.trusted)
+                                .map(|why| format!("; looks intercepted: {why}"))
+                                .unwrap_or_default();
+                            format!("{}: untrusted: {}{issuer}{intercepted}", ep.address, h.trust_error.as_deref().unwrap_or("?"))
                         };
                         out.push(Assertion::new("trusted", h.trusted == *b, if *b { "trusted" } else { "untrusted" }, observed));
                     }
@@ -755,6 +777,47 @@ fn eval_one(e: &Expectation, obs: &Observation, out: &mut Vec<Assertion>) {
     }
 }
 
+fn versions_text(v: &[TlsVersion]) -> String {
+    v.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// `refuses_versions`: on every address with a TCP connection, each version's lone offer was
+/// refused. An address without a verdict (no connection, timeout) fails the expectation: no
+/// evidence is not a refusal.
+fn refuses_versions(want: &[TlsVersion], t: &crate::probe::TlsObservation, out: &mut Vec<Assertion>) {
+    use crate::probe::tls::VersionVerdict;
+    let expected = format!("{} refused", versions_text(want));
+    let mut passed = !t.endpoints.is_empty();
+    let mut seen = Vec::new();
+    for ep in &t.endpoints {
+        for v in want {
+            let name = match v {
+                TlsVersion::V1_2 => "1.2",
+                TlsVersion::V1_3 => "1.3",
+            };
+            match ep.version_probes.iter().find(|p| p.version == name) {
+                Some(p) => {
+                    passed &= p.verdict == VersionVerdict::Refused;
+                    let verdict = match p.verdict {
+                        VersionVerdict::Accepted => "accepted",
+                        VersionVerdict::Refused => "refused",
+                        VersionVerdict::Untested => "not tested",
+                    };
+                    seen.push(format!("{}: {v} {verdict} ({})", ep.address, p.detail));
+                }
+                None => {
+                    passed = false;
+                    let why =
+                        ep.failure.as_ref().map(|f| format!("{}: {}", f.reason, f.message)).unwrap_or_else(|| format!("tcp {}", ep.tcp));
+                    seen.push(format!("{}: {v} not tested ({why})", ep.address));
+                }
+            }
+        }
+    }
+    let observed = if seen.is_empty() { "no routable address".to_string() } else { seen.join("; ") };
+    out.push(Assertion::new("refuses_versions", passed, expected, observed));
+}
+
 fn summarize(d: &crate::probe::DnsObservation) -> String {
     let last = d.cname_chain.last().unwrap_or(&d.query);
     let want = d.record_type.to_string();
@@ -773,6 +836,7 @@ fn key_of(e: &Expectation) -> &'static str {
         Expectation::ExpiresIn(_) => "expires_in",
         Expectation::San(_) => "san",
         Expectation::Issuer(_) => "issuer",
+        Expectation::RefusesVersions(_) => "refuses_versions",
         _ => "tls",
     }
 }

@@ -466,7 +466,7 @@ async fn open(
             Ok(Opened { stream: Either::Right(tls), remote, absolute_form: false })
         }
         Ok(Err(e)) => {
-            let f = tls_failure(&e, t.proxy.is_some());
+            let mut f = tls_failure(&e, t.proxy.is_some());
             if f.reason.starts_with("tls.") && f.reason != "tls.protocol" && t.proxy.is_none() {
                 // Show what was presented: a second handshake that records instead of refusing.
                 let roots = match t.ca_file.as_deref() {
@@ -476,6 +476,11 @@ async fn open(
                 if let Ok(roots) = roots {
                     let ep = super::tls::handshake(ctx, remote, host, roots, deadline).await;
                     obs.tls = ep.handshake.map(Box::new);
+                }
+                if f.reason == "tls.untrusted"
+                    && let Some(why) = obs.tls.as_ref().and_then(|h| super::tls::interception(&h.chain, h.trusted))
+                {
+                    f = Failure::new("tls.intercepted", format!("{}; {why}", f.message));
                 }
             }
             Err(f)

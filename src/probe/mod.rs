@@ -277,8 +277,8 @@ pub async fn probe(ctx: &Arc<ProbeContext>, target: &Target, resolver: &Arc<Reso
             Observation::Dns(main)
         }
         Target::Tcp { host, port, source } => Observation::Tcp(tcp::probe(ctx, resolver, host, *port, *source, deadline).await),
-        Target::Tls { host, port, sni, ca_file } => {
-            Observation::Tls(tls::probe(ctx, resolver, host, *port, sni, ca_file.as_deref(), deadline).await)
+        Target::Tls { host, port, sni, ca_file, refuse_versions } => {
+            Observation::Tls(tls::probe(ctx, resolver, host, *port, sni, ca_file.as_deref(), refuse_versions, deadline).await)
         }
         Target::Http(h) => Observation::Http(http::probe(ctx, resolver, h, deadline).await),
     }

@@ -24,6 +24,7 @@ use tokio_rustls::TlsConnector;
 
 use super::tcp::{self, PortState};
 use super::{Failure, ProbeContext, Resolution, dns};
+use crate::suite::model::TlsVersion;
 use crate::suite::plan::ResolverSpec;
 
 /// One certificate of the presented chain.
@@ -69,6 +70,33 @@ pub struct TlsEndpoint {
     pub handshake: Option<Handshake>,
     /// Why there is no handshake.
     pub failure: Option<Failure>,
+    /// One extra handshake per version of `refuses_versions`, each offering that version alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub version_probes: Vec<VersionProbe>,
+}
+
+/// What the server did with a handshake that offered one TLS version only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum VersionVerdict {
+    /// The handshake completed: the server speaks this version.
+    Accepted,
+    /// The server ended the handshake on protocol grounds (a fatal alert such as
+    /// `protocol_version` or `handshake_failure`, RFC 8446 6.2 / RFC 5246 7.2.2).
+    Refused,
+    /// No evidence either way: no TCP connection, the deadline passed, or the connection broke.
+    Untested,
+}
+
+/// The answer to a handshake that offered only `version` (for `refuses_versions`).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, PartialEq, Eq)]
+pub struct VersionProbe {
+    /// The version offered: `1.2` or `1.3`.
+    pub version: String,
+    /// Accepted, refused or untested.
+    pub verdict: VersionVerdict,
+    /// The negotiated cipher suite, or the error.
+    pub detail: String,
 }
 
 /// What a TLS check observed.
@@ -102,9 +130,16 @@ impl TlsObservation {
                         out.push(format!("    [{i}] subject: {}; issuer: {}", c.subject, c.issuer));
                         out.push(format!("        SANs: {}; valid {} .. {}", c.sans.join(", "), c.not_before, c.not_after));
                     }
+                    if let Some(why) = interception(&h.chain, h.trusted) {
+                        out.push(format!("    looks intercepted: {why}"));
+                    }
                 }
                 (None, Some(f)) => out.push(format!("  {} tcp {}: {} [{}]", e.address, e.tcp, f.message, f.reason)),
                 (None, None) => out.push(format!("  {} tcp {}", e.address, e.tcp)),
+            }
+            for v in &e.version_probes {
+                let verdict = serde_json::to_value(v.verdict).ok().and_then(|x| x.as_str().map(str::to_owned)).unwrap_or_default();
+                out.push(format!("    offering TLS {} only: {verdict} ({})", v.version, v.detail));
             }
         }
         out
@@ -158,6 +193,53 @@ pub fn cert_info(der: &[u8]) -> Option<CertInfo> {
     })
 }
 
+/// The table of TLS-inspection products (`data/tls-inspection-issuers.tsv`): `match<TAB>product`
+/// lines, `#` comments. `match` is a case-insensitive substring of an issuer or CA subject name.
+pub const INSPECTION_ISSUERS_TSV: &str = include_str!("../../data/tls-inspection-issuers.tsv");
+
+static INSPECTION_ISSUERS: std::sync::LazyLock<Vec<(String, &'static str)>> = std::sync::LazyLock::new(|| {
+    INSPECTION_ISSUERS_TSV
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(m, p)| (m.trim().to_lowercase(), p.trim()))
+        .filter(|(m, _)| !m.is_empty())
+        .collect()
+});
+
+/// Whether a presented chain looks intercepted by a TLS-inspecting proxy or firewall, and why.
+///
+/// `chain` is the presented chain, leaf first (as in [`Handshake::chain`]); `trusted` is the
+/// verifier's verdict against the trust anchors in use. A trusted chain is never reported: an
+/// inspection CA that the machine trusts (installed, or given with `ca_file`) is the supported
+/// set-up. An untrusted chain is reported when the issuer of any certificate in it, or the subject
+/// of any CA certificate after the leaf, contains a `match` of [`INSPECTION_ISSUERS_TSV`]
+/// (case-insensitive): a known product (Zscaler, Palo Alto Networks, FortiGate, …) or a generic
+/// word (`inspection`, `intercept`, `proxy`, `firewall`). The leaf's own subject is never matched
+/// (a server may well be called `proxy.example`).
+///
+/// Returns one line for reports, e.g. ``issuer `CN=Contoso TLS Inspection CA, O=Contoso` names
+/// "inspection": a TLS-inspecting middlebox re-signs this connection with a CA this machine does
+/// not trust``; `None` when the chain does not look intercepted. Pure: no I/O, no clock.
+///
+/// A check whose `issuer` expectation fails on an untrusted chain is also reported as intercepted
+/// (reason `tls.intercepted`), by the reason mapping, since the expectation names the real issuer.
+pub fn interception(chain: &[CertInfo], trusted: bool) -> Option<String> {
+    if trusted {
+        return None;
+    }
+    let names = chain.iter().map(|c| ("issuer", c.issuer.as_str())).chain(chain.iter().skip(1).map(|c| ("CA", c.subject.as_str())));
+    for (what, name) in names {
+        let lower = name.to_lowercase();
+        if let Some((m, product)) = INSPECTION_ISSUERS.iter().find(|(m, _)| lower.contains(m.as_str())) {
+            return Some(format!(
+                "{what} `{name}` names \"{m}\": {product} re-signs this connection with a CA this machine does not trust (TLS inspection)"
+            ));
+        }
+    }
+    None
+}
+
 /// Seconds since the Unix epoch, now.
 pub fn now_unix() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
@@ -203,7 +285,10 @@ impl ServerCertVerifier for Recording {
     }
 }
 
-/// Resolves `host` and runs a handshake on every routable address, all before `deadline`.
+/// Resolves `host` and runs a handshake on every routable address, all before `deadline`; on
+/// every address that accepts TCP, one more handshake per version of `refuse_versions` offers
+/// that version alone ([`TlsEndpoint::version_probes`]).
+#[allow(clippy::too_many_arguments)]
 pub async fn probe(
     ctx: &ProbeContext,
     resolver: &ResolverSpec,
@@ -211,6 +296,7 @@ pub async fn probe(
     port: u16,
     sni: &str,
     ca_file: Option<&Path>,
+    refuse_versions: &[TlsVersion],
     deadline: Instant,
 ) -> TlsObservation {
     let start = Instant::now();
@@ -228,10 +314,27 @@ pub async fn probe(
                 tcp: PortState::NoRoute,
                 handshake: None,
                 failure: Some(Failure::new("tls.ca_file", msg.clone())),
+                version_probes: Vec::new(),
             })
             .collect(),
         Ok(roots) => {
-            let hs = resolution.addresses.iter().map(|ip| handshake(ctx, SocketAddr::new(*ip, port), sni, roots.clone(), deadline));
+            let hs = resolution.addresses.iter().map(|ip| async {
+                let addr = SocketAddr::new(*ip, port);
+                let mut ep = handshake(ctx, addr, sni, roots.clone(), deadline).await;
+                if ep.tcp == PortState::Open {
+                    let probes = refuse_versions.iter().map(|v| offer_only(ctx, addr, sni, *v, deadline));
+                    for (mut p, closed) in futures_util::future::join_all(probes).await {
+                        // Some servers close the connection instead of sending an alert; when the
+                        // same server completes a handshake offering every version, that is a refusal.
+                        if closed && ep.handshake.is_some() {
+                            p.verdict = VersionVerdict::Refused;
+                            p.detail.push_str(" (it completes a handshake that offers every version)");
+                        }
+                        ep.version_probes.push(p);
+                    }
+                }
+                ep
+            });
             let all: Vec<TlsEndpoint> = futures_util::future::join_all(hs).await;
             let routable = all.iter().any(|e| e.tcp != PortState::NoRoute);
             all.into_iter().filter(|e| !routable || e.tcp != PortState::NoRoute).collect()
@@ -249,7 +352,7 @@ pub(crate) async fn handshake(
     deadline: Instant,
 ) -> TlsEndpoint {
     let (attempt, stream) = tcp::connect(ctx, addr, None, deadline).await;
-    let mut ep = TlsEndpoint { address: addr, tcp: attempt.state, handshake: None, failure: None };
+    let mut ep = TlsEndpoint { address: addr, tcp: attempt.state, handshake: None, failure: None, version_probes: Vec::new() };
     let Some(stream) = stream else {
         let reason = match attempt.state {
             PortState::Closed => "tcp.closed",
@@ -310,6 +413,57 @@ pub fn version_name(v: Option<rustls::ProtocolVersion>) -> String {
     }
 }
 
+/// One handshake to `addr` offering only `version` (any certificate accepted: only the version
+/// matters, and no application data is sent), before `deadline`.
+///
+/// Refused when the server ends the handshake with a fatal alert or a protocol error (rustls'
+/// `InvalidData`: e.g. `protocol_version`, `handshake_failure`, or a server that answers with
+/// another version than offered); accepted when it completes; untested otherwise. The flag is
+/// true when the server closed or reset the connection during the handshake.
+async fn offer_only(ctx: &ProbeContext, addr: SocketAddr, sni: &str, version: TlsVersion, deadline: Instant) -> (VersionProbe, bool) {
+    let name = match version {
+        TlsVersion::V1_2 => "1.2",
+        TlsVersion::V1_3 => "1.3",
+    };
+    let probe = |verdict, detail: String| (VersionProbe { version: name.into(), verdict, detail }, false);
+    let (attempt, stream) = tcp::connect(ctx, addr, None, deadline).await;
+    let Some(stream) = stream else {
+        return probe(VersionVerdict::Untested, format!("no TCP connection: {}", attempt.detail));
+    };
+    let server_name = match ServerName::try_from(sni.to_owned()) {
+        Ok(n) => n,
+        Err(e) => return probe(VersionVerdict::Untested, format!("`{sni}` is not a valid server name: {e}")),
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let versions: &[&'static rustls::SupportedProtocolVersion] = match version {
+        TlsVersion::V1_2 => &[&rustls::version::TLS12],
+        TlsVersion::V1_3 => &[&rustls::version::TLS13],
+    };
+    let cfg = match rustls::ClientConfig::builder_with_provider(provider.clone()).with_protocol_versions(versions) {
+        Ok(b) => b.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAny(provider))).with_no_client_auth(),
+        Err(e) => return probe(VersionVerdict::Untested, format!("cannot offer TLS {name}: {e}")),
+    };
+    match timeout_at(deadline, TlsConnector::from(Arc::new(cfg)).connect(server_name, stream)).await {
+        Err(_) => probe(VersionVerdict::Untested, "the handshake did not finish before the deadline".into()),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::InvalidData => probe(VersionVerdict::Refused, format!("handshake failed: {e}")),
+        Ok(Err(e)) => {
+            use std::io::ErrorKind::{ConnectionAborted, ConnectionReset, UnexpectedEof};
+            let closed = matches!(e.kind(), UnexpectedEof | ConnectionReset | ConnectionAborted);
+            let detail = if closed {
+                format!("the server closed the connection during the handshake: {e}")
+            } else {
+                format!("the handshake broke: {e}")
+            };
+            let (p, _) = probe(VersionVerdict::Untested, detail);
+            (p, closed)
+        }
+        Ok(Ok(tls)) => {
+            let suite = tls.get_ref().1.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default();
+            probe(VersionVerdict::Accepted, format!("negotiated {suite}"))
+        }
+    }
+}
+
 /// Accepts any certificate but still checks handshake signatures (for `insecure: true`).
 #[derive(Debug)]
 struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
@@ -361,4 +515,65 @@ pub fn insecure_config() -> Arc<rustls::ClientConfig> {
             Arc::new(cfg)
         })
         .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cert(subject: &str, issuer: &str) -> CertInfo {
+        CertInfo {
+            subject: subject.into(),
+            issuer: issuer.into(),
+            sans: vec![],
+            not_before: String::new(),
+            not_after: String::new(),
+            not_after_unix: 0,
+        }
+    }
+
+    #[test]
+    fn an_untrusted_chain_from_an_inspection_product_is_intercepted() {
+        let chain = [cert("CN=login.example.com", "CN=Zscaler Intermediate Root CA, O=Zscaler Inc.")];
+        let why = interception(&chain, false).expect("intercepted");
+        assert!(why.contains("Zscaler Internet Access") && why.contains("CN=Zscaler Intermediate Root CA"), "{why}");
+        // the same chain, trusted (the CA is installed): the supported set-up, not reported
+        assert_eq!(interception(&chain, true), None);
+    }
+
+    #[test]
+    fn generic_words_and_ca_subjects_further_up_the_chain_count() {
+        let contoso = [cert("CN=dps.example", "CN=Contoso TLS Inspection CA, O=Contoso")];
+        assert!(interception(&contoso, false).unwrap().contains("\"inspection\""));
+        let palo = [
+            cert("CN=a.example", "CN=Corp Issuing CA 2"),
+            cert("CN=Corp Issuing CA 2", "CN=Corp Root"),
+            cert("CN=Palo Alto Networks Forward Trust, O=Corp", "CN=Corp Root"),
+        ];
+        let why = interception(&palo, false).unwrap();
+        assert!(why.starts_with("CA `CN=Palo Alto Networks Forward Trust"), "{why}");
+        // case-insensitive
+        assert!(interception(&[cert("CN=x", "CN=FORTIGATE CA")], false).unwrap().contains("Fortinet"));
+    }
+
+    #[test]
+    fn ordinary_untrusted_chains_and_leaf_subjects_are_not_interception() {
+        // a self-signed or private-CA chain that names no inspection product
+        assert_eq!(interception(&[cert("CN=a.example", "CN=netspec lab root CA, O=netspec lab")], false), None);
+        // the leaf's own subject is a server name, not a CA
+        assert_eq!(interception(&[cert("CN=proxy.corp.example", "CN=Corp Root CA")], false), None);
+        assert_eq!(interception(&[], false), None);
+    }
+
+    #[test]
+    fn the_product_table_parses_and_products_come_before_generic_words() {
+        let table = &*INSPECTION_ISSUERS;
+        assert!(table.len() >= 20, "{table:?}");
+        assert!(table.iter().all(|(m, p)| !m.is_empty() && !p.is_empty() && m == &m.to_lowercase()));
+        let pos = |m: &str| table.iter().position(|(x, _)| x == m).unwrap_or_else(|| panic!("{m} missing"));
+        // "mitmproxy" would otherwise be reported as a generic proxy
+        assert!(pos("mitmproxy") < pos("proxy"));
+        let why = interception(&[cert("CN=a", "CN=mitmproxy, O=mitmproxy")], false).unwrap();
+        assert!(why.contains(": mitmproxy re-signs"), "{why}");
+    }
 }

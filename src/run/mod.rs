@@ -147,20 +147,33 @@ impl CheckResult {
                 })
             }),
             Observation::Tls(t) => t.resolution.failure.as_ref().map(|f| f.reason).or_else(|| {
-                t.endpoints.iter().find_map(|e| {
-                    e.failure.as_ref().map(|f| f.reason).or_else(|| {
-                        e.handshake.as_ref().filter(|h| !h.trusted).map(|h| {
-                            let err = h.trust_error.as_deref().unwrap_or("").to_ascii_lowercase();
-                            if err.contains("expired") {
-                                "tls.expired"
-                            } else if err.contains("notvalidforname") || err.contains("not valid for name") {
-                                "tls.hostname_mismatch"
-                            } else {
-                                "tls.untrusted"
-                            }
+                // An `issuer` expectation names the real issuer: failing it on an untrusted chain
+                // means someone else signed it.
+                let issuer_failed = a.assertions.iter().any(|x| x.key == "issuer" && !x.passed);
+                t.endpoints
+                    .iter()
+                    .find_map(|e| {
+                        e.failure.as_ref().map(|f| f.reason).or_else(|| {
+                            e.handshake.as_ref().filter(|h| !h.trusted).map(|h| {
+                                let err = h.trust_error.as_deref().unwrap_or("").to_ascii_lowercase();
+                                if issuer_failed || probe::tls::interception(&h.chain, h.trusted).is_some() {
+                                    "tls.intercepted"
+                                } else if err.contains("expired") {
+                                    "tls.expired"
+                                } else if err.contains("notvalidforname") || err.contains("not valid for name") {
+                                    "tls.hostname_mismatch"
+                                } else {
+                                    "tls.untrusted"
+                                }
+                            })
                         })
                     })
-                })
+                    .or_else(|| {
+                        // version probes run only for `refuses_versions`
+                        let accepted =
+                            |e: &probe::TlsEndpoint| e.version_probes.iter().any(|p| p.verdict == probe::tls::VersionVerdict::Accepted);
+                        t.endpoints.iter().any(accepted).then_some("tls.version_accepted")
+                    })
             }),
             Observation::Http(h) => h.failure.as_ref().map(|f| f.reason).or(h.status.map(|_| "http.status")),
         }

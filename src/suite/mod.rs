@@ -234,6 +234,30 @@ mod tests {
     }
 
     #[test]
+    fn refused_versions_accept_every_spelling_and_reject_what_rustls_cannot_offer() {
+        let suite = |versions: &str| {
+            format!(
+                "netspec: 1\nname: x\nscenarios:\n  - name: a\n    checks:\n      - name: c\n        tls: {{ host: h.example }}\n        expect: {{ refuses_versions: {versions} }}\n"
+            )
+        };
+        let loaded = parse_str(&suite(r#"[tls1.3, "TLSv1.2", 1.2, "TLS 1.2"]"#)).unwrap();
+        let planned = plan::plan(&[loaded], &plan::Inputs::default()).unwrap();
+        match &planned.checks[0].target {
+            plan::Target::Tls { refuse_versions, .. } => {
+                assert_eq!(refuse_versions, &[model::TlsVersion::V1_2, model::TlsVersion::V1_3])
+            }
+            other => panic!("{other:?}"),
+        }
+        for old in ["tls1.1", "1.0", "1"] {
+            let loaded = parse_str(&suite(&format!("[{old}]"))).unwrap();
+            let e = plan::plan(&[loaded], &plan::Inputs::default()).unwrap_err().to_string();
+            assert!(e.contains("cannot be tested") && e.contains("t.yaml:8:") && e.contains("hint:"), "{old}: {e}");
+        }
+        let e = parse_str(&suite("[tls1.4]")).unwrap_err().to_string();
+        assert!(e.contains("a TLS version"), "{e}");
+    }
+
+    #[test]
     fn wrong_version_is_rejected() {
         let e = parse_str("netspec: 2\nname: x\nscenarios: []\n").unwrap_err().to_string();
         assert!(e.contains("unsupported format version 2"), "{e}");

@@ -641,6 +641,11 @@ pub struct Expect {
     /// tls: the leaf's issuer (distinguished name) matches.
     #[serde(default)]
     pub issuer: Option<StringMatcher>,
+    /// tls: versions the server must refuse, e.g. `[tls1.2]`: one extra handshake per version and
+    /// address offers only that version and must fail. netspec (rustls) speaks TLS 1.2 and 1.3
+    /// only, so TLS 1.0 and 1.1 cannot be tested (rejected by `netspec validate`).
+    #[serde(default)]
+    pub refuses_versions: Option<Vec<Loc<ProtocolVersion>>>,
     /// http: status code, class (`2xx`) or a list of them.
     #[serde(default)]
     pub status: Option<StatusSet>,
@@ -698,6 +703,75 @@ impl<'de> Deserialize<'de> for TlsVersion {
             "1.3" => Ok(TlsVersion::V1_3),
             _ => Err(de::Error::invalid_value(de::Unexpected::Str(&s), &"a TLS version: \"1.2\" or \"1.3\"")),
         }
+    }
+}
+
+/// A TLS protocol version as named in `refuses_versions`: `1.0` to `1.3`, also written `tls1.2`,
+/// `TLSv1.2` or `TLS 1.2`. Only 1.2 and 1.3 can be tested ([`ProtocolVersion::testable`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum ProtocolVersion {
+    /// TLS 1.0 (RFC 2246); cannot be tested.
+    #[serde(rename = "1.0")]
+    V1_0,
+    /// TLS 1.1 (RFC 4346); cannot be tested.
+    #[serde(rename = "1.1")]
+    V1_1,
+    /// TLS 1.2 (RFC 5246).
+    #[serde(rename = "1.2")]
+    V1_2,
+    /// TLS 1.3 (RFC 8446).
+    #[serde(rename = "1.3")]
+    V1_3,
+}
+
+impl ProtocolVersion {
+    /// The version netspec can offer on its own, `None` for 1.0 and 1.1 (rustls does not
+    /// implement them).
+    pub fn testable(self) -> Option<TlsVersion> {
+        match self {
+            ProtocolVersion::V1_2 => Some(TlsVersion::V1_2),
+            ProtocolVersion::V1_3 => Some(TlsVersion::V1_3),
+            ProtocolVersion::V1_0 | ProtocolVersion::V1_1 => None,
+        }
+    }
+}
+
+impl fmt::Display for ProtocolVersion {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(match self {
+            ProtocolVersion::V1_0 => "TLS 1.0",
+            ProtocolVersion::V1_1 => "TLS 1.1",
+            ProtocolVersion::V1_2 => "TLS 1.2",
+            ProtocolVersion::V1_3 => "TLS 1.3",
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for ProtocolVersion {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = Scalar::deserialize(d)?.0;
+        let lower = s.trim().to_ascii_lowercase();
+        let v = lower.strip_prefix("tls").unwrap_or(&lower).trim_start_matches('v').trim();
+        match v {
+            // an unquoted YAML `1.0` arrives as the number 1
+            "1.0" | "1" => Ok(ProtocolVersion::V1_0),
+            "1.1" => Ok(ProtocolVersion::V1_1),
+            "1.2" => Ok(ProtocolVersion::V1_2),
+            "1.3" => Ok(ProtocolVersion::V1_3),
+            _ => Err(de::Error::invalid_value(de::Unexpected::Str(&s), &"a TLS version: \"1.2\" or \"1.3\" (also written tls1.2)")),
+        }
+    }
+}
+
+impl JsonSchema for ProtocolVersion {
+    fn schema_name() -> Cow<'static, str> {
+        "ProtocolVersion".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A TLS version the server must refuse. netspec speaks TLS 1.2 and 1.3 only: 1.0 and 1.1 cannot be tested.",
+            "enum": ["1.2", "1.3", "tls1.2", "tls1.3", "TLSv1.2", "TLSv1.3", 1.2, 1.3]
+        })
     }
 }
 

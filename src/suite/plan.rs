@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use super::error::LoadError;
 use super::model::{
-    Axis, Check, CheckTemplate, Expect, Protocol, ProxyDef, RecordType, ResolverDef, StringMatcher, SuiteFile, Terms, Text,
+    Axis, Check, CheckTemplate, Expect, Protocol, ProxyDef, RecordType, ResolverDef, StringMatcher, SuiteFile, Terms, Text, TlsVersion,
 };
 use super::template::{Scope, Secrets, Templater};
 use super::{Loaded, parse_vars_file};
@@ -154,6 +154,8 @@ pub enum Target {
         sni: String,
         /// Trust anchors file.
         ca_file: Option<PathBuf>,
+        /// Versions to offer alone in extra handshakes (from `refuses_versions`), sorted.
+        refuse_versions: Vec<TlsVersion>,
     },
     /// An HTTP request.
     Http(HttpTarget),
@@ -743,7 +745,7 @@ fn plan_check(
     };
     let Some(resolver) = resolver else { return };
     let base = cx.origin.base.clone();
-    let Some(target) = build_target(cx, c, scope, &base, st) else {
+    let Some(mut target) = build_target(cx, c, scope, &base, st) else {
         return;
     };
     let kind = target.kind();
@@ -755,6 +757,27 @@ fn plan_check(
             None => return,
         },
     };
+    if let (Some(versions), Target::Tls { refuse_versions, .. }) =
+        (rendered.as_ref().and_then(|e| e.refuses_versions.as_ref()), &mut target)
+    {
+        for v in versions {
+            match v.value.testable() {
+                Some(t) => refuse_versions.push(t),
+                None => {
+                    let (line, column) = if v.line > 0 { (v.line, v.column) } else { expect_at };
+                    cx.err(
+                        line,
+                        column,
+                        format!("{} cannot be tested: netspec's TLS library (rustls) offers only TLS 1.2 and 1.3", v.value),
+                        Some("remove it: netspec can expect `refuses_versions: [\"1.2\"]` and `min_version: \"1.3\"`; to prove that TLS 1.0/1.1 are off, use a tool that still speaks them (`openssl s_client -tls1_1`)"),
+                    );
+                    return;
+                }
+            }
+        }
+        refuse_versions.sort();
+        refuse_versions.dedup();
+    }
     let (dns_name, compared) = match &target {
         Target::Dns { name, compare, .. } => (Some(name.as_str()), !compare.is_empty()),
         _ => (None, false),
@@ -955,7 +978,7 @@ fn build_target(cx: &mut Ctx, c: &Check, scope: &Scope, base: &Path, st: &mut Su
             None => host.clone(),
         };
         let ca_file = path_of(cx, &t.ca_file)?;
-        return Some(Target::Tls { host, port: t.port.0, sni, ca_file });
+        return Some(Target::Tls { host, port: t.port.0, sni, ca_file, refuse_versions: Vec::new() });
     }
     let h = c.http.as_ref()?;
     let raw = cx.render(&h.url, scope)?;

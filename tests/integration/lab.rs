@@ -193,14 +193,17 @@ struct Run {
 }
 
 /// `ip netns exec <client ns> netspec run suites/<suite>.yaml --vars-file <lab>/<vars>
-/// --timeout 2s --junit <tmp> <extra>` with SSL_CERT_FILE set to the lab CA and the proxy
+/// --timeout 2s --junit <tmp> <extra>` (`suite` may instead be a `.yaml` path relative to the
+/// crate root, e.g. `tests/lab/faults.yaml`)
+/// with SSL_CERT_FILE set to the lab CA and the proxy
 /// password in NETSPEC_PROXY_PASSWORD (overridable through `env`).
 fn netspec(lab: &Lab, suite: &str, vars: &str, extra: &[&str], env: &[(&str, &str)]) -> Run {
     // Output goes under the lab's state dir, which down.sh removes.
     let dir = lab.state.join(format!("run-{}", RUNS.fetch_add(1, Ordering::SeqCst)));
     std::fs::create_dir_all(&dir).expect("create run dir");
     let junit_path = dir.join("junit.xml");
-    let suite_path = Path::new(ROOT).join("suites").join(format!("{suite}.yaml"));
+    let suite_path =
+        if suite.ends_with(".yaml") { Path::new(ROOT).join(suite) } else { Path::new(ROOT).join("suites").join(format!("{suite}.yaml")) };
     let mut args: Vec<String> = vec![
         "netns".into(),
         "exec".into(),
@@ -285,6 +288,8 @@ struct Case {
     name: String,
     classname: String,
     verdict: Verdict,
+    /// `type` attribute of `<failure>` or `<error>`: the reason code, or `assertion`
+    failure_type: String,
     system_out: String,
 }
 
@@ -333,10 +338,12 @@ fn parse_junit(xml: &str) -> Result<Junit, String> {
             } else {
                 Verdict::Pass
             };
+            let failure_type = child("failure").or_else(|| child("error")).and_then(|n| n.attribute("type")).unwrap_or("").to_string();
             cases.push(Case {
                 name: tc.attribute("name").unwrap_or("").into(),
                 classname: tc.attribute("classname").unwrap_or("").into(),
                 verdict,
+                failure_type,
                 system_out: child("system-out").map(text_of).unwrap_or_default(),
             });
         }
@@ -359,14 +366,22 @@ struct Expect {
     absent: Vec<String>,
     /// substrings (case-insensitive) of the testcase's system-out
     out: Vec<String>,
+    /// the reason code the failure must carry (JUnit `<failure type>`), whose hint from
+    /// src/reasons.rs must appear in the failure text
+    reason: Option<&'static str>,
 }
 
 fn pass() -> Expect {
-    Expect { pass: true, message: vec![], absent: vec![], out: vec![] }
+    Expect { pass: true, message: vec![], absent: vec![], out: vec![], reason: None }
 }
 
 fn fail(message: &[&str]) -> Expect {
-    Expect { pass: false, message: message.iter().map(|s| s.to_string()).collect(), absent: vec![], out: vec![] }
+    Expect { pass: false, message: message.iter().map(|s| s.to_string()).collect(), absent: vec![], out: vec![], reason: None }
+}
+
+/// A failure with reason `code` (and its built-in hint), mentioning `message`.
+fn fail_with(code: &'static str, message: &[&str]) -> Expect {
+    Expect { reason: Some(code), ..fail(message) }
 }
 
 impl Expect {
@@ -426,6 +441,20 @@ fn mismatches(run: &Run, suite_name: &str, exit: i32, plan: &Plan) -> Vec<String
         match (&case.verdict, expect.pass) {
             (Verdict::Pass, true) => {}
             (Verdict::Failure(message, text), false) => {
+                if let Some(code) = expect.reason {
+                    if case.failure_type != code {
+                        problems.push(format!("{at} reason code: expected {code}, observed {:?}; message: {message:?}", case.failure_type));
+                    }
+                    match netspec::reasons::lookup(code) {
+                        None => problems.push(format!("{at} the test expects {code}, which src/reasons.rs does not define")),
+                        Some(r) if !text.contains(r.hint) => problems.push(format!(
+                            "{at} the failure text lacks the hint of {code} ({:?}); text: {:?}",
+                            r.hint,
+                            shorten(text, 600)
+                        )),
+                        Some(_) => {}
+                    }
+                }
                 let haystack = format!("{message}\n{text}").to_lowercase();
                 for needle in &expect.message {
                     if !haystack.contains(&needle.to_lowercase()) {
@@ -550,7 +579,7 @@ fn lab_arc_sql_all_regions() {
         ("japaneast", ARC_TEL_HTTP, fail(&["NXDOMAIN"])),
         // DPS certificate issued by another CA (a TLS-inspecting proxy's): reason and issuer
         ("australiaeast", ARC_DPS_TLS, fail(&["untrusted", "issuer", "Contoso TLS Inspection CA"])),
-        ("australiaeast", ARC_DPS_HTTP, fail(&["untrusted"])),
+        ("australiaeast", ARC_DPS_HTTP, fail(&["tls.intercepted", "Contoso TLS Inspection CA"])),
         // DPS certificate expired
         ("centralus", ARC_DPS_TLS, fail(&["untrusted", "expired"])),
         ("centralus", ARC_DPS_HTTP, fail(&["expired"])),
@@ -787,6 +816,7 @@ fn lab_junit_reader() {
     assert_eq!(cases[0].system_out, "addresses: 10.2.4.11");
     assert_eq!(cases[1].verdict, Verdict::Failure("expected open, observed filtered & more".into(), "detail text".into()));
     assert_eq!(cases[2].verdict, Verdict::Error("bad url".into(), String::new()));
+    assert_eq!((cases[0].failure_type.as_str(), cases[1].failure_type.as_str()), ("", "expectation"));
 
     let run = Run {
         cmdline: "netspec run".into(),
@@ -853,4 +883,237 @@ fn lab_merge_three_vantages_shows_the_split_horizon() {
     assert_eq!(class_at("internet").as_deref(), Some("public"), "{diff}");
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("internet") && page.contains("corp-site"), "the HTML names every vantage");
+}
+
+// ------------------------------------------------------------------------------------------------
+// tests/lab/faults.yaml: middleboxes and broken resolvers (issue 4)
+// ------------------------------------------------------------------------------------------------
+
+const FAULTS: &str = "tests/lab/faults.yaml";
+const FAULTS_VARS: &str = "faults.vars.yaml";
+const F_INSPECT: &str = "tls inspection";
+const F_INSPECT_HTTPS: &str = "tls inspection over https";
+const F_VERSIONS: &str = "tls versions";
+const F_PROXY: &str = "proxy policy";
+const F_DNS: &str = "broken resolvers";
+const F_PLAIN_BLOCKED: &str = "blocked site over plain HTTP through the proxy";
+
+/// netspec runs `tests/lab/faults.yaml` with the lab's faults vars and the extra filter flags.
+fn faults(lab: &Lab, extra: &[&str]) -> Run {
+    let inspection_ca = format!("inspection_ca={}", lab.file("untrusted-ca.pem"));
+    let mut args = vec!["--var", inspection_ca.as_str()];
+    args.extend(extra);
+    netspec(lab, FAULTS, FAULTS_VARS, &args, &[])
+}
+
+/// A transparent TLS-inspecting firewall: the lab's nftables DNAT sends 40.74.2.10:443 to a
+/// middlebox that presents a certificate for the real name, issued by the untrusted "Contoso TLS
+/// Inspection CA". netspec must call it interception (not just "untrusted"), also when only the
+/// `issuer` expectation fails, and trust it once that CA is given with `ca_file`.
+#[test]
+fn lab_faults_tls_inspection() {
+    let Some(lab) = lab() else { return };
+    let run = faults(&lab, &["--scenario", F_INSPECT]);
+    let mut plan = Plan::new();
+    plan_add(
+        &mut plan,
+        F_INSPECT,
+        "service certificate is trusted",
+        fail_with("tls.intercepted", &["40.74.2.10", "untrusted", "Contoso TLS Inspection CA", "looks intercepted"])
+            .without(&["tls.untrusted"])
+            // the address is the real one: the interception is transparent
+            .out(&["40.74.2.10:443", "issuer: O=Contoso, CN=Contoso TLS Inspection CA", "looks intercepted"]),
+    );
+    plan_add(
+        &mut plan,
+        F_INSPECT,
+        "service certificate comes from the service's CA",
+        fail_with("tls.intercepted", &["issuer", "netspec lab root CA", "Contoso TLS Inspection CA"]),
+    );
+    plan_add(&mut plan, F_INSPECT, "trusted once the inspection CA is given", pass().out(&["trusted"]));
+    verify(&run, "lab-faults", 1, &plan);
+}
+
+/// A certificate from a CA that is not trusted (here: only the inspection CA is, with `ca_file`)
+/// and that names no inspection product is merely untrusted.
+#[test]
+fn lab_faults_tls_untrusted_is_not_interception() {
+    let Some(lab) = lab() else { return };
+    let run = faults(&lab, &["--scenario", "tls trust"]);
+    let mut plan = Plan::new();
+    plan_add(
+        &mut plan,
+        "tls trust",
+        "service certificate against another CA",
+        fail_with("tls.untrusted", &["UnknownIssuer", "netspec lab root CA"]).without(&["looks intercepted"]),
+    );
+    verify(&run, "lab-faults", 1, &plan);
+}
+
+/// The same interception seen by an HTTPS request. The HTTP probe is being rewritten (own hyper
+/// client) to call `probe::tls::interception`; with the reqwest-based probe this reports
+/// `tls.untrusted` and the test fails.
+#[test]
+fn lab_faults_tls_inspection_over_https() {
+    let Some(lab) = lab() else { return };
+    let run = faults(&lab, &["--scenario", F_INSPECT_HTTPS]);
+    let mut plan = Plan::new();
+    plan_add(&mut plan, F_INSPECT_HTTPS, "service answers over HTTPS", fail_with("tls.intercepted", &["Contoso TLS Inspection CA"]));
+    verify(&run, "lab-faults", 1, &plan);
+}
+
+/// `refuses_versions`: a TLS 1.3-only nginx refuses a handshake that offers TLS 1.2 alone (and is
+/// still trusted with TLS 1.3); the ordinary service accepts it: `tls.version_accepted`.
+#[test]
+fn lab_faults_tls_versions() {
+    let Some(lab) = lab() else { return };
+    let run = faults(&lab, &["--scenario", F_VERSIONS]);
+    let mut plan = Plan::new();
+    plan_add(
+        &mut plan,
+        F_VERSIONS,
+        "TLS 1.3-only endpoint refuses TLS 1.2",
+        pass().out(&["40.74.4.10:443 TLS 1.3", "TLS 1.2 only: refused"]),
+    );
+    plan_add(
+        &mut plan,
+        F_VERSIONS,
+        "service refuses TLS 1.2",
+        fail_with("tls.version_accepted", &["refuses_versions", "TLS 1.2 refused", "40.74.1.10:443: TLS 1.2 accepted"]),
+    );
+    verify(&run, "lab-faults", 1, &plan);
+}
+
+/// A filtering proxy (tinyproxy, no credentials) lets files.clouddatahub.net and the service
+/// through and blocks blocked.clouddatahub.net: CONNECT gets its 403 "Filtered" page, which must
+/// be reported as the proxy's refusal, not the endpoint's answer.
+#[test]
+fn lab_faults_proxy_block_page_connect() {
+    let Some(lab) = lab() else { return };
+    let run = faults(&lab, &["--scenario", F_PROXY, "--check", "allowed*", "--check", "blocked site over HTTPS*"]);
+    let mut plan = Plan::new();
+    plan_add(&mut plan, F_PROXY, "allowed site over plain HTTP through the proxy", pass().out(&["10.0.0.9:3128"]));
+    plan_add(&mut plan, F_PROXY, "allowed site over HTTPS through the proxy", pass().out(&["10.0.0.9:3128"]));
+    plan_add(&mut plan, F_PROXY, "blocked site over HTTPS through the proxy", fail_with("http.proxy_denied", &["403", "tinyproxy"]));
+    verify(&run, "lab-faults", 1, &plan);
+}
+
+/// The same block page for a plain-HTTP request: the 403 comes from the proxy itself (its Server
+/// header names tinyproxy), so the reason is `http.proxy_denied`, not `http.status`. The HTTP
+/// probe rewrite (own hyper client) implements this; the reqwest-based probe reports
+/// `http.status` and this test fails.
+#[test]
+fn lab_faults_proxy_block_page_plain_http() {
+    let Some(lab) = lab() else { return };
+    let run = faults(&lab, &["--scenario", F_PROXY, "--check", F_PLAIN_BLOCKED]);
+    let mut plan = Plan::new();
+    plan_add(&mut plan, F_PROXY, F_PLAIN_BLOCKED, fail_with("http.proxy_denied", &["403"]).out(&["tinyproxy"]));
+    verify(&run, "lab-faults", 1, &plan);
+}
+
+/// A resolver whose port 53 is dropped (nftables) and a validating resolver that answers SERVFAIL
+/// (DNSSEC validation fails: the lab's internet is unsigned); a port check through each reports
+/// the resolver's failure.
+#[test]
+fn lab_faults_broken_resolvers() {
+    let Some(lab) = lab() else { return };
+    let run = faults(&lab, &["--scenario", F_DNS]);
+    let mut plan = Plan::new();
+    plan_add(&mut plan, F_DNS, "resolver that never answers", fail_with("dns.timeout", &["no response", "10.0.0.55:53"]));
+    plan_add(&mut plan, F_DNS, "port check through the resolver that never answers", fail_with("dns.timeout", &["10.0.0.55:53"]));
+    plan_add(&mut plan, F_DNS, "resolver that answers SERVFAIL", fail_with("dns.servfail", &["expected NOERROR", "SERVFAIL"]));
+    plan_add(&mut plan, F_DNS, "port check through the resolver that answers SERVFAIL", fail_with("dns.servfail", &["SERVFAIL"]));
+    let mut problems = mismatches(&run, "lab-faults", 1, &plan);
+    // one deadline (2 s) for the dropped resolver, not one per check
+    if run.elapsed >= Duration::from_secs(8) {
+        problems.push(format!("took {:.2?} with --timeout 2s", run.elapsed));
+    }
+    if !problems.is_empty() {
+        panic!("{}", explain(&run, &problems));
+    }
+}
+
+/// The codes of docs/reason-codes.md (first column of its table).
+fn documented_codes() -> BTreeMap<String, String> {
+    let doc = std::fs::read_to_string(Path::new(ROOT).join("docs/reason-codes.md")).expect("docs/reason-codes.md");
+    doc.lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split(" | ").collect();
+            let code = cells.first()?.strip_prefix("| `")?.strip_suffix('`')?;
+            Some((code.to_string(), cells.get(2).map(|h| h.trim_end_matches(" |").to_string()).unwrap_or_default()))
+        })
+        .collect()
+}
+
+/// Every failing case of every lab run (the three shipped suites with their planted faults, and
+/// tests/lab/faults.yaml) carries a reason code of docs/reason-codes.md as its JUnit type, and
+/// the failure text gives that code's hint; the lab's faults cover the documented codes the issue
+/// names.
+#[test]
+fn lab_every_failure_has_a_documented_reason_code() {
+    let Some(lab) = lab() else { return };
+    let docs = documented_codes();
+    assert!(docs.contains_key("dns.nxdomain") && docs.contains_key("tls.intercepted") && docs.contains_key("assertion"), "{docs:?}");
+    let inspection_ca = format!("inspection_ca={}", lab.file("untrusted-ca.pem"));
+    let runs = [
+        netspec(&lab, "arc-sql", "arc-sql.vars.yaml", &[], &[]),
+        netspec(&lab, "migrate-private-endpoints", "migrate-faults.vars.yaml", &[], &[]),
+        netspec(&lab, "adf-shir", "adf.vars.yaml", &[], &[]),
+        netspec(&lab, "adf-shir", "adf.vars.yaml", &["--scenario", ADF_PROXY], &[("NETSPEC_PROXY_PASSWORD", "wrong")]),
+        netspec(&lab, FAULTS, FAULTS_VARS, &["--var", inspection_ca.as_str()], &[]),
+    ];
+    let mut problems = Vec::new();
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for run in &runs {
+        let junit = match &run.junit {
+            Ok(j) => j,
+            Err(e) => panic!("{}", explain(run, std::slice::from_ref(e))),
+        };
+        for suite in &junit.suites {
+            for case in &suite.cases {
+                let at = format!("{} [{} / {}]", run.cmdline.rsplit('/').next().unwrap_or(""), suite.name, case.name);
+                match &case.verdict {
+                    Verdict::Failure(message, text) => {
+                        *seen.entry(case.failure_type.clone()).or_default() += 1;
+                        match docs.get(&case.failure_type) {
+                            None => problems.push(format!("{at}: reason code {:?} is not in docs/reason-codes.md", case.failure_type)),
+                            Some(_) if case.failure_type == netspec::reasons::ASSERTION => {
+                                if !message.contains("expected") || !message.contains("observed") {
+                                    problems
+                                        .push(format!("{at}: an assertion failure must say what was expected and observed: {message:?}"));
+                                }
+                            }
+                            Some(hint) => {
+                                if !text.contains(&format!("likely: {hint}")) {
+                                    problems.push(format!("{at}: the failure text lacks the documented hint {hint:?}"));
+                                }
+                            }
+                        }
+                    }
+                    Verdict::Error(message, _) => problems.push(format!("{at}: error instead of a failure: {message}")),
+                    Verdict::Pass | Verdict::Skipped => {}
+                }
+            }
+        }
+    }
+    eprintln!("reason codes of the lab's failing cases: {seen:?}");
+    for code in [
+        "dns.nxdomain",
+        "dns.timeout",
+        "dns.servfail",
+        "tcp.filtered",
+        "tcp.closed",
+        "tls.untrusted",
+        "tls.expired",
+        "tls.intercepted",
+        "tls.version_accepted",
+        "http.status",
+        "http.proxy_auth_required",
+        "http.proxy_denied",
+    ] {
+        if !seen.contains_key(code) {
+            problems.push(format!("no lab case produces {code}"));
+        }
+    }
+    assert!(problems.is_empty(), "{} problem(s):\n  {}", problems.len(), problems.join("\n  "));
 }

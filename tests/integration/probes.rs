@@ -249,7 +249,8 @@ scenarios:
     let Observation::Tls(t) = &g.attempts[0].observation else { panic!() };
     let h = t.endpoints[0].handshake.as_ref().unwrap();
     assert_eq!(h.chain[0].sans, vec!["good.example.test".to_string()]);
-    assert_eq!(by_name(&r, "rogue").reason_code(), Some("tls.untrusted"));
+    // an untrusted issuer that calls itself an inspection CA: a TLS-inspecting proxy
+    assert_eq!(by_name(&r, "rogue").reason_code(), Some("tls.intercepted"));
     assert!(by_name(&r, "rogue").reason().contains("UnknownIssuer"), "{}", by_name(&r, "rogue").reason());
     assert_eq!(by_name(&r, "old").reason_code(), Some("tls.expired"));
     assert_eq!(by_name(&r, "wrong name").reason_code(), Some("tls.hostname_mismatch"));
@@ -260,12 +261,64 @@ scenarios:
     assert!(h.timings.first_byte_ms.is_some_and(|f| f <= h.timings.total_ms), "{:?}", h.timings);
     assert_eq!(h.tls.as_ref().map(|t| t.version.as_str()), Some("1.3"));
     let hr = by_name(&r, "https rogue");
-    assert_eq!(hr.reason_code(), Some("tls.untrusted"));
+    // Its issuer is called "inspection CA": an HTTPS check says interception, like the tls check.
+    assert_eq!(hr.reason_code(), Some("tls.intercepted"), "{}", hr.reason());
     // The refused chain is shown: who issued what the server presented.
     let Observation::Http(h) = &hr.attempts[0].observation else { panic!() };
     let shown = h.tls.as_ref().expect("the presented chain of a refused certificate");
     assert!(!shown.trusted && shown.chain[0].issuer.contains("inspection CA"), "{shown:?}");
     assert!(hr.attempts[0].observation.describe().iter().any(|l| l.contains("issuer: CN=inspection CA")));
+}
+
+/// Interception: an untrusted chain is intercepted when its issuer names an inspection product,
+/// or when it fails the check's `issuer` expectation; otherwise merely untrusted. And
+/// `refuses_versions` against a server that speaks TLS 1.2 and 1.3: both lone offers are accepted.
+#[tokio::test]
+async fn tls_interception_and_refused_versions() {
+    let ca = Ca::new("test root").unwrap();
+    let zscaler = Ca::new("Zscaler Intermediate Root CA").unwrap();
+    let fabrikam = Ca::new("Fabrikam Root").unwrap();
+    let good = HttpServer::start(Some(ca.issue(&["good.example.test"], Validity::Current).unwrap()), Reply::new(200, "ok")).await.unwrap();
+    let zs = HttpServer::start(Some(zscaler.issue(&["zs.example.test"], Validity::Current).unwrap()), Reply::new(200, "ok")).await.unwrap();
+    let fab =
+        HttpServer::start(Some(fabrikam.issue(&["fab.example.test"], Validity::Current).unwrap()), Reply::new(200, "ok")).await.unwrap();
+    let mut z = DnsZone::new();
+    z.add_a("good.example.test", Ipv4Addr::new(20, 0, 0, 1));
+    z.add_a("zs.example.test", Ipv4Addr::new(20, 0, 0, 2));
+    z.add_a("fab.example.test", Ipv4Addr::new(20, 0, 0, 3));
+    let dns = DnsServer::start(z).await.unwrap();
+    let map = [
+        ("20.0.0.1:443".parse().unwrap(), good.addr()),
+        ("20.0.0.2:443".parse().unwrap(), zs.addr()),
+        ("20.0.0.3:443".parse().unwrap(), fab.addr()),
+    ];
+    let yaml = lab_suite(
+        r#"      - { name: zscaler, tls: { host: zs.example.test }, expect: { trusted: true } }
+      - { name: fabrikam, tls: { host: fab.example.test }, expect: { trusted: true } }
+      - { name: fabrikam not the expected issuer, tls: { host: fab.example.test }, expect: { issuer: { contains: test root } } }
+      - { name: good refuses 1.2, tls: { host: good.example.test }, expect: { refuses_versions: [tls1.2, "1.3"] } }
+      - { name: good trusted, tls: { host: good.example.test }, expect: { trusted: true } }
+"#,
+    );
+    let ctx = ContextOptions { extra_roots: vec![ca.cert_der()], no_system_roots: true, sandbox: sandbox(&map), ..Default::default() };
+    let r = run_yaml(&yaml, &[("dns", dns.addr().to_string())], ctx).await;
+    let zs = by_name(&r, "zscaler");
+    assert_eq!(zs.reason_code(), Some("tls.intercepted"), "{}", zs.reason());
+    assert!(zs.reason().contains("looks intercepted") && zs.reason().contains("Zscaler Internet Access"), "{}", zs.reason());
+    let fab = by_name(&r, "fabrikam");
+    assert_eq!(fab.reason_code(), Some("tls.untrusted"), "{}", fab.reason());
+    assert!(!fab.reason().contains("intercepted"), "{}", fab.reason());
+    assert_eq!(by_name(&r, "fabrikam not the expected issuer").reason_code(), Some("tls.intercepted"));
+    let v = by_name(&r, "good refuses 1.2");
+    assert_eq!(v.outcome, Outcome::Failed);
+    assert_eq!(v.reason_code(), Some("tls.version_accepted"), "{}", v.reason());
+    assert!(v.reason().contains("TLS 1.2 accepted") && v.reason().contains("TLS 1.3 accepted"), "{}", v.reason());
+    let Observation::Tls(t) = &v.attempts[0].observation else { panic!() };
+    let versions: Vec<&str> = t.endpoints[0].version_probes.iter().map(|p| p.version.as_str()).collect();
+    assert_eq!(versions, ["1.2", "1.3"]);
+    // no version probes without `refuses_versions`
+    let Observation::Tls(t) = &by_name(&r, "good trusted").attempts[0].observation else { panic!() };
+    assert!(t.endpoints[0].version_probes.is_empty());
 }
 
 #[tokio::test]

@@ -30,10 +30,14 @@ table inet probe {
         type filter hook input priority filter; policy accept;
         tcp dport 9 reject with tcp reset
     }
+    chain prerouting {
+        type nat hook prerouting priority dstnat; policy accept;
+        ip daddr 192.0.2.1 tcp dport 9 dnat ip to 127.0.0.1:9
+    }
 }
 EOF
     then
-        ip netns del "$probe"; echo "lab unavailable: nftables does not work inside a network namespace"; return 3
+        ip netns del "$probe"; echo "lab unavailable: nftables (filter and NAT) does not work inside a network namespace"; return 3
     fi
     ip netns del "$probe"
     return 0
@@ -76,6 +80,15 @@ LAB_PREFIXES=(10.2.4.0/24 10.12.4.0/24 10.150.0.0/16 20.150.0.0/16 40.74.0.0/16 
 PROXY_ADDR=10.0.0.8
 CORP_DNS=10.0.0.53
 PUBLIC_DNS=10.0.0.54
+# tests/lab/faults.yaml: middleboxes and broken resolvers
+FILTER_PROXY_ADDR=10.0.0.9    # tinyproxy without auth whose filter blocks blocked.clouddatahub.net (403 page)
+DEAD_DNS=10.0.0.55            # udp/tcp 53 dropped                        -> dns.timeout
+SERVFAIL_DNS=10.0.0.56        # validating dnsmasq, every answer BOGUS    -> SERVFAIL
+INSPECT_ADDR=10.0.0.60        # TLS-inspecting middlebox (nginx :8443), reached by DNAT
+INSPECTED=40.74.2.10          # eu.frontend.clouddatahub.net: its 443 is DNAT-ed to $INSPECT_ADDR:8443
+TLS13_ONLY=40.74.4.10         # tls13.clouddatahub.net: nginx speaks TLS 1.3 only
+FILES_HTTP=40.74.3.10         # files.clouddatahub.net: plain HTTP 80 (allowed by the filter proxy)
+BLOCKED_HTTP=40.74.3.11       # blocked.clouddatahub.net: plain HTTP 80 and 443 (blocked by the filter proxy)
 PROXY_USER=lab
 PROXY_PASSWORD=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 
@@ -132,7 +145,13 @@ BOTH_REC+=(
     "host-record=management.azure.com,52.160.20.12"
     # Data Factory service URL
     "host-record=wu2.frontend.clouddatahub.net,40.74.1.10"
+    # tests/lab/faults.yaml
+    "host-record=eu.frontend.clouddatahub.net,$INSPECTED"
+    "host-record=tls13.clouddatahub.net,$TLS13_ONLY"
+    "host-record=files.clouddatahub.net,$FILES_HTTP"
+    "host-record=blocked.clouddatahub.net,$BLOCKED_HTTP"
 )
+ADDRS+=("$INSPECTED" "$TLS13_ONLY" "$FILES_HTTP" "$BLOCKED_HTTP")
 CORP_REC+=(
     "host-record=$KV.privatelink.vaultcore.azure.net,10.12.4.20"
     "host-record=$SA.privatelink.blob.core.windows.net,10.12.4.21"
@@ -141,6 +160,7 @@ CORP_REC+=(
     "host-record=$SA_BAD.privatelink.blob.core.windows.net,10.12.4.51"
     # corp-only names
     "host-record=proxy.corp.example,$PROXY_ADDR"
+    "host-record=filter.corp.example,$FILTER_PROXY_ADDR"
     "host-record=shir-node1.corp.example,10.2.4.11"
     "host-record=shir-node2.corp.example,10.2.4.12"
     "host-record=shir-node3.corp.example,10.2.4.13"
@@ -168,7 +188,9 @@ ip -n "$C" link set lo up
 ip -n "$N" link set lo up
 ip -n "$C" link add vc type veth peer name vn netns "$N"
 ip -n "$C" addr add 10.0.0.10/24 dev vc
-for a in 10.0.0.1 $PROXY_ADDR $CORP_DNS $PUBLIC_DNS; do ip -n "$N" addr add "$a/24" dev vn; done
+for a in 10.0.0.1 $PROXY_ADDR $CORP_DNS $PUBLIC_DNS $FILTER_PROXY_ADDR $DEAD_DNS $SERVFAIL_DNS $INSPECT_ADDR; do
+    ip -n "$N" addr add "$a/24" dev vn
+done
 ip -n "$C" link set vc up
 ip -n "$N" link set vn up
 {
@@ -193,6 +215,15 @@ table inet netspec_lab {
         ip daddr { $(join "${RESET_443[@]}") } tcp dport 443 reject with tcp reset
         ip daddr { $(join "${DROP_8060[@]}") } tcp dport 8060 drop
         ip daddr { $(join "${RESET_8060[@]}") } tcp dport 8060 reject with tcp reset
+        # a resolver that never answers (not even ICMP port unreachable)
+        ip daddr $DEAD_DNS meta l4proto { tcp, udp } th dport 53 drop
+    }
+    # transparent TLS inspection, as a corporate firewall does it: 443 of $INSPECTED goes to the
+    # middlebox, which presents a certificate for the real name from the Contoso inspection CA
+    # and forwards to the real server (its own connections use the output hook: not redirected)
+    chain prerouting {
+        type nat hook prerouting priority dstnat; policy accept;
+        ip daddr $INSPECTED tcp dport 443 dnat ip to $INSPECT_ADDR:8443
     }
 }
 EOF
@@ -255,9 +286,10 @@ for r in "${REGIONS[@]}"; do arc_names+=("*.$r.$ARC" "*.$r.blackhole.$ARC"); don
 mkleaf arc ca 90 "${arc_names[@]}"
 mkleaf public ca 90 portal.azure.com login.microsoftonline.com management.azure.com \
     '*.vault.azure.net' '*.vaultcore.azure.net' '*.privatelink.vaultcore.azure.net' '*.blob.core.windows.net' \
-    '*.privatelink.blob.core.windows.net' wu2.frontend.clouddatahub.net '*.frontend.clouddatahub.net'
+    '*.privatelink.blob.core.windows.net' wu2.frontend.clouddatahub.net '*.frontend.clouddatahub.net' '*.clouddatahub.net'
 mkleaf default ca 90 lab.invalid
 mkleaf untrusted untrusted-ca 90 "dataprocessingservice.$R_DPS_UNTRUSTED.$ARC"
+mkleaf inspected untrusted-ca 90 eu.frontend.clouddatahub.net
 mkleaf expiring ca 3 "telemetry.$R_TEL_EXPIRING.$ARC"
 # expired: openssl 3.0's `x509 -req` cannot backdate, `openssl ca` can (-startdate/-enddate)
 leafext "dataprocessingservice.$R_DPS_EXPIRED.$ARC" >"$P/expired.ext"
@@ -297,6 +329,25 @@ dnsconf corp "$CORP_DNS" "${CORP_REC[@]}"
 dnsconf public "$PUBLIC_DNS" "${PUBLIC_REC[@]}"
 ip netns exec "$N" dnsmasq --conf-file="$ST/dns-corp.conf"
 ip netns exec "$N" dnsmasq --conf-file="$ST/dns-public.conf"
+# A validating resolver that forwards to the public view. It trusts the real root key (KSK-2017,
+# RFC 7958 trust anchor), but the lab's "internet" is unsigned: every answer is BOGUS, so it
+# answers SERVFAIL, as a resolver does when DNSSEC validation fails upstream.
+cat >"$ST/dns-servfail.conf" <<EOF
+# netspec lab $NAME: validating resolver, answers SERVFAIL
+no-resolv
+no-hosts
+bind-interfaces
+listen-address=$SERVFAIL_DNS
+port=53
+user=root
+pid-file=$ST/run/dns-servfail.pid
+log-facility=$ST/log/dns-servfail.log
+log-queries
+dnssec
+trust-anchor=.,20326,8,2,E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D
+server=$PUBLIC_DNS
+EOF
+ip netns exec "$N" dnsmasq --conf-file="$ST/dns-servfail.conf"
 
 # ---------------------------------------------------------------------------------------------
 # nginx: TLS vhosts on every lab address (SNI picks the vhost) and the SHIR node listener
@@ -358,6 +409,41 @@ EOF
     vhost '.vault.azure.net .vaultcore.azure.net' public 401 '{"error":{"code":"Unauthorized"}}'
     vhost '.blob.core.windows.net' public 400 'InvalidQueryParameterValue'
     vhost wu2.frontend.clouddatahub.net public 200 'Data Factory service'
+    vhost eu.frontend.clouddatahub.net public 200 'Data Factory service'
+    vhost blocked.clouddatahub.net public 200 'a site the proxy policy blocks'
+    cat <<EOF
+    # the TLS-inspecting middlebox: re-signs with the Contoso inspection CA, forwards to the real server
+    server {
+        listen $INSPECT_ADDR:8443 ssl;
+        ssl_certificate $P/inspected.pem;
+        ssl_certificate_key $P/inspected.key;
+        location / {
+            proxy_pass https://$INSPECTED;
+            proxy_ssl_server_name on;
+            proxy_ssl_name eu.frontend.clouddatahub.net;
+            proxy_set_header Host eu.frontend.clouddatahub.net;
+            proxy_connect_timeout 2s;
+        }
+    }
+    # TLS 1.3 only (the default server of its own address, so the protocol applies to the handshake)
+    server {
+        listen $TLS13_ONLY:443 ssl default_server;
+        server_name tls13.clouddatahub.net;
+        ssl_protocols TLSv1.3;
+        ssl_certificate $P/public.pem;
+        ssl_certificate_key $P/public.key;
+        return 200 "TLS 1.3 only\n";
+    }
+    # plain HTTP
+    server {
+        listen $FILES_HTTP:80;
+        return 200 "files\n";
+    }
+    server {
+        listen $BLOCKED_HTTP:80;
+        return 200 "a site the proxy policy blocks\n";
+    }
+EOF
     echo "}"
 } >"$ST/nginx.conf"
 ip netns exec "$N" nginx -e "$ST/log/nginx-error.log" -p "$ST" -c "$ST/nginx.conf"
@@ -382,6 +468,25 @@ DisableViaHeader Yes
 EOF
 chmod 600 "$ST/tinyproxy.conf"
 ip netns exec "$N" tinyproxy -c "$ST/tinyproxy.conf"
+# the filtering proxy: no credentials; its policy (filter) blocks blocked.clouddatahub.net with
+# tinyproxy's own 403 page, for plain HTTP and for CONNECT alike
+echo '^blocked\.clouddatahub\.net$' >"$ST/tinyproxy-filter.txt"
+cat >"$ST/tinyproxy-filter.conf" <<EOF
+Port 3128
+Listen $FILTER_PROXY_ADDR
+Timeout 15
+PidFile "$ST/run/tinyproxy-filter.pid"
+LogFile "$ST/log/tinyproxy-filter.log"
+LogLevel Info
+MaxClients 100
+Allow 10.0.0.0/24
+Filter "$ST/tinyproxy-filter.txt"
+FilterType ere
+FilterDefaultDeny No
+ConnectPort 443
+DisableViaHeader Yes
+EOF
+ip netns exec "$N" tinyproxy -c "$ST/tinyproxy-filter.conf"
 
 # ---------------------------------------------------------------------------------------------
 # Files for netspec: DNS settings, vars files, env
@@ -443,6 +548,14 @@ SSL_CERT_FILE=$ST/ca.pem
 NETSPEC_PROXY_PASSWORD=$PROXY_PASSWORD
 EOF
 chmod 600 "$ST/lab.env"
+cat >"$ST/faults.vars.yaml" <<EOF
+# tests/lab/faults.yaml in lab $NAME
+corp_dns: $CORP_DNS
+dead_dns: $DEAD_DNS
+servfail_dns: $SERVFAIL_DNS
+filter_proxy: "http://filter.corp.example:3128"
+inspection_ca: $ST/untrusted-ca.pem
+EOF
 
 # ---------------------------------------------------------------------------------------------
 # Readiness: every service answers from the client namespace (bounded: 50 x 0.1 s)
@@ -450,7 +563,7 @@ chmod 600 "$ST/lab.env"
 ready() {
     # shellcheck disable=SC2016 # expanded by the inner bash
     ip netns exec "$C" timeout 1 bash -c \
-        'for t in 10.0.0.53/53 10.0.0.54/53 10.0.0.8/3128 40.74.1.10/443 10.2.4.11/8060; do
+        'for t in 10.0.0.53/53 10.0.0.54/53 10.0.0.56/53 10.0.0.8/3128 10.0.0.9/3128 40.74.1.10/443 40.74.2.10/443 40.74.3.10/80 10.2.4.11/8060; do
              exec 3<>"/dev/tcp/${t%/*}/${t#*/}" || exit 1; exec 3>&-; done' 2>/dev/null
 }
 for _ in $(seq 50); do
