@@ -160,6 +160,11 @@ pub const REASONS: &[Reason] = &[
         meaning: "the proxy could not open a tunnel to the destination",
         hint: "the proxy cannot resolve or reach the host (its own DNS or firewall), or it is not a CONNECT-capable proxy",
     },
+    Reason {
+        code: "http.too_many_redirects",
+        meaning: "redirects did not end within the limit (10) while following them",
+        hint: "a redirect loop: the endpoint (or a load balancer or login page in front of it) sends the client back where it came from; look at the Location headers",
+    },
     Reason { code: "http.connect", meaning: "the HTTP connection could not be made", hint: "see the connection error in the observation" },
     Reason {
         code: "http.reset",

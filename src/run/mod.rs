@@ -203,13 +203,16 @@ pub async fn run(
     let sem = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     let retry_until = opts.retry_timeout.map(|d| Instant::now() + d);
     let mut set = tokio::task::JoinSet::new();
+    // Which check each task runs, so a task that panicked still yields a result.
+    let mut tasks = std::collections::HashMap::new();
     for check in plan.checks.iter().cloned().map(Arc::new) {
+        let planned = check.clone();
         let sem = sem.clone();
         let ctx = ctx.clone();
         let cancel = cancel.clone();
         let events = events.clone();
         let fail_fast = opts.fail_fast;
-        set.spawn(async move {
+        let handle = set.spawn(async move {
             let result = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => cancelled(&check, Duration::ZERO),
@@ -225,11 +228,27 @@ pub async fn run(
             let _ = events.send(RunEvent::Finished(result.clone()));
             result
         });
+        tasks.insert(handle.id(), planned);
     }
     let mut results: Vec<CheckResult> = Vec::with_capacity(plan.checks.len());
-    while let Some(r) = set.join_next().await {
-        if let Ok(r) = r {
-            results.push(Arc::unwrap_or_clone(r));
+    while let Some(r) = set.join_next_with_id().await {
+        match r {
+            Ok((_, r)) => results.push(Arc::unwrap_or_clone(r)),
+            // A panic in a probe or matcher is a netspec bug: the check is reported as an error
+            // (never dropped), and the run goes on.
+            Err(e) => {
+                if let Some(c) = tasks.get(&e.id()) {
+                    let why = if e.is_panic() { "panicked (a netspec bug)" } else { "was aborted" };
+                    let r = base_result(c, Outcome::Error, Vec::new(), Duration::ZERO);
+                    let hint = Some(format!(
+                        "the check {why}; please report it{}",
+                        c.hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default()
+                    ));
+                    let r = CheckResult { hint, ..r };
+                    let _ = events.send(RunEvent::Finished(Arc::new(r.clone())));
+                    results.push(r);
+                }
+            }
         }
     }
     results.sort_by_key(|r| r.index);
