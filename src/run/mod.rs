@@ -7,6 +7,8 @@
 //! of them waiting when 443 is dropped), while a check holds one or two sockets at a time, well
 //! under the usual 1024 open-file limit.
 
+pub mod limits;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -290,14 +292,25 @@ fn local_error(obs: &Observation) -> Option<Failure> {
     match obs {
         Observation::Dns(d) => d.failure.clone().filter(is_local),
         Observation::Tcp(t) => t.resolution.failure.clone().filter(is_local).or_else(|| {
-            t.attempts
-                .iter()
-                .find(|a| a.detail.contains("outside the loopback lab"))
-                .map(|a| Failure::new("sandbox.refused", a.detail.clone()))
+            t.attempts.iter().find_map(|a| {
+                if a.detail.contains("outside the loopback lab") {
+                    Some(Failure::new("sandbox.refused", a.detail.clone()))
+                } else {
+                    // Out of descriptors (EMFILE) is this machine's limit, not the network's answer.
+                    a.detail.contains("cannot create a socket").then(|| Failure::new("tcp.socket", a.detail.clone()))
+                }
+            })
         }),
-        Observation::Tls(t) => {
-            t.resolution.failure.clone().filter(is_local).or_else(|| t.endpoints.iter().find_map(|e| e.failure.clone().filter(is_local)))
-        }
+        Observation::Tls(t) => t.resolution.failure.clone().filter(is_local).or_else(|| {
+            t.endpoints.iter().find_map(|e| {
+                e.failure.clone().filter(is_local).or_else(|| {
+                    e.failure
+                        .as_ref()
+                        .filter(|f| f.message.contains("cannot create a socket"))
+                        .map(|f| Failure::new("tcp.socket", f.message.clone()))
+                })
+            })
+        }),
         Observation::Http(h) => h.failure.clone().filter(is_local),
     }
 }

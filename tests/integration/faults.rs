@@ -475,3 +475,50 @@ async fn fault_servers_are_loopback_only() {
         assert!(a.ip().is_loopback(), "{a}");
     }
 }
+
+/// Runs `netspec run <suite>` under `prlimit --nofile=<limits>` (soft:hard).
+fn run_under_prlimit(limits: &str, suite: &Path) -> std::process::Output {
+    std::process::Command::new("prlimit")
+        .arg(format!("--nofile={limits}"))
+        .arg(env!("CARGO_BIN_EXE_netspec"))
+        .args(["run", suite.to_str().unwrap(), "--timeout", "2s"])
+        .env_remove("CI")
+        .env_remove("NETSPEC_CONCURRENCY")
+        .output()
+        .expect("prlimit runs (util-linux)")
+}
+
+#[test]
+fn open_file_limit_lowers_concurrency_or_refuses_to_start() {
+    // 300 connects to one open loopback port at the default -j 256 would need ~600 descriptors.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accept and close (bounded: the three runs make 600 connections at most).
+    std::thread::spawn(move || listener.incoming().take(1000).for_each(drop));
+    let dir = tempfile::tempdir().unwrap();
+    let checks: String = (0..300)
+        .map(|i| format!("      - {{ name: c{i}, tcp: {{ host: 127.0.0.1, port: {port} }}, expect: {{ state: open }} }}\n"))
+        .collect();
+    let suite =
+        crate::common::write(dir.path(), "many.yaml", &format!("netspec: 1\nname: many\nscenarios:\n  - name: s\n    checks:\n{checks}"));
+
+    // Soft and hard 64: lowered to fit, said in one line, and every check still sees the port open.
+    let out = run_under_prlimit("64:64", &suite);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stderr.contains("open-file limit (64, also the hard limit) holds 4 checks in flight, not 256: running with -j 4"), "{stderr}");
+    assert!(stdout.contains("300 checks: 300 passed"), "{stdout}");
+
+    // A soft limit under a higher hard one is raised: no note, all pass.
+    let out = run_under_prlimit("64:4096", &suite);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(!stderr.contains("open-file limit"), "{stderr}");
+    assert!(stdout.contains("300 checks: 300 passed"), "{stdout}");
+
+    // Too low for a single check: a clear error before anything runs, exit 2.
+    let out = run_under_prlimit("20:20", &suite);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("the open-file limit (20) is too low to run a check") && stderr.contains("ulimit -n"), "{stderr}");
+}
