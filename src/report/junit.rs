@@ -90,6 +90,9 @@ fn case(r: &CheckResult, vantage: &str, secrets: &Secrets) -> TestCase {
     if !r.tags.is_empty() {
         props.push(Property::new("tags", r.tags.join(",")));
     }
+    if r.insecure {
+        props.push(Property::new("insecure", "true"));
+    }
     for (k, v) in &r.vars {
         props.push(Property::new(format!("var.{k}"), red(v)));
     }
@@ -187,6 +190,9 @@ fn summary_case(s: &crate::report::CheckSummary, vantage: &str) -> TestCase {
     ];
     if !s.tags.is_empty() {
         props.push(Property::new("tags", s.tags.join(",")));
+    }
+    if s.insecure {
+        props.push(Property::new("insecure", "true"));
     }
     for (k, v) in &s.vars {
         props.push(Property::new(format!("var.{k}"), v.as_str()));

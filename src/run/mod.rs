@@ -88,6 +88,9 @@ pub struct CheckResult {
     pub tags: Vec<String>,
     /// Matrix values.
     pub vars: Vec<(String, String)>,
+    /// TLS certificate verification was off for this check (`insecure: true`); reports flag it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
     /// Wall time of all attempts.
     #[serde(with = "crate::util::millis")]
     #[schemars(with = "crate::util::Millis")]
@@ -272,6 +275,7 @@ fn base_result(c: &PlannedCheck, outcome: Outcome, attempts: Vec<Attempt>, elaps
         hint: c.hint.clone(),
         tags: c.tags.clone(),
         vars: c.vars.clone(),
+        insecure: matches!(&c.target, crate::suite::plan::Target::Http(h) if h.insecure),
         elapsed,
     }
 }

@@ -9,6 +9,7 @@ mod common;
 mod deploy;
 mod faults;
 mod fixtures;
+mod hardening;
 mod lab;
 mod merge;
 mod probes;
