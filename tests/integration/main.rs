@@ -13,4 +13,5 @@ mod hardening;
 mod lab;
 mod merge;
 mod probes;
+mod props;
 mod reports;
