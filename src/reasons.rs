@@ -95,6 +95,11 @@ pub const REASONS: &[Reason] = &[
         hint: "the address family or network is not routed from here (an IPv6 answer on an IPv4-only host, a missing VPN or peering route)",
     },
     Reason {
+        code: "tcp.socket",
+        meaning: "this machine could not create a socket (the check could not be evaluated)",
+        hint: "usually the open-file limit (Too many open files): raise it with `ulimit -n`, or lower `-j`; netspec fits `-j` into the limit at start, so another process may share it",
+    },
+    Reason {
         code: "tls.untrusted",
         meaning: "the certificate chain is not trusted",
         hint: "usually a proxy inspects TLS with its own CA: install that CA in this machine's trust store or exempt the host from inspection; otherwise the server sends an incomplete chain",

@@ -511,7 +511,23 @@ async fn stop_signal(term: &mut Option<tokio::signal::unix::Signal>) -> Option<i
 }
 
 /// Runs a plan with Ctrl-C handling, prints the summary, writes reports; returns the exit code.
-pub async fn execute(plan: Plan, ctx_opts: ContextOptions, opts: RunOptions, reports: Reports) -> i32 {
+/// The concurrency is first fitted into the open-file limit ([`run::limits`]): lowered with a
+/// one-line note, or exit 2 when not even one check fits; waiting checks get the rest.
+pub async fn execute(plan: Plan, ctx_opts: ContextOptions, mut opts: RunOptions, reports: Reports) -> i32 {
+    match run::limits::fit_open_files(opts.concurrency) {
+        Ok((n, note)) => {
+            opts.concurrency = n;
+            if let Some(note) = note {
+                eprintln!("{note}");
+            }
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_INVALID;
+        }
+    }
+    // Waiting checks hold sockets too: they get what the limit leaves after the working ones.
+    opts.max_waiting = opts.max_waiting.min(run::limits::checks_that_fit().saturating_sub(opts.concurrency));
     let started = std::time::Instant::now();
     let started_at = std::time::SystemTime::now();
     let ctx = Arc::new(ProbeContext::new(ctx_opts));

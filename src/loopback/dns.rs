@@ -256,7 +256,7 @@ impl DnsZone {
 
     /// Wire bytes answering `packet`, or `None` to stay silent. `udp` limits the size to what
     /// the client advertised (512 without EDNS) and sets TC beyond it.
-    fn handle(&self, packet: &[u8], udp: bool) -> Option<Vec<u8>> {
+    pub(crate) fn handle(&self, packet: &[u8], udp: bool) -> Option<Vec<u8>> {
         let (resp, limit) = match Message::from_vec(packet) {
             Ok(req) if req.metadata.message_type == MessageType::Query => {
                 let limit = match (&req.edns, udp) {
@@ -330,7 +330,7 @@ impl DnsServer {
     }
 }
 
-async fn bind_pair() -> io::Result<(UdpSocket, TcpListener)> {
+pub(crate) async fn bind_pair() -> io::Result<(UdpSocket, TcpListener)> {
     for _ in 0..20 {
         let udp = UdpSocket::bind("127.0.0.1:0").await?;
         let port = udp.local_addr()?.port();

@@ -13,6 +13,7 @@
 
 mod ca;
 mod dns;
+mod faults;
 mod http;
 mod ports;
 mod proxy;
@@ -20,6 +21,7 @@ mod world;
 
 pub use ca::{Ca, Identity, Validity};
 pub use dns::{DnsFault, DnsServer, DnsZone};
+pub use faults::{DECOY, DnsBehaviour, FaultServer, FaultyDns, TcpFault};
 pub use http::{HttpServer, Reply};
 pub use ports::{FilteredPort, OpenPort, closed_port};
 pub use proxy::{Proxy, ProxyConfig, Route};

@@ -334,9 +334,12 @@ async fn exchange(
     msg.set_edns(edns);
     let id = msg.metadata.id;
     let wire = msg.to_vec().map_err(|e| Failure::new("dns.bad_name", format!("cannot encode the query: {e}")))?;
+    // The decoding error of the last undecodable datagram: a server that only ever answers
+    // garbage is reported as such at the deadline, not as silent.
+    let mut garbled: Option<String> = None;
     let result = timeout_at(deadline, async {
         if protocol == Protocol::Udp {
-            let resp = udp_exchange(real, &wire, id).await?;
+            let resp = udp_exchange(real, &wire, id, &mut garbled).await?;
             if !resp.metadata.truncation {
                 return Ok(resp);
             }
@@ -346,11 +349,14 @@ async fn exchange(
     .await;
     match result {
         Ok(r) => r,
-        Err(_) => Err(Failure::new("dns.timeout", format!("no response from {server} before the deadline"))),
+        Err(_) => Err(match garbled {
+            Some(e) => Failure::new("dns.malformed", format!("{server} answered only with undecodable responses before the deadline: {e}")),
+            None => Failure::new("dns.timeout", format!("no response from {server} before the deadline")),
+        }),
     }
 }
 
-async fn udp_exchange(server: SocketAddr, wire: &[u8], id: u16) -> Result<Message, Failure> {
+async fn udp_exchange(server: SocketAddr, wire: &[u8], id: u16, garbled: &mut Option<String>) -> Result<Message, Failure> {
     let bind: SocketAddr = if server.is_ipv4() { "0.0.0.0:0".parse().unwrap_or(server) } else { "[::]:0".parse().unwrap_or(server) };
     let net = |e: std::io::Error| Failure::new("dns.network", format!("{server}: {e}"));
     let sock = UdpSocket::bind(bind).await.map_err(net)?;
@@ -370,11 +376,11 @@ async fn udp_exchange(server: SocketAddr, wire: &[u8], id: u16) -> Result<Messag
                         net(e)
                     }
                 })?;
-                // Ignore garbage and answers to other queries.
-                if let Ok(m) = Message::from_vec(&buf[..n])
-                    && m.metadata.id == id
-                {
-                    return Ok(m);
+                // Skip answers to other queries and garbage (noting it), waiting for the answer.
+                match Message::from_vec(&buf[..n]) {
+                    Ok(m) if m.metadata.id == id => return Ok(m),
+                    Ok(_) => {}
+                    Err(e) => *garbled = Some(e.to_string()),
                 }
             }
         })

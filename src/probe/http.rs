@@ -224,6 +224,8 @@ pub async fn probe(ctx: &Arc<ProbeContext>, resolver: &Arc<ResolverSpec>, t: &Ht
     loop {
         match hop(ctx, resolver, t, &url, &method, body.as_deref(), deadline, &mut obs).await {
             Err(f) => {
+                // No complete answer: a head whose body broke off is not a response to judge.
+                obs.status = None;
                 obs.failure = Some(f);
                 break;
             }
@@ -313,17 +315,18 @@ async fn hop(
 
     let (mut sender, conn) = match timeout_at(deadline, hyper::client::conn::http1::handshake(TokioIo::new(opened.stream))).await {
         Err(_) => return Err(timeout_failure()),
-        Ok(Err(e)) => return Err(hyper_failure(&e)),
+        Ok(Err(e)) => return Err(hyper_failure(&e, deadline)),
         Ok(Ok(x)) => x,
     };
-    // The connection task ends with the exchange, or at the deadline at the latest.
+    // The connection task ends with the exchange, or shortly after the deadline at the latest
+    // (after the request's own deadline has fired, so that is what the probe reports).
     tokio::spawn(async move {
-        let _ = timeout_at(deadline, conn).await;
+        let _ = timeout_at(deadline + Duration::from_secs(1), conn).await;
     });
     let sent = Instant::now();
     let resp = match timeout_at(deadline, sender.send_request(req)).await {
         Err(_) => return Err(timeout_failure()),
-        Ok(Err(e)) => return Err(hyper_failure(&e)),
+        Ok(Err(e)) => return Err(hyper_failure(&e, deadline)),
         Ok(Ok(r)) => r,
     };
     add(&mut obs.timings.first_byte_ms, sent.elapsed());
@@ -361,7 +364,10 @@ async fn hop(
     obs.body_truncated = truncated;
     match body_result {
         Err(_) => return Err(Failure::new("http.timeout", format!("HTTP {status} arrived, but not the whole body before the deadline"))),
-        Ok(Err(e)) => return Err(hyper_failure(&e)),
+        Ok(Err(e)) => {
+            let f = hyper_failure(&e, deadline);
+            return Err(Failure::new(f.reason, format!("HTTP {status} arrived, but the body broke off: {}", f.message)));
+        }
         Ok(Ok(())) => {}
     }
 
@@ -680,8 +686,8 @@ fn tls_failure(e: &std::io::Error, tunnelled: bool) -> Failure {
     Failure::new(reason, msg)
 }
 
-/// Classifies a failed exchange: reset, closed early, not HTTP.
-fn hyper_failure(e: &hyper::Error) -> Failure {
+/// Classifies a failed exchange: reset, closed early, not HTTP, out of time.
+fn hyper_failure(e: &hyper::Error, deadline: Instant) -> Failure {
     let mut text = e.to_string();
     let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     let mut io_kind = None;
@@ -697,7 +703,7 @@ fn hyper_failure(e: &hyper::Error) -> Failure {
             "http.reset"
         } else if e.is_parse() || e.is_parse_status() || e.is_parse_too_large() {
             "http.protocol"
-        } else if e.is_timeout() {
+        } else if e.is_timeout() || Instant::now() >= deadline {
             "http.timeout"
         } else {
             "http.error"

@@ -109,6 +109,13 @@ fn styled_summary(results: &[CheckResult], secrets: &Secrets, wall: std::time::D
             out.push_str(&format!("  hint: {h}\n"));
         }
     }
+    let insecure: Vec<&str> = results.iter().filter(|r| r.insecure).map(|r| r.id.as_str()).collect();
+    if !insecure.is_empty() {
+        // A pass without verification proves reachability, not trust: say which ones.
+        let shown = insecure.iter().take(10).copied().collect::<Vec<_>>().join(", ");
+        let more = if insecure.len() > 10 { format!(" and {} more", insecure.len() - 10) } else { String::new() };
+        out.push_str(&format!("\nTLS verification off (insecure: true) in {} check(s): {shown}{more}\n", insecure.len()));
+    }
     let t = Totals::of(results);
     out.push_str(&format!(
         "\n{} checks: {} passed, {} failed, {} errors{} in {:.2} s\n",

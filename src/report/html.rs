@@ -108,9 +108,15 @@ fn totals_row(t: Totals) -> Vec<(&'static str, &'static str, usize)> {
     v
 }
 
-/// The small print of a run's cell: the reason code of a check that did not pass.
+/// The small print of a run's cell: the reason code of a check that did not pass, and
+/// `insecure` for a check that ran with TLS verification off.
 fn note(s: &CheckSummary) -> Option<String> {
-    (s.outcome != Outcome::Passed).then(|| s.reason_code.clone()).flatten()
+    let code = (s.outcome != Outcome::Passed).then(|| s.reason_code.clone()).flatten();
+    match (code, s.insecure) {
+        (Some(c), true) => Some(format!("{c} · insecure")),
+        (None, true) => Some("insecure".into()),
+        (c, false) => c,
+    }
 }
 
 fn cell(s: &CheckSummary, vantage: Option<&str>, anchor: Option<String>, note: Option<String>) -> Cell {
@@ -120,6 +126,9 @@ fn cell(s: &CheckSummary, vantage: Option<&str>, anchor: Option<String>, note: O
     }
     if let Some(c) = &s.reason_code {
         title.push_str(&format!("\nreason: {c}"));
+    }
+    if s.insecure {
+        title.push_str("\nTLS verification off (insecure: true)");
     }
     Cell {
         outcome: outcome_name(s.outcome),

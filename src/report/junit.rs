@@ -25,13 +25,33 @@ pub fn render(name: &str, vantage: &str, results: &[CheckResult], secrets: &Secr
         }
     }
     for (suite, scenario) in order {
-        let mut ts = TestSuite::new(scenario.as_str());
+        let mut ts = TestSuite::new(secrets.redact(&scenario));
         for r in results.iter().filter(|r| r.suite == suite && r.scenario == scenario) {
             ts.add_test_case(case(r, vantage, secrets));
         }
         report.add_test_suite(ts);
     }
-    report.to_string().map_err(|e| e.to_string())
+    report.to_string().map(|x| xml_chars(&x)).map_err(|e| e.to_string())
+}
+
+/// Replaces the characters XML 1.0 cannot carry (C0 controls other than tab, newline and
+/// carriage return, and U+FFFE, U+FFFF; XML 1.0 section 2.2 `Char`) with a visible `\u{..}` escape. quick-junit escapes markup but writes
+/// these as they are, and one NUL from an HTTP body would make the whole file unparseable for
+/// CI. Markup never contains them, so the rendered document can be cleaned as a whole.
+pub fn xml_chars(xml: &str) -> String {
+    let bad = |c: char| matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}');
+    if !xml.contains(bad) {
+        return xml.to_owned();
+    }
+    let mut out = String::with_capacity(xml.len() + 16);
+    for c in xml.chars() {
+        if bad(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn case(r: &CheckResult, vantage: &str, secrets: &Secrets) -> TestCase {
@@ -77,8 +97,8 @@ fn case(r: &CheckResult, vantage: &str, secrets: &Secrets) -> TestCase {
             s
         }
     };
-    let mut tc = TestCase::new(r.name.as_str(), status);
-    tc.set_classname(format!("{}.{}", r.suite, r.scenario));
+    let mut tc = TestCase::new(red(&r.name), status);
+    tc.set_classname(red(&format!("{}.{}", r.suite, r.scenario)));
     tc.set_time(r.elapsed);
     let mut props = vec![
         Property::new("id", red(&r.id)),
@@ -89,6 +109,9 @@ fn case(r: &CheckResult, vantage: &str, secrets: &Secrets) -> TestCase {
     ];
     if !r.tags.is_empty() {
         props.push(Property::new("tags", r.tags.join(",")));
+    }
+    if r.insecure {
+        props.push(Property::new("insecure", "true"));
     }
     for (k, v) in &r.vars {
         props.push(Property::new(format!("var.{k}"), red(v)));
@@ -143,7 +166,7 @@ pub fn render_merged(m: &crate::merge::Merged) -> Result<String, ReportError> {
             report.add_test_suite(ts);
         }
     }
-    report.to_string().map_err(|e| ReportError::render("junit", e))
+    report.to_string().map(|x| xml_chars(&x)).map_err(|e| ReportError::render("junit", e))
 }
 
 fn summary_case(s: &crate::report::CheckSummary, vantage: &str) -> TestCase {
@@ -187,6 +210,9 @@ fn summary_case(s: &crate::report::CheckSummary, vantage: &str) -> TestCase {
     ];
     if !s.tags.is_empty() {
         props.push(Property::new("tags", s.tags.join(",")));
+    }
+    if s.insecure {
+        props.push(Property::new("insecure", "true"));
     }
     for (k, v) in &s.vars {
         props.push(Property::new(format!("var.{k}"), v.as_str()));

@@ -233,6 +233,10 @@ pub struct CheckSummary {
     /// The matrix values of the scenario instance, as `[name, value]` pairs.
     #[serde(default)]
     pub vars: Vec<(String, String)>,
+    /// TLS certificate verification was off (`insecure: true`): a pass proves reachability,
+    /// not trust. Absent when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
     /// Wall time of all attempts.
     #[schemars(with = "crate::util::Millis")]
     pub elapsed: f64,
@@ -275,6 +279,7 @@ impl CheckSummary {
             addresses: last.map(|a| observed_addresses(&a.observation)).unwrap_or_default(),
             tags: r.tags.clone(),
             vars: r.vars.iter().map(|(k, v)| (k.clone(), red(v))).collect(),
+            insecure: r.insecure,
             elapsed: (r.elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0,
         }
     }
@@ -374,6 +379,7 @@ pub(crate) mod test_support {
             addresses: vec![],
             tags: vec![],
             vars: vec![],
+            insecure: false,
             elapsed: 1500.0,
         }
     }

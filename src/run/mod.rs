@@ -8,6 +8,8 @@
 //! four rounds of 256. CPU-heavy work (TLS handshakes) stays bounded by `-j`, so local starvation
 //! does not turn into false network timeouts. Only checks holding a slot exist as tasks.
 
+pub mod limits;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -96,6 +98,9 @@ pub struct CheckResult {
     pub tags: Vec<String>,
     /// Matrix values.
     pub vars: Vec<(String, String)>,
+    /// TLS certificate verification was off for this check (`insecure: true`); reports flag it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
     /// Wall time of all attempts.
     #[serde(with = "crate::util::millis")]
     #[schemars(with = "crate::util::Millis")]
@@ -232,17 +237,19 @@ pub async fn run(
     let mut set = tokio::task::JoinSet::new();
     // Shared with the reporters' events until they drop theirs; unwrapped at the end.
     let mut results: Vec<Arc<CheckResult>> = Vec::with_capacity(plan.checks.len());
+    // Which check each running task runs, so a task that panicked still yields a result.
+    let mut tasks: std::collections::HashMap<tokio::task::Id, usize> = std::collections::HashMap::new();
     // A check becomes a task only once it holds a permit: at most `concurrency` tasks (and copies
     // of planned checks) exist at any time, whatever the plan's size.
-    let mut pending = plan.checks.iter();
-    while let Some(check) = pending.next() {
+    let mut pending = plan.checks.iter().enumerate();
+    while let Some((position, check)) = pending.next() {
         let permit = tokio::select! {
             biased;
             _ = cancel.cancelled() => None,
             p = sem.clone().acquire_owned() => p.ok(),
         };
         let Some(permit) = permit else {
-            let rest = std::iter::once(check).chain(pending.by_ref());
+            let rest = std::iter::once(check).chain(pending.by_ref().map(|(_, c)| c));
             for c in rest {
                 let r = Arc::new(cancelled(c, Duration::ZERO));
                 let _ = events.send(RunEvent::Finished(r.clone()));
@@ -251,10 +258,8 @@ pub async fn run(
             break;
         };
         // Collect what finished meanwhile, so finished tasks do not pile up in the set.
-        while let Some(done) = set.try_join_next() {
-            if let Ok(r) = done {
-                results.push(r);
-            }
+        while let Some(done) = set.try_join_next_with_id() {
+            collect(done, &mut tasks, plan, &events, &mut results);
         }
         let check = Arc::new(check.clone());
         let ctx = ctx.clone();
@@ -262,7 +267,7 @@ pub async fn run(
         let events = events.clone();
         let fail_fast = opts.fail_fast;
         let waiting = waiting.clone();
-        set.spawn(async move {
+        let handle = set.spawn(async move {
             let work = run_check(&check, &ctx, &cancel, retry_until);
             tokio::pin!(work);
             let result = tokio::select! {
@@ -288,15 +293,42 @@ pub async fn run(
             drop(permit);
             finish(result, fail_fast, &cancel, &events)
         });
+        tasks.insert(handle.id(), position);
     }
-    while let Some(r) = set.join_next().await {
-        if let Ok(r) = r {
-            results.push(r);
-        }
+    while let Some(done) = set.join_next_with_id().await {
+        collect(done, &mut tasks, plan, &events, &mut results);
     }
     drop(events);
     results.sort_by_key(|r| r.index);
     results.into_iter().map(Arc::unwrap_or_clone).collect()
+}
+
+/// Takes a finished task's result. A panic in a probe or matcher is a netspec bug: the check is
+/// reported as an error (never dropped), and the run goes on.
+fn collect(
+    done: Result<(tokio::task::Id, Arc<CheckResult>), tokio::task::JoinError>,
+    tasks: &mut std::collections::HashMap<tokio::task::Id, usize>,
+    plan: &Plan,
+    events: &mpsc::UnboundedSender<RunEvent>,
+    results: &mut Vec<Arc<CheckResult>>,
+) {
+    match done {
+        Ok((id, r)) => {
+            tasks.remove(&id);
+            results.push(r);
+        }
+        Err(e) => {
+            if let Some(c) = tasks.remove(&e.id()).and_then(|i| plan.checks.get(i)) {
+                let why = if e.is_panic() { "panicked (a netspec bug)" } else { "was aborted" };
+                let r = base_result(c, Outcome::Error, Vec::new(), Duration::ZERO);
+                let hint =
+                    Some(format!("the check {why}; please report it{}", c.hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default()));
+                let r = Arc::new(CheckResult { hint, ..r });
+                let _ = events.send(RunEvent::Finished(r.clone()));
+                results.push(r);
+            }
+        }
+    }
 }
 
 /// A check's end: fail-fast, the event, the shared result.
@@ -343,6 +375,7 @@ fn base_result(c: &PlannedCheck, outcome: Outcome, attempts: Vec<Attempt>, elaps
         hint: c.hint.clone(),
         tags: c.tags.clone(),
         vars: c.vars.clone(),
+        insecure: matches!(&c.target, crate::suite::plan::Target::Http(h) if h.insecure),
         elapsed,
     }
 }
@@ -363,14 +396,25 @@ fn local_error(obs: &Observation) -> Option<Failure> {
     match obs {
         Observation::Dns(d) => d.failure.clone().filter(is_local),
         Observation::Tcp(t) => t.resolution.failure.clone().filter(is_local).or_else(|| {
-            t.attempts
-                .iter()
-                .find(|a| a.detail.contains("outside the loopback lab"))
-                .map(|a| Failure::new("sandbox.refused", a.detail.clone()))
+            t.attempts.iter().find_map(|a| {
+                if a.detail.contains("outside the loopback lab") {
+                    Some(Failure::new("sandbox.refused", a.detail.clone()))
+                } else {
+                    // Out of descriptors (EMFILE) is this machine's limit, not the network's answer.
+                    a.detail.contains("cannot create a socket").then(|| Failure::new("tcp.socket", a.detail.clone()))
+                }
+            })
         }),
-        Observation::Tls(t) => {
-            t.resolution.failure.clone().filter(is_local).or_else(|| t.endpoints.iter().find_map(|e| e.failure.clone().filter(is_local)))
-        }
+        Observation::Tls(t) => t.resolution.failure.clone().filter(is_local).or_else(|| {
+            t.endpoints.iter().find_map(|e| {
+                e.failure.clone().filter(is_local).or_else(|| {
+                    e.failure
+                        .as_ref()
+                        .filter(|f| f.message.contains("cannot create a socket"))
+                        .map(|f| Failure::new("tcp.socket", f.message.clone()))
+                })
+            })
+        }),
         Observation::Http(h) => h.failure.clone().filter(is_local),
     }
 }
