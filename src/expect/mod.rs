@@ -48,9 +48,10 @@ impl std::fmt::Display for Kind {
 /// A compiled string matcher (regex and glob built once).
 #[derive(Debug, Clone)]
 pub struct StrMatch {
-    raw: StringMatcher,
-    regex: Option<Regex>,
-    glob: Option<GlobMatcher>,
+    // Boxed: a plan holds one per string expectation of every check (100,000s), mostly unset.
+    raw: Box<StringMatcher>,
+    regex: Option<Box<Regex>>,
+    glob: Option<Box<GlobMatcher>>,
 }
 
 impl StrMatch {
@@ -66,7 +67,7 @@ impl StrMatch {
             Some(g) => Some(globset::Glob::new(g).map_err(|e| format!("invalid glob `{g}`: {e}"))?.compile_matcher()),
             None => None,
         };
-        Ok(StrMatch { raw: raw.clone(), regex, glob })
+        Ok(StrMatch { raw: Box::new(raw.clone()), regex: regex.map(Box::new), glob: glob.map(Box::new) })
     }
 
     /// Whether `s` satisfies every operator.
@@ -87,7 +88,7 @@ impl StrMatch {
     /// Over a list (a CNAME chain, a SAN list): the positive operators must hold for one item,
     /// `not_contains` for every item.
     pub fn any_of(&self, items: &[String]) -> bool {
-        let has_positive = self.raw != StringMatcher { not_contains: self.raw.not_contains.clone(), ..Default::default() };
+        let has_positive = *self.raw != StringMatcher { not_contains: self.raw.not_contains.clone(), ..Default::default() };
         let pos = !has_positive || items.iter().any(|i| self.positive(i));
         let neg = self.raw.not_contains.as_ref().is_none_or(|n| items.iter().all(|i| !i.contains(n.as_str())));
         pos && neg
@@ -122,7 +123,7 @@ pub struct AddrMatch {
     none: Option<Vec<Term>>,
     contains: Option<Vec<IpAddr>>,
     equals: Option<Vec<IpAddr>>,
-    from_hosts: Option<(String, HostsFile)>,
+    from_hosts: Option<Box<(String, HostsFile)>>,
 }
 
 fn terms(v: &Option<crate::suite::model::Terms>) -> Result<Option<Vec<Term>>, String> {
@@ -159,7 +160,7 @@ impl AddrMatch {
             none: terms(&m.none)?,
             contains: ips(&m.contains)?,
             equals: ips(&m.equals)?,
-            from_hosts,
+            from_hosts: from_hosts.map(Box::new),
         })
     }
 
@@ -195,7 +196,7 @@ impl AddrMatch {
             let passed = set_eq(want, addrs);
             out.push(Assertion::new(format!("{key}.equals"), passed, format!("exactly {}", join_ips(want)), observed.clone()));
         }
-        if let Some((file, hosts)) = &self.from_hosts {
+        if let Some((file, hosts)) = self.from_hosts.as_deref() {
             let listed: Vec<(String, Vec<IpAddr>)> =
                 names.iter().map(|n| (n.clone(), hosts.lookup(n).to_vec())).filter(|(_, v)| !v.is_empty()).collect();
             match listed.first() {
@@ -287,7 +288,7 @@ impl Expectation {
             if let Some(v) = &m.equals {
                 parts.push(format!("{key}.equals {}", join_ips(v)));
             }
-            if let Some((f, _)) = &m.from_hosts {
+            if let Some((f, _)) = m.from_hosts.as_deref() {
                 parts.push(format!("{key}.from_hosts_file {f}"));
             }
             parts.join(", ")
@@ -916,7 +917,7 @@ mod tests {
     #[test]
     fn hosts_file_expectation_follows_the_chain() {
         let hosts = HostsFile::parse("10.12.4.23 x.privatelink.example\n");
-        let m = AddrMatch { from_hosts: Some(("dns-settings.txt".into(), hosts)), ..Default::default() };
+        let m = AddrMatch { from_hosts: Some(Box::new(("dns-settings.txt".into(), hosts))), ..Default::default() };
         let e = Expectations(vec![Expectation::Addresses(m)]);
         let same = evaluate(&e, &dns(&["10.12.4.23"], &["x.privatelink.example"], "NOERROR"));
         assert!(same[0].passed, "{:?}", same);
@@ -955,5 +956,19 @@ mod tests {
     fn defaults_per_kind() {
         assert!(matches!(compile(None, Kind::Tcp, Path::new("."), None).unwrap().0.as_slice(), [Expectation::State(StateExpect::Open)]));
         assert!(matches!(compile(None, Kind::Tls, Path::new("."), None).unwrap().0.as_slice(), [Expectation::Trusted(true)]));
+    }
+}
+
+#[cfg(test)]
+mod size_guard {
+    /// Suites hold one `model::Check` per written check and plans several `Expectation`s per
+    /// check, 100,000s of them: the large, mostly-unset parts are boxed (unboxed they were 2,048
+    /// and 320 bytes; a 10,000-check suite took 33 MiB more to parse). This keeps it that way.
+    #[test]
+    fn per_check_types_stay_small() {
+        let check = std::mem::size_of::<crate::suite::model::Check>();
+        let expectation = std::mem::size_of::<super::Expectation>();
+        assert!(check <= 384, "model::Check grew to {check} bytes: box the new field");
+        assert!(expectation <= 160, "Expectation grew to {expectation} bytes: box the new variant's payload");
     }
 }
