@@ -493,6 +493,7 @@ pub fn compile(e: Option<&Expect>, kind: Kind, base: &Path, dns_name: Option<&st
     if let Some(v) = e.time {
         out.push(Expectation::Time(v));
     }
+    out.shrink_to_fit();
     Ok(Expectations(out))
 }
 

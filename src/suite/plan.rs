@@ -284,6 +284,8 @@ pub fn plan(loaded: &[Loaded], inputs: &Inputs) -> Result<Plan, LoadError> {
     if !errors.is_empty() {
         return Err(LoadError::many(errors));
     }
+    // The run holds the plan throughout: no spare capacity (up to half of it after growth).
+    out.checks.shrink_to_fit();
     Ok(out)
 }
 
