@@ -69,35 +69,40 @@ fn die(msg: String) -> ! {
 
 fn parse_line(n: usize, line: &str) -> Check {
     let f: Vec<&str> = line.split('\t').collect();
-    let bad = || die(format!("line {}: cannot read {line:?}", n + 1));
+    fn fail<T>(n: usize, line: &str) -> T {
+        die(format!("line {}: cannot read {line:?}", n + 1))
+    }
     match f.as_slice() {
         ["dns", name, expect] => Check::Dns {
-            name: Name::from_ascii(format!("{name}.")).unwrap_or_else(|_| bad()),
+            name: Name::from_ascii(format!("{name}.")).unwrap_or_else(|_| fail(n, line)),
             expect: if *expect == "NXDOMAIN" {
                 None
             } else {
-                Some(expect.parse().unwrap_or_else(|_| bad()))
+                Some(expect.parse().unwrap_or_else(|_| fail(n, line)))
             },
         },
         ["tcp", ip, port, expect] => Check::Tcp {
-            addr: SocketAddr::new(ip.parse().unwrap_or_else(|_| bad()), port.parse().unwrap_or_else(|_| bad())),
+            addr: SocketAddr::new(
+                ip.parse().unwrap_or_else(|_| fail(n, line)),
+                port.parse().unwrap_or_else(|_| fail(n, line)),
+            ),
             expect: match *expect {
                 "open" => TcpState::Open,
                 "closed" => TcpState::Closed,
                 "filtered" => TcpState::Filtered,
-                _ => bad(),
+                _ => fail(n, line),
             },
         },
         ["https", host, ip, port, path, expect] => Check::Https {
-            host: ServerName::try_from(host.to_string()).unwrap_or_else(|_| bad()),
+            host: ServerName::try_from(host.to_string()).unwrap_or_else(|_| fail(n, line)),
             addr: SocketAddr::new(
-                ip.parse::<IpAddr>().unwrap_or_else(|_| bad()),
-                port.parse().unwrap_or_else(|_| bad()),
+                ip.parse::<IpAddr>().unwrap_or_else(|_| fail(n, line)),
+                port.parse().unwrap_or_else(|_| fail(n, line)),
             ),
             request: format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: netspec-floor\r\nConnection: close\r\n\r\n").into_bytes(),
-            expect: expect.parse().unwrap_or_else(|_| bad()),
+            expect: expect.parse().unwrap_or_else(|_| fail(n, line)),
         },
-        _ => bad(),
+        _ => fail(n, line),
     }
 }
 
