@@ -27,6 +27,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio_rustls::TlsConnector;
 
+/// Resend interval of an unanswered DNS query.
+const RETRANSMIT: Duration = Duration::from_secs(1);
+
 /// One check of the input.
 enum Check {
     /// A query for `name`, expecting `Some(address)` or NXDOMAIN (`None`).
@@ -145,22 +148,32 @@ async fn dns(server: SocketAddr, name: &Name) -> std::io::Result<(ResponseCode, 
     let wire = msg.to_vec().map_err(std::io::Error::other)?;
     let sock = UdpSocket::bind("0.0.0.0:0").await?;
     sock.connect(server).await?;
-    sock.send(&wire).await?;
     let mut buf = [0u8; 1500];
+    // Datagrams get lost: resend the same query every second, as stub resolvers (and netspec) do;
+    // the caller's timeout bounds the whole exchange.
     loop {
-        let n = sock.recv(&mut buf).await?;
-        if let Ok(m) = Message::from_vec(&buf[..n])
-            && m.metadata.id == id
-        {
-            let addrs = m
-                .answers
-                .iter()
-                .filter_map(|r| match &r.data {
-                    RData::A(a) => Some(a.0),
-                    _ => None,
-                })
-                .collect();
-            return Ok((m.metadata.response_code, addrs));
+        sock.send(&wire).await?;
+        let answer = tokio::time::timeout(RETRANSMIT, async {
+            loop {
+                let n = sock.recv(&mut buf).await?;
+                if let Ok(m) = Message::from_vec(&buf[..n])
+                    && m.metadata.id == id
+                {
+                    let addrs = m
+                        .answers
+                        .iter()
+                        .filter_map(|r| match &r.data {
+                            RData::A(a) => Some(a.0),
+                            _ => None,
+                        })
+                        .collect();
+                    return Ok::<_, std::io::Error>((m.metadata.response_code, addrs));
+                }
+            }
+        })
+        .await;
+        if let Ok(r) = answer {
+            return r;
         }
     }
 }
