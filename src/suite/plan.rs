@@ -1144,7 +1144,16 @@ fn proxy_spec(cx: &mut Ctx, st: &mut SuiteState, pn: &str, def: &ProxyDef, scope
         return Some(p.clone());
     }
     let url = match url::Url::parse(&pu) {
-        Ok(u) if u.host_str().is_some() && matches!(u.scheme(), "http" | "https") => u,
+        Ok(u) if u.host_str().is_some() && u.scheme() == "http" => u,
+        Ok(u) if u.host_str().is_some() && u.scheme() == "https" => {
+            cx.err(
+                at.0,
+                at.1,
+                format!("proxy URL `{pu}`: TLS to the proxy itself is not supported"),
+                Some("write http://host:port: https URLs still go through the proxy encrypted, by CONNECT"),
+            );
+            return None;
+        }
         _ => {
             cx.err(at.0, at.1, format!("invalid proxy URL `{pu}`"), Some("write http://host:port"));
             return None;
