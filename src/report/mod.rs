@@ -135,7 +135,9 @@ impl Outputs {
     /// Writes every report asked for and prints the CI annotations; returns the errors (one
     /// message each) so the caller can still write the others and pick the exit code.
     pub fn write(&self, results: &[CheckResult], meta: &RunMeta, secrets: &Secrets) -> Vec<String> {
-        let summaries: Vec<CheckSummary> = results.iter().map(|r| CheckSummary::of(r, secrets)).collect();
+        // The flat, redacted view only for the writers that read it (a copy of every result).
+        let needed = self.html.is_some() || self.prometheus.is_some() || self.github || self.azure;
+        let summaries: Vec<CheckSummary> = if needed { results.iter().map(|r| CheckSummary::of(r, secrets)).collect() } else { Vec::new() };
         let mut errors = Vec::new();
         let mut keep = |r: Result<(), ReportError>| {
             if let Err(e) = r {
