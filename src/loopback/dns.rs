@@ -343,17 +343,20 @@ pub(crate) async fn bind_pair() -> io::Result<(UdpSocket, TcpListener)> {
     Err(io::Error::new(io::ErrorKind::AddrInUse, "no free UDP+TCP port pair on 127.0.0.1"))
 }
 
+/// Reads one DNS message over TCP: a 2-byte length, then that many bytes (RFC 1035 4.2.2), each
+/// read within the idle time. `None` at EOF, on an error or when idle.
+pub(crate) async fn read_tcp_message(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut len = [0u8; 2];
+    tokio::time::timeout(IDLE, stream.read_exact(&mut len)).await.ok()?.ok()?;
+    let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    tokio::time::timeout(IDLE, stream.read_exact(&mut msg)).await.ok()?.ok()?;
+    Some(msg)
+}
+
 /// One TCP client: 2-byte length-prefixed messages (RFC 1035 4.2.2) until EOF or idle.
 async fn serve_tcp(mut stream: TcpStream, zone: Arc<DnsZone>, queries: Arc<AtomicU64>) {
     for _ in 0..1000 {
-        let mut len = [0u8; 2];
-        if !matches!(tokio::time::timeout(IDLE, stream.read_exact(&mut len)).await, Ok(Ok(_))) {
-            return;
-        }
-        let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
-        if !matches!(tokio::time::timeout(IDLE, stream.read_exact(&mut msg)).await, Ok(Ok(_))) {
-            return;
-        }
+        let Some(msg) = read_tcp_message(&mut stream).await else { return };
         queries.fetch_add(1, Ordering::Relaxed);
         let Some(out) = zone.handle(&msg, false) else {
             continue;

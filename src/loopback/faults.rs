@@ -344,14 +344,7 @@ async fn serve_udp(udp: UdpSocket, zone: Arc<DnsZone>, queries: Arc<AtomicU64>, 
 
 async fn serve_tcp(mut s: TcpStream, zone: Arc<DnsZone>, queries: Arc<AtomicU64>, behaviour: DnsBehaviour) {
     for _ in 0..100 {
-        let mut len = [0u8; 2];
-        if !matches!(tokio::time::timeout(IDLE, s.read_exact(&mut len)).await, Ok(Ok(_))) {
-            return;
-        }
-        let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
-        if !matches!(tokio::time::timeout(IDLE, s.read_exact(&mut msg)).await, Ok(Ok(_))) {
-            return;
-        }
+        let Some(msg) = super::dns::read_tcp_message(&mut s).await else { return };
         queries.fetch_add(1, Ordering::Relaxed);
         let out = match behaviour {
             DnsBehaviour::Silent => continue,

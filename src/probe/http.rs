@@ -475,11 +475,7 @@ async fn open(
             let mut f = tls_failure(&e, t.proxy.is_some());
             if f.reason.starts_with("tls.") && f.reason != "tls.protocol" && t.proxy.is_none() {
                 // Show what was presented: a second handshake that records instead of refusing.
-                let roots = match t.ca_file.as_deref() {
-                    None => Ok(ctx.roots.clone()),
-                    Some(p) => super::tls::load_ca_file(p).map(Arc::new),
-                };
-                if let Ok(roots) = roots {
+                if let Ok(roots) = ctx.roots_for(t.ca_file.as_deref()) {
                     let ep = super::tls::handshake(ctx, remote, host, roots, deadline).await;
                     obs.tls = ep.handshake.map(Box::new);
                 }

@@ -188,6 +188,7 @@ pub struct ProbeContext {
     /// Largest HTTP body kept, in bytes.
     pub body_cap: usize,
     tls_cache: std::sync::Mutex<HashMap<Option<std::path::PathBuf>, Arc<rustls::ClientConfig>>>,
+    roots_cache: std::sync::Mutex<HashMap<std::path::PathBuf, Arc<rustls::RootCertStore>>>,
 }
 
 /// Options for building a [`ProbeContext`].
@@ -225,7 +226,22 @@ impl ProbeContext {
             sandbox: opts.sandbox,
             body_cap: 64 * 1024,
             tls_cache: Default::default(),
+            roots_cache: Default::default(),
         }
+    }
+
+    /// The trust anchors of a check: the run's roots, or only those of `ca_file` (read once per
+    /// run, then shared by every check naming it).
+    ///
+    /// Errors: the CA file cannot be read or holds no certificate.
+    pub fn roots_for(&self, ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::RootCertStore>, String> {
+        let Some(p) = ca_file else { return Ok(self.roots.clone()) };
+        if let Some(r) = self.roots_cache.lock().unwrap_or_else(|e| e.into_inner()).get(p) {
+            return Ok(r.clone());
+        }
+        let roots = Arc::new(tls::load_ca_file(p)?);
+        self.roots_cache.lock().unwrap_or_else(|e| e.into_inner()).insert(p.to_owned(), roots.clone());
+        Ok(roots)
     }
 
     /// A verifying rustls client config trusting the system roots, or only `ca_file` when given.
@@ -236,10 +252,7 @@ impl ProbeContext {
         if let Some(c) = self.tls_cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
             return Ok(c.clone());
         }
-        let roots = match ca_file {
-            None => self.roots.clone(),
-            Some(p) => Arc::new(tls::load_ca_file(p)?),
-        };
+        let roots = self.roots_for(ca_file)?;
         let mut cfg = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
         cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
         // Every check performs a full handshake and verifies the chain: no session resumption.

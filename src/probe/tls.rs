@@ -301,11 +301,7 @@ pub async fn probe(
 ) -> TlsObservation {
     let start = Instant::now();
     let resolution = dns::resolve(ctx, resolver, host, deadline).await;
-    let roots = match ca_file {
-        None => Ok(ctx.roots.clone()),
-        Some(p) => load_ca_file(p).map(Arc::new),
-    };
-    let endpoints = match roots {
+    let endpoints = match ctx.roots_for(ca_file) {
         Err(msg) => resolution
             .addresses
             .iter()
