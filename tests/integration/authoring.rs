@@ -192,6 +192,8 @@ fn every_shipped_suite_example_and_library_validates_against_the_schemas() {
     let lib_schema = schema("netspec-library.schema.json");
     let mut files = yaml_files(&root.join("suites"));
     files.extend(yaml_files(&root.join("examples")));
+    // The lab's own suite (the middlebox and broken-resolver cases).
+    files.extend(yaml_files(&root.join("tests/lab")));
     assert!(files.len() >= 8, "{files:?}");
     for (validator, files) in [(&suite_schema, files), (&lib_schema, yaml_files(&root.join("examples/lib")))] {
         for f in files {
