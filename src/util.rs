@@ -36,6 +36,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Writes a file atomically from a writer: `fill` writes the content into a temporary file
+/// (buffered) in `path`'s directory, which is synced and renamed over `path` only when `fill`
+/// succeeds; on any error the temporary file is removed and `path` is left as it was.
+///
+/// Errors: creating, writing (including `fill`'s own error), syncing or renaming.
+pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let tmp = tempfile::Builder::new().prefix(".netspec-").suffix(".tmp").tempfile_in(dir)?;
+    let mut w = std::io::BufWriter::with_capacity(256 * 1024, tmp);
+    fill(&mut w)?;
+    let tmp = w.into_inner().map_err(|e| e.into_error())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// Checks up front that a report can be created at `path` (its directory exists and is
 /// writable), so a bad path fails before the run rather than after it.
 ///

@@ -14,9 +14,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::probe::{ContextOptions, ProbeContext};
 use crate::report;
-use crate::run::{self, CheckResult, Outcome, RunOptions};
+use crate::run::{self, RunOptions};
+use crate::suite::LoadError;
 use crate::suite::plan::{self, Inputs, Plan};
-use crate::suite::{self, LoadError};
 
 /// Exit code: every check passed.
 pub const EXIT_OK: i32 = 0;
@@ -349,8 +349,7 @@ impl PlanArgs {
     /// Errors: every problem found.
     pub fn plan(&self) -> Result<Plan, LoadError> {
         let inputs = self.inputs()?;
-        let loaded = suite::load_all(&self.paths)?;
-        plan::plan(&loaded, &inputs)
+        plan::load_and_plan(&self.paths, &inputs)
     }
 }
 
@@ -554,13 +553,18 @@ pub async fn execute(plan: Plan, ctx_opts: ContextOptions, mut opts: RunOptions,
     let secrets = plan.secrets.clone();
     let vars = plan.vars.clone();
     let console = tokio::spawn(report::console::live(rx, secrets.clone(), reports.verbose));
-    let results: Vec<CheckResult> = run::run(&plan, ctx, opts, cancel, tx).await;
+    // What the reports need of each check is rendered as it finishes and spooled to a
+    // temporary file: memory does not grow with the results.
+    let mut spool = report::spool::Spool::new(reports.outputs.needs(), secrets.clone(), reports.vantage.clone());
+    run::run_each(&plan, ctx, opts, cancel, tx, |r| spool.add(&r)).await;
+    drop(plan);
+    spool.seal();
     let _ = console.await;
     let wall = started.elapsed();
-    report::console::print_summary(&results, &secrets, wall);
-    let mut code = if results.iter().all(|r| r.outcome == Outcome::Passed) { EXIT_OK } else { EXIT_FAILED };
+    report::console::print_summary(&spool, wall);
+    let mut code = if spool.all_passed() { EXIT_OK } else { EXIT_FAILED };
     let meta = report::RunMeta { name: reports.name, vantage: reports.vantage, started: started_at, duration: wall, vars };
-    for e in reports.outputs.write(&results, &meta, &secrets) {
+    for e in reports.outputs.write(&spool, &meta, &secrets) {
         eprintln!("error: {e}");
         code = EXIT_FAILED;
     }

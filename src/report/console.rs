@@ -13,7 +13,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 
 use super::mark;
-use crate::run::{CheckResult, Outcome, RunEvent, Totals};
+use super::spool::{Needs, Spool};
+use crate::run::{CheckResult, Outcome, RunEvent};
 use crate::suite::template::Secrets;
 
 /// Whether to draw a progress bar: stderr is a terminal and not under CI.
@@ -62,77 +63,89 @@ pub async fn live(mut rx: mpsc::UnboundedReceiver<RunEvent>, secrets: Secrets, v
     bar.finish_and_clear();
 }
 
-/// The end-of-run summary: every failure and error explained, then the totals line (plain text).
+/// The end-of-run summary of `results`: every failure and error explained, then the totals
+/// line (plain text).
 pub fn summary(results: &[CheckResult], secrets: &Secrets, wall: std::time::Duration) -> String {
-    anstream::adapter::strip_str(&styled_summary(results, secrets, wall)).to_string()
+    let spool = Spool::from_results(results, Needs { console: true, ..Default::default() }, secrets, "");
+    let mut out = Vec::new();
+    // Writing to memory cannot fail; a spool read error is written into the text.
+    let _ = write_summary(&mut out, &spool, wall);
+    anstream::adapter::strip_str(&String::from_utf8_lossy(&out)).to_string()
 }
 
-/// The summary with ANSI colour codes on the outcome marks.
-fn styled_summary(results: &[CheckResult], secrets: &Secrets, wall: std::time::Duration) -> String {
+/// The summary's block for one failed or errored check (with ANSI colour codes on the mark),
+/// redacted: the failed expectations (expected vs observed) or the error, the reason code with
+/// its meaning and likely cause, the observations behind it and the hint. The spool keeps it.
+pub fn explain(r: &CheckResult, secrets: &Secrets) -> String {
     let mut out = String::new();
-    let bad: Vec<&CheckResult> = results.iter().filter(|r| matches!(r.outcome, Outcome::Failed | Outcome::Error)).collect();
-    if !bad.is_empty() {
-        out.push_str("\nfailures:\n");
-    }
-    for r in &bad {
-        out.push_str(&format!("\n{} {}\n", styled_mark(r.outcome, 0), r.id));
-        out.push_str(&format!("  check: {} (resolver {})\n", r.target, r.resolver));
-        match r.outcome {
-            Outcome::Error => out.push_str(&format!("  error: {}\n", r.reason())),
-            _ => {
-                for a in r.failed_assertions() {
-                    out.push_str(&format!(
-                        "  {}: expected {}\n  {}  observed {}\n",
-                        a.key,
-                        a.expected,
-                        " ".repeat(a.key.len()),
-                        a.observed
-                    ));
-                }
+    out.push_str(&format!("\n{} {}\n", styled_mark(r.outcome, 0), r.id));
+    out.push_str(&format!("  check: {} (resolver {})\n", r.target, r.resolver));
+    match r.outcome {
+        Outcome::Error => out.push_str(&format!("  error: {}\n", r.reason())),
+        _ => {
+            for a in r.failed_assertions() {
+                out.push_str(&format!("  {}: expected {}\n  {}  observed {}\n", a.key, a.expected, " ".repeat(a.key.len()), a.observed));
             }
-        }
-        if let Some(code) = r.reason_code() {
-            match crate::reasons::lookup(code) {
-                Some(reason) => out.push_str(&format!("  reason: {code}: {}\n  likely: {}\n", reason.meaning, reason.hint)),
-                None => out.push_str(&format!("  reason: {code}\n")),
-            }
-        }
-        if let Some(a) = r.attempts.last() {
-            for l in a.observation.describe().iter().take(14) {
-                out.push_str(&format!("  | {l}\n"));
-            }
-        }
-        if r.attempts.len() > 1 {
-            out.push_str(&format!("  attempts: {}\n", r.attempts.len()));
-        }
-        if let Some(h) = &r.hint {
-            out.push_str(&format!("  hint: {h}\n"));
         }
     }
-    let insecure: Vec<&str> = results.iter().filter(|r| r.insecure).map(|r| r.id.as_str()).collect();
+    if let Some(code) = r.reason_code() {
+        match crate::reasons::lookup(code) {
+            Some(reason) => out.push_str(&format!("  reason: {code}: {}\n  likely: {}\n", reason.meaning, reason.hint)),
+            None => out.push_str(&format!("  reason: {code}\n")),
+        }
+    }
+    if let Some(a) = r.attempts.last() {
+        for l in a.observation.describe().iter().take(14) {
+            out.push_str(&format!("  | {l}\n"));
+        }
+    }
+    if r.attempts.len() > 1 {
+        out.push_str(&format!("  attempts: {}\n", r.attempts.len()));
+    }
+    if let Some(h) = &r.hint {
+        out.push_str(&format!("  hint: {h}\n"));
+    }
+    secrets.redact(&out)
+}
+
+/// Streams the summary of the spooled checks (with ANSI colour codes on the outcome marks):
+/// every failure's block in plan order, the checks that ran without TLS verification, the
+/// totals line.
+///
+/// Errors: writing to `w`. A record that cannot be read back is said in the text.
+fn write_summary(w: &mut dyn Write, spool: &Spool, wall: std::time::Duration) -> std::io::Result<()> {
+    let t = spool.totals();
+    if t.failed + t.errors > 0 {
+        w.write_all(b"\nfailures:\n")?;
+        for e in spool.ordered().iter().filter(|e| matches!(e.outcome, Outcome::Failed | Outcome::Error)) {
+            match spool.record(e) {
+                Ok(rec) => w.write_all(rec.console.unwrap_or_default().as_bytes())?,
+                Err(err) => writeln!(w, "\n(check #{}: its explanation could not be read back: {err})", e.index)?,
+            }
+        }
+    }
+    let insecure = spool.insecure_ids();
     if !insecure.is_empty() {
         // A pass without verification proves reachability, not trust: say which ones.
         let shown = insecure.iter().take(10).copied().collect::<Vec<_>>().join(", ");
         let more = if insecure.len() > 10 { format!(" and {} more", insecure.len() - 10) } else { String::new() };
-        out.push_str(&format!("\nTLS verification off (insecure: true) in {} check(s): {shown}{more}\n", insecure.len()));
+        writeln!(w, "\nTLS verification off (insecure: true) in {} check(s): {shown}{more}", insecure.len())?;
     }
-    let t = Totals::of(results);
-    out.push_str(&format!(
-        "\n{} checks: {} passed, {} failed, {} errors{} in {:.2} s\n",
-        results.len(),
+    writeln!(
+        w,
+        "\n{} checks: {} passed, {} failed, {} errors{} in {:.2} s",
+        spool.len(),
         t.passed,
         t.failed,
         t.errors,
         if t.cancelled > 0 { format!(", {} cancelled", t.cancelled) } else { String::new() },
         wall.as_secs_f64()
-    ));
-    secrets.redact(&out)
+    )
 }
 
-/// Prints the summary to stdout (coloured only where anstream allows it).
-pub fn print_summary(results: &[CheckResult], secrets: &Secrets, wall: std::time::Duration) {
-    let s = styled_summary(results, secrets, wall);
+/// Prints the summary of the spooled checks to stdout (coloured only where anstream allows it).
+pub fn print_summary(spool: &Spool, wall: std::time::Duration) {
     let mut out = anstream::stdout().lock();
-    let _ = out.write_all(s.as_bytes());
+    let _ = write_summary(&mut out, spool, wall);
     let _ = out.flush();
 }

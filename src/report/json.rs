@@ -13,7 +13,8 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{CheckSummary, ReportError, RunMeta, redact_value, redacted_vars, write_file};
+use super::spool::{Needs, Spool};
+use super::{CheckSummary, ReportError, RunMeta, redact_value, redacted_vars};
 use crate::run::{Attempt, CheckResult, Totals};
 use crate::suite::template::Secrets;
 
@@ -72,36 +73,79 @@ pub struct CheckRecord<A> {
     pub attempts: Vec<A>,
 }
 
-/// The document as written, before redaction.
-fn document(meta: &RunMeta, results: &[CheckResult], secrets: &Secrets) -> Results<Attempt> {
-    Results {
-        report: DocKind::Run,
-        netspec_version: env!("CARGO_PKG_VERSION").into(),
-        name: meta.name.clone(),
-        vantage: meta.vantage.clone(),
-        started: meta.started_rfc3339(),
-        duration_ms: (meta.duration.as_secs_f64() * 1_000_000.0).round() / 1000.0,
-        vars: redacted_vars(&meta.vars, secrets),
-        totals: Totals::of(results),
-        checks: results.iter().map(|r| CheckRecord { summary: CheckSummary::of(r, secrets), attempts: r.attempts.clone() }).collect(),
+/// One check's object in the document ([`CheckRecord`]: its summary flattened beside its
+/// attempts), every string and key redacted: what the spool keeps for `--json`.
+pub fn check_object(r: &CheckResult, secrets: &Secrets) -> serde_json::Value {
+    let record = CheckRecord { summary: CheckSummary::of(r, secrets), attempts: r.attempts.iter().collect::<Vec<_>>() };
+    // Serializing our own types cannot fail (string keys, finite numbers); null if it ever did.
+    let mut v = serde_json::to_value(&record).unwrap_or_default();
+    redact_value(&mut v, secrets);
+    v
+}
+
+/// The spooled checks as the document's `checks` array, read back one at a time.
+struct SpooledChecks<'a>(&'a Spool);
+
+impl Serialize for SpooledChecks<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for r in self.0.records() {
+            let (_, rec) = r.map_err(S::Error::custom)?;
+            let check = rec.json.ok_or_else(|| S::Error::custom("the spool kept no JSON records"))?;
+            seq.serialize_element(&check)?;
+        }
+        seq.end()
     }
 }
 
-/// Renders the document (pretty-printed), every string redacted.
+/// Streams the document (pretty-printed) to `w`: the run's metadata, then each spooled check
+/// read back in plan order, so the whole document is never in memory. The fields are those
+/// of [`Results`], in its order (its schema describes what this writes).
+///
+/// Errors: writing, or reading the spool back.
+pub fn stream(w: &mut dyn std::io::Write, meta: &RunMeta, spool: &Spool, secrets: &Secrets) -> std::io::Result<()> {
+    #[derive(Serialize)]
+    struct Document<'a> {
+        report: DocKind,
+        netspec_version: &'static str,
+        name: String,
+        vantage: String,
+        started: String,
+        duration_ms: f64,
+        vars: IndexMap<String, IndexMap<String, serde_json::Value>>,
+        totals: Totals,
+        checks: SpooledChecks<'a>,
+    }
+    let doc = Document {
+        report: DocKind::Run,
+        netspec_version: env!("CARGO_PKG_VERSION"),
+        name: secrets.redact(&meta.name),
+        vantage: secrets.redact(&meta.vantage),
+        started: meta.started_rfc3339(),
+        duration_ms: (meta.duration.as_secs_f64() * 1_000_000.0).round() / 1000.0,
+        vars: redacted_vars(&meta.vars, secrets),
+        totals: spool.totals(),
+        checks: SpooledChecks(spool),
+    };
+    serde_json::to_writer_pretty(&mut *w, &doc).map_err(std::io::Error::other)
+}
+
+/// Renders the document (pretty-printed) of `results`, every string redacted.
 ///
 /// Errors: [`ReportError::Render`] from serde_json.
 pub fn render(meta: &RunMeta, results: &[CheckResult], secrets: &Secrets) -> Result<String, ReportError> {
-    let mut v = serde_json::to_value(document(meta, results, secrets)).map_err(|e| ReportError::render("json", e))?;
-    redact_value(&mut v, secrets);
-    serde_json::to_string_pretty(&v).map_err(|e| ReportError::render("json", e))
+    let spool = Spool::from_results(results, Needs { json: true, ..Default::default() }, secrets, &meta.vantage);
+    let mut out = Vec::new();
+    stream(&mut out, meta, &spool, secrets).map_err(|e| ReportError::render("json", e))?;
+    String::from_utf8(out).map_err(|e| ReportError::render("json", e))
 }
 
-/// Renders and writes the document atomically.
+/// Streams the document of the spooled checks to `path`, atomically.
 ///
 /// Errors: rendering or writing failed.
-pub fn write(path: &Path, meta: &RunMeta, results: &[CheckResult], secrets: &Secrets) -> Result<(), ReportError> {
-    let s = render(meta, results, secrets)?;
-    write_file(path, &s)
+pub fn write(path: &Path, meta: &RunMeta, spool: &Spool, secrets: &Secrets) -> Result<(), ReportError> {
+    super::write_streamed(path, |w| stream(w, meta, spool, secrets))
 }
 
 /// The JSON Schema of the results document (pretty-printed), as `schemas/results.schema.json`

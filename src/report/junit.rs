@@ -8,7 +8,10 @@ use std::path::Path;
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
 
-use super::{ReportError, write_file};
+use std::io::Write;
+
+use super::spool::{Entry, Needs, Spool};
+use super::{ReportError, write_file, write_streamed};
 use crate::run::{CheckResult, Outcome};
 use crate::suite::template::Secrets;
 
@@ -16,22 +19,98 @@ use crate::suite::template::Secrets;
 ///
 /// Errors: quick-junit's serialization error (text).
 pub fn render(name: &str, vantage: &str, results: &[CheckResult], secrets: &Secrets) -> Result<String, String> {
+    let spool = Spool::from_results(results, Needs { junit: true, ..Default::default() }, secrets, vantage);
+    let mut out = Vec::new();
+    stream(&mut out, name, &spool, secrets).map_err(|e| e.to_string())?;
+    String::from_utf8(out).map_err(|e| e.to_string())
+}
+
+/// The whole report as quick-junit's model, built in memory (what [`stream`] writes without
+/// holding it): one `<testsuite>` per (suite, scenario instance) in order of first appearance.
+pub fn report(name: &str, vantage: &str, results: &[CheckResult], secrets: &Secrets) -> Report {
     let mut report = Report::new(name);
-    let mut order: Vec<(String, String)> = Vec::new();
+    let mut order: Vec<(&str, &str)> = Vec::new();
     for r in results {
-        let key = (r.suite.clone(), r.scenario.clone());
+        let key = (r.suite.as_str(), r.scenario.as_str());
         if !order.contains(&key) {
             order.push(key);
         }
     }
     for (suite, scenario) in order {
-        let mut ts = TestSuite::new(secrets.redact(&scenario));
+        let mut ts = TestSuite::new(secrets.redact(scenario));
         for r in results.iter().filter(|r| r.suite == suite && r.scenario == scenario) {
             ts.add_test_case(case(r, vantage, secrets));
         }
         report.add_test_suite(ts);
     }
-    report.to_string().map(|x| xml_chars(&x)).map_err(|e| e.to_string())
+    report
+}
+
+/// Where quick-junit closes a `<testsuite>` (indent 4, one level down).
+const SUITE_END: &str = "\n    </testsuite>";
+
+/// The `<testcase>` element of one check, as quick-junit renders it inside a report (with its
+/// leading line break and indentation), control characters escaped: what the spool keeps.
+pub fn case_xml(r: &CheckResult, vantage: &str, secrets: &Secrets) -> String {
+    let mut ts = TestSuite::new("");
+    ts.add_test_case(case(r, vantage, secrets));
+    let mut one = Report::new("");
+    one.add_test_suite(ts);
+    let xml = match one.to_string() {
+        Ok(x) => x,
+        // quick-junit writes to a String: only an I/O error could stop it, and there is none.
+        Err(_) => return String::new(),
+    };
+    let open = xml.find("<testsuite ").and_then(|i| xml[i..].find('>').map(|j| i + j + 1));
+    match (open, xml.rfind(SUITE_END)) {
+        (Some(a), Some(b)) if a <= b => xml_chars(&xml[a..b]),
+        _ => String::new(),
+    }
+}
+
+/// Streams the report of the spooled checks to `w`: quick-junit renders the `<testsuites>` and
+/// `<testsuite>` elements (with their counts) and every `<testcase>` (kept by the spool when
+/// the check finished); this joins them in plan order, so the whole report is never in memory.
+/// The bytes equal quick-junit's rendering of the whole report (a test holds it to that).
+///
+/// Errors: writing to `w`, reading the spool back, or quick-junit's serialization error.
+pub fn stream(w: &mut dyn Write, name: &str, spool: &Spool, secrets: &Secrets) -> std::io::Result<()> {
+    // The <testsuite>s in order of first appearance, each with its checks in plan order (a
+    // group that recurs later in the plan keeps them together, as quick-junit would).
+    let mut suites: indexmap::IndexMap<u32, Vec<Entry>> = indexmap::IndexMap::new();
+    for e in spool.ordered() {
+        suites.entry(e.group).or_default().push(e);
+    }
+    let mut envelope = Report::new(name);
+    for (g, entries) in &suites {
+        let scenario = spool.groups().get_index(*g as usize).map(|(_, sc)| sc.as_str()).unwrap_or_default();
+        let mut ts = TestSuite::new(secrets.redact(scenario));
+        ts.tests = entries.len();
+        for e in entries {
+            match e.outcome {
+                Outcome::Failed => ts.failures += 1,
+                Outcome::Error => ts.errors += 1,
+                Outcome::Cancelled => ts.disabled += 1,
+                Outcome::Passed => {}
+            }
+        }
+        envelope.add_test_suite(ts);
+    }
+    let envelope = xml_chars(&envelope.to_string().map_err(std::io::Error::other)?);
+    let mut parts = envelope.split(SUITE_END);
+    for entries in suites.values() {
+        w.write_all(parts.next().unwrap_or_default().as_bytes())?;
+        for e in entries {
+            if let Some(x) = spool.record(e)?.junit {
+                w.write_all(x.as_bytes())?;
+            }
+        }
+        w.write_all(SUITE_END.as_bytes())?;
+    }
+    for rest in parts {
+        w.write_all(rest.as_bytes())?;
+    }
+    Ok(())
 }
 
 /// Replaces the characters XML 1.0 cannot carry (C0 controls other than tab, newline and
@@ -133,12 +212,11 @@ fn case(r: &CheckResult, vantage: &str, secrets: &Secrets) -> TestCase {
     tc
 }
 
-/// Renders and writes the report atomically.
+/// Streams the report of the spooled checks to `path`, atomically.
 ///
 /// Errors: rendering or writing failed.
-pub fn write(path: &Path, name: &str, vantage: &str, results: &[CheckResult], secrets: &Secrets) -> Result<(), ReportError> {
-    let xml = render(name, vantage, results, secrets).map_err(|e| ReportError::render("junit", e))?;
-    write_file(path, &xml)
+pub fn write(path: &Path, name: &str, spool: &Spool, secrets: &Secrets) -> Result<(), ReportError> {
+    write_streamed(path, |w| stream(w, name, spool, secrets))
 }
 
 /// Builds the JUnit XML of a merged report: one `<testsuite>` per vantage point and scenario
@@ -230,4 +308,49 @@ fn summary_case(s: &crate::report::CheckSummary, vantage: &str) -> TestCase {
 pub fn write_merged(path: &Path, m: &crate::merge::Merged) -> Result<(), ReportError> {
     let xml = render_merged(m)?;
     write_file(path, &xml)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expect::Kind;
+    use std::time::Duration;
+
+    fn result(index: usize, suite: &str, scenario: &str, outcome: Outcome) -> CheckResult {
+        CheckResult {
+            index,
+            id: format!("{suite}/{scenario}/c{index}"),
+            suite: suite.into(),
+            scenario: scenario.into(),
+            name: format!("c{index} <&\u{1}>"),
+            kind: Kind::Tcp,
+            target: "tcp h:1".into(),
+            resolver: "system".into(),
+            outcome,
+            attempts: vec![],
+            hint: Some("ask \"netops\"".into()),
+            tags: vec!["t".into()],
+            vars: vec![("region".into(), "eastus".into())],
+            insecure: index == 2,
+            elapsed: Duration::from_millis(index as u64 * 7),
+        }
+    }
+
+    #[test]
+    fn the_stream_is_byte_for_byte_quick_junits_whole_report() {
+        let secrets = Secrets::default();
+        let o = [Outcome::Passed, Outcome::Failed, Outcome::Error, Outcome::Cancelled];
+        // scenario `a` recurs after `b`; suites `s` and `t` share a scenario name
+        let keys = [("s", "a"), ("s", "a"), ("s", "b"), ("t", "b"), ("s", "a"), ("s", "b")];
+        let results: Vec<CheckResult> = keys.iter().enumerate().map(|(i, (su, sc))| result(i, su, sc, o[i % 4])).collect();
+        let whole = xml_chars(&report("n", "v", &results, &secrets).to_string().unwrap());
+        // finishing order differs from plan order
+        let mut shuffled = results.clone();
+        shuffled.reverse();
+        let streamed = render("n", "v", &shuffled, &secrets).unwrap();
+        assert_eq!(streamed, whole);
+        assert_eq!(whole.matches("<testsuite ").count(), 3, "{whole}");
+        // an empty run too
+        assert_eq!(render("n", "v", &[], &secrets).unwrap(), xml_chars(&report("n", "v", &[], &secrets).to_string().unwrap()));
+    }
 }

@@ -1,7 +1,7 @@
 //! Reporters: consume run events and results only; they never touch the network.
 //! One task (the console reporter) owns the terminal.
 //!
-//! Every format is rendered from the same `Vec<CheckResult>` (in plan order): the console
+//! Every format is rendered from the same results, in plan order: the console
 //! ([`console`]), JUnit XML ([`junit`]), the JSON results document ([`json`], with its schema),
 //! a self-contained HTML page ([`html`]), a node_exporter textfile ([`prometheus`]), GitHub
 //! Actions annotations and step summary ([`github`]) and Azure Pipelines logging commands
@@ -9,7 +9,11 @@
 //! document carries and that HTML, Prometheus, the CI annotations and `netspec merge` read, so
 //! every format agrees on ids, outcomes and reason codes by construction.
 //!
-//! Files are written atomically ([`crate::util::write_atomic`]); [`Outputs::check_writable`]
+//! During a run the results are not kept: the [`spool`] renders what the asked-for reports need
+//! of each check as it finishes into a temporary file, and the writers read it back in plan
+//! order (JSON and JUnit stream it into their files), so memory does not grow with the results.
+//!
+//! Files are written atomically ([`crate::util::write_atomic`], [`crate::util::write_atomic_with`]); [`Outputs::check_writable`]
 //! runs before the run so a bad path costs nothing.
 
 pub mod azure;
@@ -19,6 +23,7 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod prometheus;
+pub mod spool;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -64,6 +69,12 @@ impl ReportError {
 /// Writes `text` to `path` atomically, mapping the error to [`ReportError::Write`].
 pub(crate) fn write_file(path: &Path, text: &str) -> Result<(), ReportError> {
     crate::util::write_atomic(path, text.as_bytes()).map_err(|source| ReportError::Write { path: path.to_owned(), source })
+}
+
+/// Writes a report atomically from a writer ([`crate::util::write_atomic_with`]), mapping the
+/// error to [`ReportError::Write`].
+pub(crate) fn write_streamed(path: &Path, fill: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> Result<(), ReportError> {
+    crate::util::write_atomic_with(path, fill).map_err(|source| ReportError::Write { path: path.to_owned(), source })
 }
 
 /// What a run was: recorded in the JSON document and shown by the HTML page.
@@ -132,12 +143,21 @@ impl Outputs {
         Ok(())
     }
 
-    /// Writes every report asked for and prints the CI annotations; returns the errors (one
-    /// message each) so the caller can still write the others and pick the exit code.
-    pub fn write(&self, results: &[CheckResult], meta: &RunMeta, secrets: &Secrets) -> Vec<String> {
-        // The flat, redacted view only for the writers that read it (a copy of every result).
-        let needed = self.html.is_some() || self.prometheus.is_some() || self.github || self.azure;
-        let summaries: Vec<CheckSummary> = if needed { results.iter().map(|r| CheckSummary::of(r, secrets)).collect() } else { Vec::new() };
+    /// What the spool must keep of each check for these reports and the console summary.
+    pub fn needs(&self) -> spool::Needs {
+        spool::Needs {
+            json: self.json.is_some(),
+            junit: self.junit.is_some(),
+            summary: self.html.is_some() || self.prometheus.is_some() || self.github || self.azure,
+            console: true,
+        }
+    }
+
+    /// Writes every report asked for from the spooled results and prints the CI annotations;
+    /// returns the errors (one message each) so the caller can still write the others and pick
+    /// the exit code. JSON and JUnit stream from the spool; HTML, Prometheus and the
+    /// annotations read every summary back first.
+    pub fn write(&self, spool: &spool::Spool, meta: &RunMeta, secrets: &Secrets) -> Vec<String> {
         let mut errors = Vec::new();
         let mut keep = |r: Result<(), ReportError>| {
             if let Err(e) = r {
@@ -145,11 +165,23 @@ impl Outputs {
             }
         };
         if let Some(p) = &self.junit {
-            keep(junit::write(p, &meta.name, &meta.vantage, results, secrets));
+            keep(junit::write(p, &meta.name, spool, secrets));
         }
         if let Some(p) = &self.json {
-            keep(json::write(p, meta, results, secrets));
+            keep(json::write(p, meta, spool, secrets));
         }
+        let needed = self.html.is_some() || self.prometheus.is_some() || self.github || self.azure;
+        let summaries = if needed {
+            match spool.summaries() {
+                Ok(s) => s,
+                Err(e) => {
+                    keep(Err(ReportError::render("summary", format!("cannot read the results back: {e}"))));
+                    return errors;
+                }
+            }
+        } else {
+            Vec::new()
+        };
         if let Some(p) = &self.html {
             keep(html::write_run(p, meta, &summaries));
         }

@@ -223,6 +223,7 @@ pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
 
 /// Runs every check of `plan`, sending events as checks finish; returns results in plan order.
 /// Cancelling `cancel` stops new checks and abandons running ones (they are `Cancelled`).
+/// Holds every result until the end: [`run_each`] hands each one over instead.
 pub async fn run(
     plan: &Plan,
     ctx: Arc<ProbeContext>,
@@ -230,13 +231,29 @@ pub async fn run(
     cancel: CancellationToken,
     events: mpsc::UnboundedSender<RunEvent>,
 ) -> Vec<CheckResult> {
+    let mut results: Vec<Arc<CheckResult>> = Vec::with_capacity(plan.checks.len());
+    run_each(plan, ctx, opts, cancel, events, |r| results.push(r)).await;
+    results.sort_by_key(|r| r.index);
+    results.into_iter().map(Arc::unwrap_or_clone).collect()
+}
+
+/// Runs every check of `plan` like [`run`], handing each result to `sink` as it finishes (in
+/// finishing order, after its event) rather than keeping it: with a sink that stores what the
+/// reports need ([`crate::report::spool::Spool`]), memory does not grow with the results.
+/// Every check of the plan reaches `sink` exactly once, cancelled or not.
+pub async fn run_each(
+    plan: &Plan,
+    ctx: Arc<ProbeContext>,
+    opts: RunOptions,
+    cancel: CancellationToken,
+    events: mpsc::UnboundedSender<RunEvent>,
+    mut sink: impl FnMut(Arc<CheckResult>),
+) {
     let _ = events.send(RunEvent::Started { total: plan.checks.len() });
     let sem = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     let waiting = Arc::new(Semaphore::new(opts.max_waiting));
     let retry_until = opts.retry_timeout.map(|d| Instant::now() + d);
     let mut set = tokio::task::JoinSet::new();
-    // Shared with the reporters' events until they drop theirs; unwrapped at the end.
-    let mut results: Vec<Arc<CheckResult>> = Vec::with_capacity(plan.checks.len());
     // Which check each running task runs, so a task that panicked still yields a result.
     let mut tasks: std::collections::HashMap<tokio::task::Id, usize> = std::collections::HashMap::new();
     // A check becomes a task only once it holds a permit: at most `concurrency` tasks (and copies
@@ -253,13 +270,13 @@ pub async fn run(
             for c in rest {
                 let r = Arc::new(cancelled(c, Duration::ZERO));
                 let _ = events.send(RunEvent::Finished(r.clone()));
-                results.push(r);
+                sink(r);
             }
             break;
         };
         // Collect what finished meanwhile, so finished tasks do not pile up in the set.
         while let Some(done) = set.try_join_next_with_id() {
-            collect(done, &mut tasks, plan, &events, &mut results);
+            collect(done, &mut tasks, plan, &events, &mut sink);
         }
         let check = Arc::new(check.clone());
         let ctx = ctx.clone();
@@ -296,11 +313,9 @@ pub async fn run(
         tasks.insert(handle.id(), position);
     }
     while let Some(done) = set.join_next_with_id().await {
-        collect(done, &mut tasks, plan, &events, &mut results);
+        collect(done, &mut tasks, plan, &events, &mut sink);
     }
     drop(events);
-    results.sort_by_key(|r| r.index);
-    results.into_iter().map(Arc::unwrap_or_clone).collect()
 }
 
 /// Takes a finished task's result. A panic in a probe or matcher is a netspec bug: the check is
@@ -310,12 +325,12 @@ fn collect(
     tasks: &mut std::collections::HashMap<tokio::task::Id, usize>,
     plan: &Plan,
     events: &mpsc::UnboundedSender<RunEvent>,
-    results: &mut Vec<Arc<CheckResult>>,
+    sink: &mut impl FnMut(Arc<CheckResult>),
 ) {
     match done {
         Ok((id, r)) => {
             tasks.remove(&id);
-            results.push(r);
+            sink(r);
         }
         Err(e) => {
             if let Some(c) = tasks.remove(&e.id()).and_then(|i| plan.checks.get(i)) {
@@ -325,7 +340,7 @@ fn collect(
                     Some(format!("the check {why}; please report it{}", c.hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default()));
                 let r = Arc::new(CheckResult { hint, ..r });
                 let _ = events.send(RunEvent::Finished(r.clone()));
-                results.push(r);
+                sink(r);
             }
         }
     }

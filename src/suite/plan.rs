@@ -265,28 +265,74 @@ fn scalar_text(v: &serde_json::Value) -> Option<String> {
 ///
 /// Errors: every problem found, each located (exit code 2).
 pub fn plan(loaded: &[Loaded], inputs: &Inputs) -> Result<Plan, LoadError> {
-    let secrets = Secrets::default();
-    let tpl = Templater::new(secrets.clone());
-    // Vars files are read once and shared by every suite.
-    let mut file_vars: Vec<IndexMap<String, serde_json::Value>> = Vec::new();
-    for f in &inputs.vars_files {
-        file_vars.push(parse_vars_file(f)?);
-    }
-    let mut out = Plan { secrets: secrets.clone(), ..Default::default() };
-    let mut errors = Vec::new();
+    let mut p = Planner::new(inputs)?;
     for l in loaded {
-        match plan_suite(l, inputs, &file_vars, &tpl, &mut out) {
-            Ok(()) => {}
-            Err(LoadError::Many(v)) => errors.extend(v),
-            Err(e) => errors.push(e),
+        p.add(l);
+    }
+    p.finish()
+}
+
+/// Loads and plans the suite files of `paths` (files, or directories of `*.yaml`/`*.yml`, as
+/// [`super::expand_paths`] finds them) one file at a time: each file's model is dropped once
+/// it is planned, so memory holds one file's model beside the plan rather than every model
+/// (a 100,000-check run in ten files: 264 → see BENCHMARKS.md).
+///
+/// Errors: as [`plan`] — when a file cannot be loaded, every load error and no plan error
+/// (a plan error may come from a file that did not load).
+pub fn load_and_plan(paths: &[PathBuf], inputs: &Inputs) -> Result<Plan, LoadError> {
+    let files = super::expand_paths(paths)?;
+    let mut p = Planner::new(inputs)?;
+    let mut load_errors = Vec::new();
+    for f in files {
+        match super::load_file(&f) {
+            Ok(l) if load_errors.is_empty() => p.add(&l),
+            Ok(_) => {}
+            Err(e) => load_errors.push(e),
         }
     }
-    if !errors.is_empty() {
-        return Err(LoadError::many(errors));
+    if !load_errors.is_empty() {
+        return Err(LoadError::many(load_errors));
     }
-    // The run holds the plan throughout: no spare capacity (up to half of it after growth).
-    out.checks.shrink_to_fit();
-    Ok(out)
+    p.finish()
+}
+
+/// Plans suites one at a time into one [`Plan`].
+struct Planner<'i> {
+    inputs: &'i Inputs,
+    tpl: Templater,
+    file_vars: Vec<IndexMap<String, serde_json::Value>>,
+    out: Plan,
+    errors: Vec<LoadError>,
+}
+
+impl<'i> Planner<'i> {
+    fn new(inputs: &'i Inputs) -> Result<Planner<'i>, LoadError> {
+        let secrets = Secrets::default();
+        let tpl = Templater::new(secrets.clone());
+        // Vars files are read once and shared by every suite.
+        let mut file_vars: Vec<IndexMap<String, serde_json::Value>> = Vec::new();
+        for f in &inputs.vars_files {
+            file_vars.push(parse_vars_file(f)?);
+        }
+        Ok(Planner { inputs, tpl, file_vars, out: Plan { secrets, ..Default::default() }, errors: Vec::new() })
+    }
+
+    fn add(&mut self, l: &Loaded) {
+        match plan_suite(l, self.inputs, &self.file_vars, &self.tpl, &mut self.out) {
+            Ok(()) => {}
+            Err(LoadError::Many(v)) => self.errors.extend(v),
+            Err(e) => self.errors.push(e),
+        }
+    }
+
+    fn finish(mut self) -> Result<Plan, LoadError> {
+        if !self.errors.is_empty() {
+            return Err(LoadError::many(self.errors));
+        }
+        // The run holds the plan throughout: no spare capacity (up to half of it after growth).
+        self.out.checks.shrink_to_fit();
+        Ok(self.out)
+    }
 }
 
 /// Where a definition was written: its file, the file's text (for snippets) and directory

@@ -1,0 +1,373 @@
+//! The result spool: what the reports need of each finished check, rendered when the check
+//! finishes and kept in an unlinked temporary file, so a run of 100,000 checks holds a few
+//! bytes per check in memory rather than every result (issue #5: flat memory).
+//!
+//! Each check leaves an [`Entry`] in memory (plan position, outcome, JUnit group, where its
+//! record is: 32 bytes) and, when some report needs it, one JSON line in the file: its
+//! redacted JSON object for `--json`, its `<testcase>` element for `--junit`, its
+//! [`CheckSummary`] for HTML, Prometheus and the CI annotations, and its failure explanation
+//! for the console summary. A passing check in a console-only run writes nothing.
+//!
+//! The file comes from [`tempfile::tempfile`] (`$TMPDIR`, unlinked at once: nothing is left
+//! behind, even on a crash). When it cannot be created or a write to it fails (a full disk),
+//! the records stay in memory: a run never loses a result to the spool.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+
+use indexmap::IndexSet;
+use serde::{Deserialize, Serialize};
+
+use super::CheckSummary;
+use crate::run::{CheckResult, Outcome, Totals};
+use crate::suite::template::Secrets;
+
+/// Records are written to the file in batches of about this many bytes.
+const BATCH: usize = 1 << 20;
+
+/// What the reports asked for need of each check.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// The redacted JSON object of the check (`--json`).
+    pub json: bool,
+    /// The `<testcase>` element (`--junit`).
+    pub junit: bool,
+    /// The [`CheckSummary`] (HTML, Prometheus, GitHub and Azure annotations).
+    pub summary: bool,
+    /// The console's explanation of a failure or error.
+    pub console: bool,
+}
+
+impl Needs {
+    /// Everything: what a spool built from a slice of results for one writer keeps.
+    pub const ALL: Needs = Needs { json: true, junit: true, summary: true, console: true };
+}
+
+/// What the spool keeps of one check on disk (JSON, one line); absent fields were not needed.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Record {
+    /// The check's object in the JSON results document, redacted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<serde_json::Value>,
+    /// The `<testcase>` element with its leading line break and indentation, as quick-junit
+    /// renders it inside a report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub junit: Option<String>,
+    /// The flat, redacted view.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<CheckSummary>,
+    /// The console summary's block for a failure or error (with ANSI colour codes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console: Option<String>,
+}
+
+/// One finished check, in memory.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry {
+    /// Plan position (reports list checks in this order).
+    pub index: usize,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// TLS verification was off.
+    pub insecure: bool,
+    /// The JUnit `<testsuite>` (suite and scenario instance) it belongs to: a position in
+    /// [`Spool::groups`].
+    pub group: u32,
+    /// Where its record is: byte offset and length; `None` when no report needed one.
+    loc: Option<(u64, u32)>,
+}
+
+/// The finished checks of a run, in arrival order; reports read them back in plan order.
+pub struct Spool {
+    needs: Needs,
+    secrets: Secrets,
+    vantage: String,
+    entries: Vec<Entry>,
+    groups: IndexSet<(String, String)>,
+    insecure_ids: Vec<(usize, String)>,
+    totals: Totals,
+    /// The file, while writes to it succeed.
+    file: Option<File>,
+    /// Bytes already in the file; records at offsets from here on are in `pending`.
+    flushed: u64,
+    pending: Vec<u8>,
+    /// The first write error; from then on records stay in memory.
+    file_error: Option<io::Error>,
+}
+
+impl std::fmt::Debug for Spool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spool").field("needs", &self.needs).field("checks", &self.entries.len()).field("on_disk", &self.flushed).finish()
+    }
+}
+
+impl Spool {
+    /// An empty spool keeping what `needs` asks for; `vantage` goes into JUnit properties,
+    /// `secrets` are redacted from every record.
+    pub fn new(needs: Needs, secrets: Secrets, vantage: impl Into<String>) -> Spool {
+        let (file, file_error) = match tempfile::tempfile() {
+            Ok(f) => (Some(f), None),
+            Err(e) => (None, Some(e)),
+        };
+        Spool {
+            needs,
+            secrets,
+            vantage: vantage.into(),
+            entries: Vec::new(),
+            groups: IndexSet::new(),
+            insecure_ids: Vec::new(),
+            totals: Totals::default(),
+            file,
+            flushed: 0,
+            pending: Vec::new(),
+            file_error,
+        }
+    }
+
+    /// A spool holding `results` (tests and library callers that have a slice).
+    pub fn from_results(results: &[CheckResult], needs: Needs, secrets: &Secrets, vantage: &str) -> Spool {
+        let mut s = Spool::new(needs, secrets.clone(), vantage);
+        for r in results {
+            s.add(r);
+        }
+        s
+    }
+
+    /// Keeps what the reports need of a finished check.
+    pub fn add(&mut self, r: &CheckResult) {
+        match r.outcome {
+            Outcome::Passed => self.totals.passed += 1,
+            Outcome::Failed => self.totals.failed += 1,
+            Outcome::Error => self.totals.errors += 1,
+            Outcome::Cancelled => self.totals.cancelled += 1,
+        }
+        let (group, _) = self.groups.insert_full((r.suite.clone(), r.scenario.clone()));
+        if r.insecure {
+            self.insecure_ids.push((r.index, self.secrets.redact(&r.id)));
+        }
+        let bad = matches!(r.outcome, Outcome::Failed | Outcome::Error);
+        let record = Record {
+            json: self.needs.json.then(|| super::json::check_object(r, &self.secrets)),
+            junit: self.needs.junit.then(|| super::junit::case_xml(r, &self.vantage, &self.secrets)),
+            summary: self.needs.summary.then(|| CheckSummary::of(r, &self.secrets)),
+            console: (self.needs.console && bad).then(|| super::console::explain(r, &self.secrets)),
+        };
+        let loc = if record.json.is_none() && record.junit.is_none() && record.summary.is_none() && record.console.is_none() {
+            None
+        } else {
+            self.store(&record)
+        };
+        self.entries.push(Entry { index: r.index, outcome: r.outcome, insecure: r.insecure, group: group as u32, loc });
+    }
+
+    fn store(&mut self, record: &Record) -> Option<(u64, u32)> {
+        let start = self.pending.len();
+        // Serializing our own types to memory cannot fail (string keys, finite numbers).
+        if serde_json::to_writer(&mut self.pending, record).is_err() {
+            self.pending.truncate(start);
+            return None;
+        }
+        let len = (self.pending.len() - start) as u32;
+        let at = self.flushed + start as u64;
+        if self.pending.len() >= BATCH {
+            self.flush();
+        }
+        Some((at, len))
+    }
+
+    /// Moves the pending records to the file; on a write error, keeps them (and every later
+    /// record) in memory and remembers the error.
+    fn flush(&mut self) {
+        let Some(f) = self.file.as_mut() else { return };
+        match f.write_all_at(&self.pending, self.flushed) {
+            Ok(()) => {
+                self.flushed += self.pending.len() as u64;
+                self.pending.clear();
+            }
+            Err(e) => {
+                self.file = None;
+                self.file_error = Some(e);
+            }
+        }
+    }
+
+    /// Number of checks.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no check finished.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Outcome counts.
+    pub fn totals(&self) -> Totals {
+        self.totals
+    }
+
+    /// Whether every check passed (true for an empty run).
+    pub fn all_passed(&self) -> bool {
+        self.totals.passed == self.entries.len()
+    }
+
+    /// What the spool keeps.
+    pub fn needs(&self) -> Needs {
+        self.needs
+    }
+
+    /// The JUnit groups: `(suite, scenario instance)`, unredacted, in arrival order (see
+    /// [`Entry::group`]).
+    pub fn groups(&self) -> &IndexSet<(String, String)> {
+        &self.groups
+    }
+
+    /// The ids (redacted) of the checks that ran with TLS verification off, in plan order.
+    pub fn insecure_ids(&self) -> Vec<&str> {
+        let mut v: Vec<&(usize, String)> = self.insecure_ids.iter().collect();
+        v.sort_by_key(|(i, _)| *i);
+        v.into_iter().map(|(_, id)| id.as_str()).collect()
+    }
+
+    /// Why the spool keeps records in memory rather than on disk, if it does.
+    pub fn file_error(&self) -> Option<&io::Error> {
+        self.file_error.as_ref()
+    }
+
+    /// The entries in plan order (ties in arrival order).
+    pub fn ordered(&self) -> Vec<Entry> {
+        let mut v = self.entries.clone();
+        v.sort_by_key(|e| e.index);
+        v
+    }
+
+    /// Reads one check's record back (an empty record when none was kept).
+    ///
+    /// Errors: the temporary file cannot be read, or holds something else than was written.
+    pub fn record(&self, e: &Entry) -> io::Result<Record> {
+        let Some((at, len)) = e.loc else { return Ok(Record::default()) };
+        let mut buf;
+        let bytes: &[u8] = if at >= self.flushed {
+            let from = (at - self.flushed) as usize;
+            self.pending.get(from..from + len as usize).ok_or_else(|| io::Error::other("spool record out of range"))?
+        } else {
+            let f = self.file_for_reading()?;
+            buf = vec![0; len as usize];
+            f.read_exact_at(&mut buf, at)?;
+            &buf
+        };
+        serde_json::from_slice(bytes).map_err(io::Error::other)
+    }
+
+    fn file_for_reading(&self) -> io::Result<&File> {
+        self.file.as_ref().ok_or_else(|| io::Error::other("the spool file was lost after a write error"))
+    }
+
+    /// Writes every pending record to the file (call once the run is over, before reading:
+    /// reading works either way, this only returns memory).
+    pub fn seal(&mut self) {
+        if !self.pending.is_empty() {
+            self.flush();
+        }
+        self.pending.shrink_to_fit();
+    }
+
+    /// Every check's record in plan order, with its entry.
+    pub fn records(&self) -> impl Iterator<Item = io::Result<(Entry, Record)>> + '_ {
+        self.ordered().into_iter().map(move |e| self.record(&e).map(|r| (e, r)))
+    }
+
+    /// Every check's summary in plan order (the spool must keep summaries).
+    ///
+    /// Errors: a record cannot be read back, or lacks its summary.
+    pub fn summaries(&self) -> io::Result<Vec<CheckSummary>> {
+        self.records().map(|r| r.and_then(|(_, rec)| rec.summary.ok_or_else(|| io::Error::other("the spool kept no summaries")))).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expect::Kind;
+    use std::time::Duration;
+
+    fn result(index: usize, outcome: Outcome, scenario: &str) -> CheckResult {
+        CheckResult {
+            index,
+            id: format!("s/{scenario}/c{index}"),
+            suite: "s".into(),
+            scenario: scenario.into(),
+            name: format!("c{index}"),
+            kind: Kind::Tcp,
+            target: "tcp h:1".into(),
+            resolver: "system".into(),
+            outcome,
+            attempts: vec![],
+            hint: None,
+            tags: vec![],
+            vars: vec![],
+            insecure: index == 3,
+            elapsed: Duration::from_millis(index as u64),
+        }
+    }
+
+    #[test]
+    fn reads_back_in_plan_order_from_the_file_and_from_memory() {
+        let mut s = Spool::new(Needs::ALL, Secrets::default(), "v");
+        for i in [4, 1, 3, 0, 2] {
+            s.add(&result(i, if i == 2 { Outcome::Failed } else { Outcome::Passed }, if i < 2 { "a" } else { "b" }));
+        }
+        // the first three records go to the file, the other two stay pending
+        s.flush();
+        assert!(s.flushed > 0);
+        let before = s.flushed;
+        s.add(&result(6, Outcome::Error, "a"));
+        s.add(&result(5, Outcome::Passed, "a"));
+        assert_eq!(s.flushed, before);
+        let ids: Vec<String> = s.records().map(|r| r.unwrap().1.summary.unwrap().id).collect();
+        assert_eq!(ids, ["s/a/c0", "s/a/c1", "s/b/c2", "s/b/c3", "s/b/c4", "s/a/c5", "s/a/c6"]);
+        assert_eq!(s.totals(), Totals { passed: 5, failed: 1, errors: 1, cancelled: 0 });
+        assert!(!s.all_passed());
+        assert_eq!(s.insecure_ids(), ["s/b/c3"]);
+        s.seal();
+        assert!(s.pending.is_empty());
+        let again: Vec<usize> = s.records().map(|r| r.unwrap().1.summary.unwrap().index).collect();
+        assert_eq!(again, [0, 1, 2, 3, 4, 5, 6]);
+        // only failures carry a console block
+        let consoles: Vec<bool> = s.records().map(|r| r.unwrap().1.console.is_some()).collect();
+        assert_eq!(consoles, [false, false, true, false, false, false, true]);
+    }
+
+    #[test]
+    fn a_console_only_run_keeps_nothing_for_passing_checks() {
+        let mut s = Spool::new(Needs { console: true, ..Default::default() }, Secrets::default(), "v");
+        for i in 0..100 {
+            s.add(&result(i, Outcome::Passed, "a"));
+        }
+        assert!(s.pending.is_empty() && s.flushed == 0);
+        assert!(s.all_passed());
+        assert!(s.summaries().is_err(), "summaries were not kept");
+    }
+
+    #[test]
+    fn a_failing_file_keeps_records_in_memory() {
+        let mut s = Spool::new(Needs::ALL, Secrets::default(), "v");
+        s.add(&result(0, Outcome::Passed, "a"));
+        s.flush();
+        // a read-only handle: the next write fails like a full disk would
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ro");
+        std::fs::write(&p, b"").unwrap();
+        s.file = Some(File::open(&p).unwrap());
+        s.flushed = 0;
+        s.pending.clear();
+        s.entries.clear();
+        s.add(&result(1, Outcome::Failed, "a"));
+        s.flush();
+        assert!(s.file_error().is_some());
+        s.add(&result(2, Outcome::Passed, "a"));
+        let ids: Vec<usize> = s.records().map(|r| r.unwrap().1.summary.unwrap().index).collect();
+        assert_eq!(ids, [1, 2]);
+    }
+}
