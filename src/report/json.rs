@@ -74,7 +74,7 @@ pub struct CheckRecord<A> {
 }
 
 /// One check's object in the document ([`CheckRecord`]: its summary flattened beside its
-/// attempts), every string and key redacted: what the spool keeps for `--json`.
+/// attempts), every string and key redacted.
 pub fn check_object(r: &CheckResult, secrets: &Secrets) -> serde_json::Value {
     let record = CheckRecord { summary: CheckSummary::of(r, secrets), attempts: r.attempts.iter().collect::<Vec<_>>() };
     // Serializing our own types cannot fail (string keys, finite numbers); null if it ever did.
@@ -83,52 +83,52 @@ pub fn check_object(r: &CheckResult, secrets: &Secrets) -> serde_json::Value {
     v
 }
 
-/// The spooled checks as the document's `checks` array, read back one at a time.
-struct SpooledChecks<'a>(&'a Spool);
+/// Indentation of a check's object in the pretty-printed document (inside `checks`).
+const CHECK_INDENT: &str = "\n    ";
 
-impl Serialize for SpooledChecks<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{Error, SerializeSeq};
-        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
-        for r in self.0.records() {
-            let (_, rec) = r.map_err(S::Error::custom)?;
-            let check = rec.json.ok_or_else(|| S::Error::custom("the spool kept no JSON records"))?;
-            seq.serialize_element(&check)?;
-        }
-        seq.end()
-    }
+/// [`check_object`] pretty-printed as it appears in the document's `checks` array: every line
+/// after the first indented two levels (JSON strings hold no raw line breaks, so this is
+/// exact). What the spool keeps for `--json`.
+pub fn check_text(r: &CheckResult, secrets: &Secrets) -> String {
+    let text = serde_json::to_string_pretty(&check_object(r, secrets)).unwrap_or_else(|_| "null".into());
+    text.replace('\n', CHECK_INDENT)
 }
 
-/// Streams the document (pretty-printed) to `w`: the run's metadata, then each spooled check
-/// read back in plan order, so the whole document is never in memory. The fields are those
-/// of [`Results`], in its order (its schema describes what this writes).
+/// Streams the document (pretty-printed, as `serde_json::to_string_pretty` would print it) to
+/// `w`: the run's metadata, then each spooled check's text in plan order, so the whole document
+/// is never in memory. The fields are those of [`Results`], in its order (its schema describes
+/// what this writes).
 ///
 /// Errors: writing, or reading the spool back.
 pub fn stream(w: &mut dyn std::io::Write, meta: &RunMeta, spool: &Spool, secrets: &Secrets) -> std::io::Result<()> {
-    #[derive(Serialize)]
-    struct Document<'a> {
-        report: DocKind,
-        netspec_version: &'static str,
-        name: String,
-        vantage: String,
-        started: String,
-        duration_ms: f64,
-        vars: IndexMap<String, IndexMap<String, serde_json::Value>>,
-        totals: Totals,
-        checks: SpooledChecks<'a>,
-    }
-    let doc = Document {
+    let head = Results::<Attempt> {
         report: DocKind::Run,
-        netspec_version: env!("CARGO_PKG_VERSION"),
+        netspec_version: env!("CARGO_PKG_VERSION").into(),
         name: secrets.redact(&meta.name),
         vantage: secrets.redact(&meta.vantage),
         started: meta.started_rfc3339(),
         duration_ms: (meta.duration.as_secs_f64() * 1_000_000.0).round() / 1000.0,
         vars: redacted_vars(&meta.vars, secrets),
         totals: spool.totals(),
-        checks: SpooledChecks(spool),
+        checks: Vec::new(),
     };
-    serde_json::to_writer_pretty(&mut *w, &doc).map_err(std::io::Error::other)
+    let head = serde_json::to_string_pretty(&head).map_err(std::io::Error::other)?;
+    // `checks` is the last field: write the head up to its empty array, then the checks.
+    let Some(open) = head.strip_suffix("[]\n}") else {
+        return Err(std::io::Error::other("unexpected JSON layout of the results head"));
+    };
+    w.write_all(open.as_bytes())?;
+    if spool.is_empty() {
+        return w.write_all(b"[]\n}");
+    }
+    w.write_all(b"[")?;
+    for (i, r) in spool.records().enumerate() {
+        let (_, rec) = r?;
+        let text = rec.json.ok_or_else(|| std::io::Error::other("the spool kept no JSON records"))?;
+        w.write_all(if i == 0 { CHECK_INDENT[..].as_bytes() } else { b",\n    " })?;
+        w.write_all(text.as_bytes())?;
+    }
+    w.write_all(b"\n  ]\n}")
 }
 
 /// Renders the document (pretty-printed) of `results`, every string redacted.
@@ -206,6 +206,31 @@ pub fn read(path: &Path) -> Result<Results<serde_json::Value>, ReadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_run_streams_what_serde_json_prints() {
+        let meta = RunMeta {
+            name: "n".into(),
+            vantage: "v".into(),
+            started: std::time::SystemTime::UNIX_EPOCH,
+            duration: std::time::Duration::ZERO,
+            vars: Default::default(),
+        };
+        let secrets = Secrets::default();
+        let js = render(&meta, &[], &secrets).unwrap();
+        let whole = Results::<Attempt> {
+            report: DocKind::Run,
+            netspec_version: env!("CARGO_PKG_VERSION").into(),
+            name: "n".into(),
+            vantage: "v".into(),
+            started: meta.started_rfc3339(),
+            duration_ms: 0.0,
+            vars: Default::default(),
+            totals: Totals::default(),
+            checks: vec![],
+        };
+        assert_eq!(js, serde_json::to_string_pretty(&whole).unwrap());
+    }
 
     #[test]
     fn read_names_the_file_and_the_problem() {

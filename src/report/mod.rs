@@ -349,19 +349,27 @@ pub fn is_secret_name(name: &str) -> bool {
 /// Redacts every string (and object key) inside a JSON value with `secrets`. Working on values
 /// rather than on the serialized text keeps the document valid whatever the secret contains.
 pub fn redact_value(v: &mut serde_json::Value, secrets: &Secrets) {
+    if !secrets.is_empty() {
+        redact_in(v, secrets);
+    }
+}
+
+fn redact_in(v: &mut serde_json::Value, secrets: &Secrets) {
     match v {
         serde_json::Value::String(s) => {
-            let r = secrets.redact(s);
-            if r != *s {
+            if let std::borrow::Cow::Owned(r) = secrets.redact_cow(s) {
                 *s = r;
             }
         }
-        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| redact_value(x, secrets)),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| redact_in(x, secrets)),
         serde_json::Value::Object(m) => {
-            let old = std::mem::take(m);
-            for (k, mut x) in old {
-                redact_value(&mut x, secrets);
-                m.insert(secrets.redact(&k), x);
+            m.values_mut().for_each(|x| redact_in(x, secrets));
+            // Keys are rebuilt only when one holds a secret (the map keeps its order).
+            if m.keys().any(|k| matches!(secrets.redact_cow(k), std::borrow::Cow::Owned(_))) {
+                let old = std::mem::take(m);
+                for (k, x) in old {
+                    m.insert(secrets.redact(&k), x);
+                }
             }
         }
         _ => {}

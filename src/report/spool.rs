@@ -17,7 +17,6 @@ use std::io;
 use std::os::unix::fs::FileExt;
 
 use indexmap::IndexSet;
-use serde::{Deserialize, Serialize};
 
 use super::CheckSummary;
 use crate::run::{CheckResult, Outcome, Totals};
@@ -44,22 +43,70 @@ impl Needs {
     pub const ALL: Needs = Needs { json: true, junit: true, summary: true, console: true };
 }
 
-/// What the spool keeps of one check on disk (JSON, one line); absent fields were not needed.
-#[derive(Debug, Default, Serialize, Deserialize)]
+/// What the spool keeps of one check; absent fields were not needed. On disk each field is a
+/// little-endian `u32` length (`u32::MAX`: absent) and that many bytes: the texts as they are,
+/// the summary as JSON.
+#[derive(Debug, Default)]
 pub struct Record {
-    /// The check's object in the JSON results document, redacted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub json: Option<serde_json::Value>,
+    /// The check's object in the JSON results document, redacted, pretty-printed and indented
+    /// for its place in the document's `checks` array ([`super::json::check_text`]).
+    pub json: Option<String>,
     /// The `<testcase>` element with its leading line break and indentation, as quick-junit
     /// renders it inside a report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub junit: Option<String>,
     /// The flat, redacted view.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<CheckSummary>,
     /// The console summary's block for a failure or error (with ANSI colour codes).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub console: Option<String>,
+}
+
+const ABSENT: u32 = u32::MAX;
+
+fn put(buf: &mut Vec<u8>, field: Option<&[u8]>) {
+    match field {
+        Some(b) => {
+            buf.extend_from_slice(&(b.len() as u32).to_le_bytes());
+            buf.extend_from_slice(b);
+        }
+        None => buf.extend_from_slice(&ABSENT.to_le_bytes()),
+    }
+}
+
+fn take<'a>(bytes: &mut &'a [u8]) -> io::Result<Option<&'a [u8]>> {
+    let bad = || io::Error::other("a spool record is cut short");
+    let (len, rest) = bytes.split_first_chunk::<4>().ok_or_else(bad)?;
+    let len = u32::from_le_bytes(*len);
+    if len == ABSENT {
+        *bytes = rest;
+        return Ok(None);
+    }
+    let (field, rest) = rest.split_at_checked(len as usize).ok_or_else(bad)?;
+    *bytes = rest;
+    Ok(Some(field))
+}
+
+impl Record {
+    fn is_empty(&self) -> bool {
+        self.json.is_none() && self.junit.is_none() && self.summary.is_none() && self.console.is_none()
+    }
+
+    fn encode(&self, buf: &mut Vec<u8>) {
+        put(buf, self.json.as_deref().map(str::as_bytes));
+        put(buf, self.junit.as_deref().map(str::as_bytes));
+        // Serializing our own type to memory cannot fail (string keys, finite numbers).
+        let summary = self.summary.as_ref().and_then(|s| serde_json::to_vec(s).ok());
+        put(buf, summary.as_deref());
+        put(buf, self.console.as_deref().map(str::as_bytes));
+    }
+
+    fn decode(mut bytes: &[u8]) -> io::Result<Record> {
+        let text = |b: Option<&[u8]>| b.map(|b| String::from_utf8(b.to_vec()).map_err(io::Error::other)).transpose();
+        let json = text(take(&mut bytes)?)?;
+        let junit = text(take(&mut bytes)?)?;
+        let summary = take(&mut bytes)?.map(serde_json::from_slice).transpose().map_err(io::Error::other)?;
+        let console = text(take(&mut bytes)?)?;
+        Ok(Record { json, junit, summary, console })
+    }
 }
 
 /// One finished check, in memory.
@@ -148,32 +195,24 @@ impl Spool {
         }
         let bad = matches!(r.outcome, Outcome::Failed | Outcome::Error);
         let record = Record {
-            json: self.needs.json.then(|| super::json::check_object(r, &self.secrets)),
+            json: self.needs.json.then(|| super::json::check_text(r, &self.secrets)),
             junit: self.needs.junit.then(|| super::junit::case_xml(r, &self.vantage, &self.secrets)),
             summary: self.needs.summary.then(|| CheckSummary::of(r, &self.secrets)),
             console: (self.needs.console && bad).then(|| super::console::explain(r, &self.secrets)),
         };
-        let loc = if record.json.is_none() && record.junit.is_none() && record.summary.is_none() && record.console.is_none() {
-            None
-        } else {
-            self.store(&record)
-        };
+        let loc = if record.is_empty() { None } else { Some(self.store(&record)) };
         self.entries.push(Entry { index: r.index, outcome: r.outcome, insecure: r.insecure, group: group as u32, loc });
     }
 
-    fn store(&mut self, record: &Record) -> Option<(u64, u32)> {
+    fn store(&mut self, record: &Record) -> (u64, u32) {
         let start = self.pending.len();
-        // Serializing our own types to memory cannot fail (string keys, finite numbers).
-        if serde_json::to_writer(&mut self.pending, record).is_err() {
-            self.pending.truncate(start);
-            return None;
-        }
+        record.encode(&mut self.pending);
         let len = (self.pending.len() - start) as u32;
         let at = self.flushed + start as u64;
         if self.pending.len() >= BATCH {
             self.flush();
         }
-        Some((at, len))
+        (at, len)
     }
 
     /// Moves the pending records to the file; on a write error, keeps them (and every later
@@ -257,7 +296,7 @@ impl Spool {
             f.read_exact_at(&mut buf, at)?;
             &buf
         };
-        serde_json::from_slice(bytes).map_err(io::Error::other)
+        Record::decode(bytes)
     }
 
     fn file_for_reading(&self) -> io::Result<&File> {

@@ -436,6 +436,28 @@ proptest! {
         let doc: Value = serde_json::from_str(&js).map_err(|e| TestCaseError::fail(format!("JSON does not parse: {e}")))?;
         prop_assert_eq!(doc["checks"].as_array().map(Vec::len), Some(results.len()));
         prop_assert!(!js.contains(&secret), "JSON leaks the secret");
+        // Streamed from the spool, the document is exactly serde_json's pretty rendering of the
+        // whole document built in memory and redacted value by value.
+        let whole = report::json::Results {
+            report: report::json::DocKind::Run,
+            netspec_version: env!("CARGO_PKG_VERSION").into(),
+            name: "n".into(),
+            vantage: "v".into(),
+            started: meta.started_rfc3339(),
+            duration_ms: 5.0,
+            vars: Default::default(),
+            totals: netspec::run::Totals::of(&results),
+            checks: results
+                .iter()
+                .map(|r| report::json::CheckRecord { summary: CheckSummary::of(r, &secrets), attempts: r.attempts.clone() })
+                .collect(),
+        };
+        let mut whole = serde_json::to_value(&whole).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        report::redact_value(&mut whole, &secrets);
+        prop_assert_eq!(&js, &serde_json::to_string_pretty(&whole).unwrap());
+        // and JUnit is quick-junit's rendering of the whole report
+        let junit_whole = report::junit::report("n", "v", &results, &secrets).to_string().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(&xml, &report::junit::xml_chars(&junit_whole));
 
         let summaries: Vec<CheckSummary> = results.iter().map(|r| CheckSummary::of(r, &secrets)).collect();
         let html = report::html::render_run(&meta, &summaries).map_err(|e| TestCaseError::fail(e.to_string()))?;
