@@ -970,6 +970,12 @@ mod size_guard {
         let check = std::mem::size_of::<crate::suite::model::Check>();
         let expectation = std::mem::size_of::<super::Expectation>();
         assert!(check <= 384, "model::Check grew to {check} bytes: box the new field");
+        // Every check holds one (boxed): its matchers are boxed so a `state: open` check does not
+        // carry room for six of them (was 1,184 bytes).
+        let expect = std::mem::size_of::<crate::suite::model::Expect>();
+        assert!(expect <= 320, "model::Expect grew to {expect} bytes: box the new matcher");
+        let planned = std::mem::size_of::<crate::suite::plan::PlannedCheck>();
+        eprintln!("PlannedCheck {planned} bytes, Target {}", std::mem::size_of::<crate::suite::plan::Target>());
         assert!(expectation <= 160, "Expectation grew to {expectation} bytes: box the new variant's payload");
     }
 }

@@ -609,10 +609,10 @@ pub struct Expect {
     pub resolves: Option<bool>,
     /// dns: the addresses in the answer.
     #[serde(default)]
-    pub addresses: Option<AddressMatcher>,
+    pub addresses: Option<Box<AddressMatcher>>,
     /// dns: matched against every name of the CNAME chain; holds when one of them matches.
     #[serde(default)]
-    pub cname: Option<StringMatcher>,
+    pub cname: Option<Box<StringMatcher>>,
     /// dns: bounds on every answer record's TTL.
     #[serde(default)]
     pub ttl: Option<DurRange>,
@@ -639,10 +639,10 @@ pub struct Expect {
     pub expires_in: Option<DurRange>,
     /// tls: one of the leaf's subject alternative names matches.
     #[serde(default)]
-    pub san: Option<StringMatcher>,
+    pub san: Option<Box<StringMatcher>>,
     /// tls: the leaf's issuer (distinguished name) matches.
     #[serde(default)]
-    pub issuer: Option<StringMatcher>,
+    pub issuer: Option<Box<StringMatcher>>,
     /// tls: versions the server must refuse, e.g. `[tls1.2]`: one extra handshake per version and
     /// address offers only that version and must fail. netspec (rustls) speaks TLS 1.2 and 1.3
     /// only, so TLS 1.0 and 1.1 cannot be tested (rejected by `netspec validate`).
@@ -656,10 +656,10 @@ pub struct Expect {
     pub headers: IndexMap<String, StringMatcher>,
     /// http: the response body (first 64 KiB).
     #[serde(default)]
-    pub body: Option<StringMatcher>,
+    pub body: Option<Box<StringMatcher>>,
     /// http: the address actually connected to.
     #[serde(default)]
-    pub remote_address: Option<AddressMatcher>,
+    pub remote_address: Option<Box<AddressMatcher>>,
     /// any: bounds on the attempt's elapsed time.
     #[serde(default)]
     pub time: Option<DurRange>,

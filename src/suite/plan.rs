@@ -158,7 +158,7 @@ pub enum Target {
         refuse_versions: Vec<TlsVersion>,
     },
     /// An HTTP request.
-    Http(HttpTarget),
+    Http(Box<HttpTarget>),
 }
 
 impl Target {
@@ -1101,7 +1101,7 @@ fn build_target(cx: &mut Ctx, c: &Check, scope: &Scope, base: &Path, st: &mut Su
         }
     };
     let ca_file = path_of(cx, &h.ca_file)?;
-    Some(Target::Http(HttpTarget {
+    Some(Target::Http(Box::new(HttpTarget {
         url,
         method,
         headers,
@@ -1111,7 +1111,7 @@ fn build_target(cx: &mut Ctx, c: &Check, scope: &Scope, base: &Path, st: &mut Su
         ca_file,
         insecure: h.insecure,
         connect_to,
-    }))
+    })))
 }
 
 /// `proxy: env`: the proxy the environment names for this URL (`HTTPS_PROXY`/`https_proxy` for
@@ -1268,14 +1268,14 @@ fn render_am(cx: &mut Ctx, m: &super::model::AddressMatcher, at: (u32, u32), sco
 fn render_expect(cx: &mut Ctx, e: &Expect, at: (u32, u32), scope: &Scope) -> Option<Expect> {
     let mut r = e.clone();
     if let Some(a) = &e.addresses {
-        r.addresses = Some(render_am(cx, a, at, scope)?);
+        r.addresses = Some(Box::new(render_am(cx, a, at, scope)?));
     }
     if let Some(a) = &e.remote_address {
-        r.remote_address = Some(render_am(cx, a, at, scope)?);
+        r.remote_address = Some(Box::new(render_am(cx, a, at, scope)?));
     }
     for (slot, src) in [(&mut r.cname, &e.cname), (&mut r.san, &e.san), (&mut r.issuer, &e.issuer), (&mut r.body, &e.body)] {
         if let Some(m) = src {
-            *slot = Some(render_sm(cx, m, at, scope)?);
+            *slot = Some(Box::new(render_sm(cx, m, at, scope)?));
         }
     }
     let mut headers = IndexMap::new();
