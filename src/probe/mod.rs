@@ -280,19 +280,25 @@ impl ProbeContext {
 }
 
 /// Runs the probe for `target` until `deadline`.
+///
+/// Each kind's probe runs boxed: their state machines differ in size (a few KB for HTTP), and
+/// inline they would make every check's task as large as the largest, copied on each spawn.
 pub async fn probe(ctx: &Arc<ProbeContext>, target: &Target, resolver: &Arc<ResolverSpec>, deadline: tokio::time::Instant) -> Observation {
     match target {
         Target::Dns { name, record_type, compare } => {
+            let main = Box::pin(dns::query(ctx, resolver, name, *record_type, deadline));
+            if compare.is_empty() {
+                return Observation::Dns(main.await);
+            }
             let others = compare.iter().map(|r| dns::query(ctx, r, name, *record_type, deadline));
-            let (mut main, others) =
-                tokio::join!(dns::query(ctx, resolver, name, *record_type, deadline), futures_util::future::join_all(others));
+            let (mut main, others) = tokio::join!(main, Box::pin(futures_util::future::join_all(others)));
             main.compared = others;
             Observation::Dns(main)
         }
-        Target::Tcp { host, port, source } => Observation::Tcp(tcp::probe(ctx, resolver, host, *port, *source, deadline).await),
+        Target::Tcp { host, port, source } => Observation::Tcp(Box::pin(tcp::probe(ctx, resolver, host, *port, *source, deadline)).await),
         Target::Tls { host, port, sni, ca_file, refuse_versions } => {
-            Observation::Tls(tls::probe(ctx, resolver, host, *port, sni, ca_file.as_deref(), refuse_versions, deadline).await)
+            Observation::Tls(Box::pin(tls::probe(ctx, resolver, host, *port, sni, ca_file.as_deref(), refuse_versions, deadline)).await)
         }
-        Target::Http(h) => Observation::Http(http::probe(ctx, resolver, h, deadline).await),
+        Target::Http(h) => Observation::Http(Box::pin(http::probe(ctx, resolver, h, deadline)).await),
     }
 }
