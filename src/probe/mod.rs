@@ -177,8 +177,12 @@ impl Sandbox {
 /// Shared, read-only state of a run's probes: trust roots, TLS configs, the system resolver's
 /// configuration, the optional sandbox.
 pub struct ProbeContext {
-    /// Trust anchors (system store, plus any extra roots given to the run).
-    pub roots: Arc<rustls::RootCertStore>,
+    /// Trust anchors (system store, plus any extra roots given to the run), loaded by the first
+    /// check that needs them ([`ProbeContext::roots`]): a DNS- or TCP-only run never reads the
+    /// system store.
+    roots: std::sync::OnceLock<Arc<rustls::RootCertStore>>,
+    system_roots: bool,
+    extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
     /// The system resolver's servers (from /etc/resolv.conf) — loaded once.
     pub system_servers: Vec<SocketAddr>,
     /// The system hosts file (name → addresses), consulted first by the `system` resolver.
@@ -205,22 +209,18 @@ pub struct ContextOptions {
 }
 
 impl ProbeContext {
-    /// Loads the system trust store (honouring `SSL_CERT_FILE`/`SSL_CERT_DIR`), resolv.conf and
-    /// the hosts file. Missing files are not errors: they leave the corresponding part empty.
+    /// Loads resolv.conf and the hosts file (the system trust store is loaded when first
+    /// needed). Missing files are not errors: they leave the corresponding part empty.
     pub fn new(opts: ContextOptions) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut roots = rustls::RootCertStore::empty();
-        if !opts.no_system_roots {
-            let loaded = rustls_native_certs::load_native_certs();
-            roots.add_parsable_certificates(loaded.certs);
-        }
-        roots.add_parsable_certificates(opts.extra_roots);
         let (system_servers, hosts) = match opts.system_servers {
             Some(s) => (s, hosts::HostsFile::default()),
             None => (dns::system_servers(), hosts::HostsFile::load(std::path::Path::new("/etc/hosts"))),
         };
         ProbeContext {
-            roots: Arc::new(roots),
+            roots: std::sync::OnceLock::new(),
+            system_roots: !opts.no_system_roots,
+            extra_roots: opts.extra_roots,
             system_servers,
             hosts,
             sandbox: opts.sandbox,
@@ -230,12 +230,28 @@ impl ProbeContext {
         }
     }
 
+    /// The run's trust anchors: the system store (honouring `SSL_CERT_FILE`/`SSL_CERT_DIR`;
+    /// unreadable certificates are skipped) unless the options said no, plus the extra roots.
+    /// Loaded once, by the first caller.
+    pub fn roots(&self) -> Arc<rustls::RootCertStore> {
+        self.roots
+            .get_or_init(|| {
+                let mut roots = rustls::RootCertStore::empty();
+                if self.system_roots {
+                    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+                }
+                roots.add_parsable_certificates(self.extra_roots.iter().cloned());
+                Arc::new(roots)
+            })
+            .clone()
+    }
+
     /// The trust anchors of a check: the run's roots, or only those of `ca_file` (read once per
     /// run, then shared by every check naming it).
     ///
     /// Errors: the CA file cannot be read or holds no certificate.
     pub fn roots_for(&self, ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::RootCertStore>, String> {
-        let Some(p) = ca_file else { return Ok(self.roots.clone()) };
+        let Some(p) = ca_file else { return Ok(self.roots()) };
         if let Some(r) = self.roots_cache.lock().unwrap_or_else(|e| e.into_inner()).get(p) {
             return Ok(r.clone());
         }
