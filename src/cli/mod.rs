@@ -559,6 +559,11 @@ pub async fn execute(plan: Plan, ctx_opts: ContextOptions, mut opts: RunOptions,
     run::run_each(&plan, ctx, opts, cancel, tx, |r| spool.add(&r)).await;
     drop(plan);
     spool.seal();
+    if let Some(e) = spool.file_error() {
+        eprintln!(
+            "note: the results were kept in memory, not in a temporary file ({e}); set TMPDIR to a writable directory for large runs"
+        );
+    }
     let _ = console.await;
     let wall = started.elapsed();
     report::console::print_summary(&spool, wall);

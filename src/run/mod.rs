@@ -258,7 +258,8 @@ pub async fn run_each(
     let retry_until = opts.retry_timeout.map(|d| Instant::now() + d);
     let mut set = tokio::task::JoinSet::new();
     let load = Arc::new(Load::default());
-    let meter = tokio::spawn(load.clone().measure());
+    // Stops with the run, also when the caller drops this future early.
+    let _meter = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(load.clone().measure()));
     // Which check each running task runs, so a task that panicked still yields a result.
     let mut tasks: std::collections::HashMap<tokio::task::Id, usize> = std::collections::HashMap::new();
     // A check becomes a task only once it holds a permit: at most `concurrency` tasks (and copies
@@ -331,7 +332,6 @@ pub async fn run_each(
     while let Some(done) = set.join_next_with_id().await {
         collect(done, &mut tasks, plan, &events, &mut sink);
     }
-    meter.abort();
     drop(events);
 }
 
