@@ -3,10 +3,10 @@
 //! bytes per check in memory rather than every result (issue #5: flat memory).
 //!
 //! Each check leaves an [`Entry`] in memory (plan position, outcome, JUnit group, where its
-//! record is: 32 bytes) and, when some report needs it, one JSON line in the file: its
-//! redacted JSON object for `--json`, its `<testcase>` element for `--junit`, its
-//! [`CheckSummary`] for HTML, Prometheus and the CI annotations, and its failure explanation
-//! for the console summary. A passing check in a console-only run writes nothing.
+//! record is: 32 bytes) and, when some report needs it, one [`Record`] in the file (four
+//! length-prefixed fields): its redacted JSON object for `--json`, its `<testcase>` element for
+//! `--junit`, its [`CheckSummary`] for HTML, Prometheus and the CI annotations, and its failure
+//! explanation for the console summary. A passing check in a console-only run writes nothing.
 //!
 //! The file comes from [`tempfile::tempfile`] (`$TMPDIR`, unlinked at once: nothing is left
 //! behind, even on a crash). When it cannot be created or a write to it fails (a full disk),
