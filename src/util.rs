@@ -25,15 +25,7 @@ pub struct Millis(pub f64);
 ///
 /// Errors: the directory is not writable or the rename fails.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new().prefix(".netspec-").suffix(".tmp").tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    write_atomic_with(path, |w| w.write_all(bytes))
 }
 
 /// Writes a file atomically from a writer: `fill` writes the content into a temporary file

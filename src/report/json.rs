@@ -73,10 +73,10 @@ pub struct CheckRecord<A> {
     pub attempts: Vec<A>,
 }
 
-/// One check's object in the document ([`CheckRecord`]: its summary flattened beside its
-/// attempts), every string and key redacted.
-pub fn check_object(r: &CheckResult, secrets: &Secrets) -> serde_json::Value {
-    let record = CheckRecord { summary: CheckSummary::of(r, secrets), attempts: r.attempts.iter().collect::<Vec<_>>() };
+/// One check's object in the document ([`CheckRecord`]: its summary, `CheckSummary::of(r)`,
+/// flattened beside its attempts), every string and key redacted.
+pub fn check_object(summary: CheckSummary, r: &CheckResult, secrets: &Secrets) -> serde_json::Value {
+    let record = CheckRecord { summary, attempts: r.attempts.iter().collect::<Vec<_>>() };
     // Serializing our own types cannot fail (string keys, finite numbers); null if it ever did.
     let mut v = serde_json::to_value(&record).unwrap_or_default();
     redact_value(&mut v, secrets);
@@ -89,8 +89,8 @@ const CHECK_INDENT: &str = "\n    ";
 /// [`check_object`] pretty-printed as it appears in the document's `checks` array: every line
 /// after the first indented two levels (JSON strings hold no raw line breaks, so this is
 /// exact). What the spool keeps for `--json`.
-pub fn check_text(r: &CheckResult, secrets: &Secrets) -> String {
-    let text = serde_json::to_string_pretty(&check_object(r, secrets)).unwrap_or_else(|_| "null".into());
+pub fn check_text(summary: CheckSummary, r: &CheckResult, secrets: &Secrets) -> String {
+    let text = serde_json::to_string_pretty(&check_object(summary, r, secrets)).unwrap_or_else(|_| "null".into());
     text.replace('\n', CHECK_INDENT)
 }
 

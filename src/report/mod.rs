@@ -68,7 +68,7 @@ impl ReportError {
 
 /// Writes `text` to `path` atomically, mapping the error to [`ReportError::Write`].
 pub(crate) fn write_file(path: &Path, text: &str) -> Result<(), ReportError> {
-    crate::util::write_atomic(path, text.as_bytes()).map_err(|source| ReportError::Write { path: path.to_owned(), source })
+    write_streamed(path, |w| w.write_all(text.as_bytes()))
 }
 
 /// Writes a report atomically from a writer ([`crate::util::write_atomic_with`]), mapping the
@@ -170,8 +170,7 @@ impl Outputs {
         if let Some(p) = &self.json {
             keep(json::write(p, meta, spool, secrets));
         }
-        let needed = self.html.is_some() || self.prometheus.is_some() || self.github || self.azure;
-        let summaries = if needed {
+        let summaries = if self.needs().summary {
             match spool.summaries() {
                 Ok(s) => s,
                 Err(e) => {

@@ -39,7 +39,7 @@ pub struct Needs {
 }
 
 impl Needs {
-    /// Everything: what a spool built from a slice of results for one writer keeps.
+    /// Everything every report needs.
     pub const ALL: Needs = Needs { json: true, junit: true, summary: true, console: true };
 }
 
@@ -116,8 +116,6 @@ pub struct Entry {
     pub index: usize,
     /// Outcome.
     pub outcome: Outcome,
-    /// TLS verification was off.
-    pub insecure: bool,
     /// The JUnit `<testsuite>` (suite and scenario instance) it belongs to: a position in
     /// [`Spool::groups`].
     pub group: u32,
@@ -194,14 +192,21 @@ impl Spool {
             self.insecure_ids.push((r.index, self.secrets.redact(&r.id)));
         }
         let bad = matches!(r.outcome, Outcome::Failed | Outcome::Error);
+        // The JSON object carries the summary too: computed once for both.
+        let mut summary = (self.needs.summary || self.needs.json).then(|| CheckSummary::of(r, &self.secrets));
+        let json = match self.needs.json {
+            true if self.needs.summary => summary.clone(),
+            true => summary.take(),
+            false => None,
+        };
         let record = Record {
-            json: self.needs.json.then(|| super::json::check_text(r, &self.secrets)),
+            json: json.map(|s| super::json::check_text(s, r, &self.secrets)),
             junit: self.needs.junit.then(|| super::junit::case_xml(r, &self.vantage, &self.secrets)),
-            summary: self.needs.summary.then(|| CheckSummary::of(r, &self.secrets)),
+            summary,
             console: (self.needs.console && bad).then(|| super::console::explain(r, &self.secrets)),
         };
         let loc = if record.is_empty() { None } else { Some(self.store(&record)) };
-        self.entries.push(Entry { index: r.index, outcome: r.outcome, insecure: r.insecure, group: group as u32, loc });
+        self.entries.push(Entry { index: r.index, outcome: r.outcome, group: group as u32, loc });
     }
 
     fn store(&mut self, record: &Record) -> (u64, u32) {
@@ -249,11 +254,6 @@ impl Spool {
     /// Whether every check passed (true for an empty run).
     pub fn all_passed(&self) -> bool {
         self.totals.passed == self.entries.len()
-    }
-
-    /// What the spool keeps.
-    pub fn needs(&self) -> Needs {
-        self.needs
     }
 
     /// The JUnit groups: `(suite, scenario instance)`, unredacted, in arrival order (see

@@ -170,22 +170,6 @@ pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     Ok(out)
 }
 
-/// Loads every suite under `paths`, collecting all errors.
-///
-/// Errors: every file's problems.
-pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Loaded>, LoadError> {
-    let files = expand_paths(paths)?;
-    let mut ok = Vec::new();
-    let mut errs = Vec::new();
-    for f in files {
-        match load_file(&f) {
-            Ok(l) => ok.push(l),
-            Err(e) => errs.push(e),
-        }
-    }
-    if errs.is_empty() { Ok(ok) } else { Err(LoadError::many(errs)) }
-}
-
 /// Reads a vars file: a YAML mapping of names to strings, numbers, booleans or lists.
 ///
 /// Errors: unreadable or not such a mapping, located.
