@@ -40,12 +40,15 @@ pub fn main(a: DemoArgs) -> i32 {
                 return crate::cli::EXIT_FAILED;
             }
         };
-        println!("netspec demo: the shipped suites against a loopback lab (DNS on {}, no traffic leaves 127.0.0.1)", world.dns_addr());
-        println!("planted faults:");
+        let mut intro = format!(
+            "netspec demo: the shipped suites against a loopback lab (DNS on {}, no traffic leaves 127.0.0.1)\nplanted faults:\n",
+            world.dns_addr()
+        );
         for (suite, what, fault) in world.scenarios() {
-            println!("  {suite:<28} {what:<40} {fault}");
+            intro.push_str(&format!("  {suite:<28} {what:<40} {fault}\n"));
         }
-        println!();
+        intro.push('\n');
+        crate::util::out(&intro);
         let mut loaded = Vec::new();
         for (path, text) in SUITES {
             match crate::suite::parse(Path::new(path), (*text).to_owned()) {

@@ -47,6 +47,14 @@ pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut dyn Write) -> std::
     Ok(())
 }
 
+/// Writes `text` to stdout. A reader that has gone (`netspec schema | head`, a closed pipe) is
+/// not an error to report: the write is dropped, where `print!` would panic.
+pub fn out(text: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(text.as_bytes());
+    let _ = o.flush();
+}
+
 /// Checks up front that a report can be created at `path` (its directory exists and is
 /// writable), so a bad path fails before the run rather than after it.
 ///

@@ -281,7 +281,7 @@ fn import_cmd(cmd: ImportCmd) -> i32 {
     };
     match &args.output {
         None => {
-            print!("{yaml}");
+            crate::util::out(&yaml);
             EXIT_OK
         }
         Some(p) => match crate::util::write_atomic(p, yaml.as_bytes()) {
@@ -373,12 +373,12 @@ pub fn main() -> i32 {
             } else {
                 crate::suite::schema_json()
             };
-            println!("{schema}");
+            crate::util::out(&format!("{schema}\n"));
             EXIT_OK
         }
         Command::Validate(a) => match a.plan() {
             Ok(p) => {
-                println!("ok: {} suite(s), {} checks", p.suites.len(), p.checks.len());
+                crate::util::out(&format!("ok: {} suite(s), {} checks\n", p.suites.len(), p.checks.len()));
                 EXIT_OK
             }
             Err(e) => invalid(&e),
@@ -404,18 +404,22 @@ fn invalid(e: &LoadError) -> i32 {
 
 fn print_plan(p: &Plan, format: Format) {
     let rows: Vec<_> = p.checks.iter().map(|c| c.row()).collect();
-    match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default()),
+    let text = match format {
+        Format::Json => format!("{}\n", serde_json::to_string_pretty(&rows).unwrap_or_default()),
         Format::Table => {
+            use std::fmt::Write as _;
             let w = rows.iter().map(|r| r.id.len()).max().unwrap_or(2);
+            let mut t = String::new();
             for r in &rows {
                 let via = r.proxy.as_ref().map(|p| format!(" via {p}")).unwrap_or_default();
-                println!("{:w$}  {:4}  {:10}  {:>6} ms  {}{via}", r.id, r.kind.to_string(), r.resolver, r.timeout_ms, r.target);
-                println!("{:w$}  expect: {}", "", r.expect.join("; "));
+                let _ = writeln!(t, "{:w$}  {:4}  {:10}  {:>6} ms  {}{via}", r.id, r.kind.to_string(), r.resolver, r.timeout_ms, r.target);
+                let _ = writeln!(t, "{:w$}  expect: {}", "", r.expect.join("; "));
             }
-            println!("{} checks", rows.len());
+            let _ = writeln!(t, "{} checks", rows.len());
+            t
         }
-    }
+    };
+    crate::util::out(&text);
 }
 
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
@@ -596,7 +600,7 @@ fn merge_cmd(a: MergeArgs) -> i32 {
         }
     };
     let merged = crate::merge::merge(inputs);
-    print!("{}", merged.console());
+    crate::util::out(&merged.console());
     let mut code = if merged.all_passed() { EXIT_OK } else { EXIT_FAILED };
     let mut results = Vec::new();
     if let Some(p) = &a.junit {

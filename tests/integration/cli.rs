@@ -261,3 +261,23 @@ fn header_and_url_credentials_never_reach_a_report() {
     }
     assert!(texts[2].contains("***"), "the JUnit shows the redaction");
 }
+
+#[test]
+fn a_reader_that_has_gone_is_not_a_panic() {
+    // `netspec schema | head -1`: the reader closes the pipe. The write fails with EPIPE;
+    // netspec must neither panic nor change its exit code.
+    for args in [&["schema"][..], &["plan", "suites/", "--format", "json"][..], &["validate", "suites/"][..]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_netspec"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "netspec {args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "netspec {args:?}: {err}");
+    }
+}
