@@ -32,7 +32,7 @@ pub fn main(a: DemoArgs) -> i32 {
             return crate::cli::EXIT_FAILED;
         }
     };
-    rt.block_on(async move {
+    rt.block_on(crate::cli::on_worker(async move {
         let world = match DemoWorld::start().await {
             Ok(w) => w,
             Err(e) => {
@@ -86,5 +86,5 @@ pub fn main(a: DemoArgs) -> i32 {
             Reports { outputs: a.reports.outputs(), verbose: a.verbose, name, vantage: "demo".into() },
         )
         .await
-    })
+    }))
 }

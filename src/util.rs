@@ -47,6 +47,14 @@ pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut dyn Write) -> std::
     Ok(())
 }
 
+/// Drops `value` on a thread of its own: freeing a large structure (a 100,000-check plan, a
+/// parsed suite file) costs milliseconds that the caller need not wait for. When no thread can
+/// be started, it is dropped here, before this returns.
+pub fn drop_in_background<T: Send + 'static>(value: T) {
+    // On failure `spawn` drops the closure, and the value with it.
+    let _ = std::thread::Builder::new().name("netspec-free".into()).spawn(move || drop(value));
+}
+
 /// Writes `text` to stdout. A reader that has gone (`netspec schema | head`, a closed pipe) is
 /// not an error to report: the write is dropped, where `print!` would panic.
 pub fn out(text: &str) {

@@ -142,8 +142,20 @@ impl Resolution {
     }
 }
 
+/// `a, b, c` (or `no addresses`), written into one string.
 pub(crate) fn join_ips(ips: &[IpAddr]) -> String {
-    if ips.is_empty() { "no addresses".into() } else { ips.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ") }
+    use std::fmt::Write;
+    if ips.is_empty() {
+        return "no addresses".into();
+    }
+    let mut out = String::with_capacity(ips.len() * 17);
+    for (i, ip) in ips.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        let _ = write!(out, "{ip}");
+    }
+    out
 }
 
 /// Confines a run to a loopback lab (`netspec demo`, tests): every destination is translated
@@ -316,5 +328,18 @@ pub async fn probe(ctx: &Arc<ProbeContext>, target: &Target, resolver: &Arc<Reso
             Observation::Tls(Box::pin(tls::probe(ctx, resolver, host, *port, sni, ca_file.as_deref(), refuse_versions, deadline)).await)
         }
         Target::Http(h) => Observation::Http(Box::pin(http::probe(ctx, resolver, h, deadline)).await),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_listed_with_commas() {
+        assert_eq!(join_ips(&[]), "no addresses");
+        let ips: Vec<IpAddr> = ["10.1.2.3", "::1", "192.168.0.10"].iter().map(|s| s.parse().unwrap()).collect();
+        assert_eq!(join_ips(&ips), "10.1.2.3, ::1, 192.168.0.10");
+        assert_eq!(join_ips(&ips[..1]), "10.1.2.3");
     }
 }

@@ -228,7 +228,7 @@ pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
 /// Cancelling `cancel` stops new checks and abandons running ones (they are `Cancelled`).
 /// Holds every result until the end: [`run_each`] hands each one over instead.
 pub async fn run(
-    plan: &Plan,
+    plan: &Arc<Plan>,
     ctx: Arc<ProbeContext>,
     opts: RunOptions,
     cancel: CancellationToken,
@@ -245,7 +245,7 @@ pub async fn run(
 /// reports need ([`crate::report::spool::Spool`]), memory does not grow with the results.
 /// Every check of the plan reaches `sink` exactly once, cancelled or not.
 pub async fn run_each(
-    plan: &Plan,
+    plan: &Arc<Plan>,
     ctx: Arc<ProbeContext>,
     opts: RunOptions,
     cancel: CancellationToken,
@@ -284,7 +284,8 @@ pub async fn run_each(
         while let Some(done) = set.try_join_next_with_id() {
             collect(done, &mut tasks, plan, &events, &mut sink);
         }
-        let check = Arc::new(check.clone());
+        // The task reads its check in the shared plan: spawning copies nothing of it.
+        let plan = plan.clone();
         let ctx = ctx.clone();
         let cancel = cancel.clone();
         let events = events.clone();
@@ -292,7 +293,7 @@ pub async fn run_each(
         let waiting = waiting.clone();
         let load = load.clone();
         let task = async move {
-            let work = run_check(&check, &ctx, &cancel, retry_until);
+            let work = run_check(&plan.checks[position], &ctx, &cancel, retry_until);
             tokio::pin!(work);
             let result = loop {
                 tokio::select! {

@@ -20,7 +20,7 @@ use super::error::LoadError;
 use super::model::{
     Axis, Check, CheckTemplate, Expect, Protocol, ProxyDef, RecordType, ResolverDef, StringMatcher, SuiteFile, Terms, Text, TlsVersion,
 };
-use super::template::{Scope, Secrets, Templater};
+use super::template::{self, Scope, Secrets, Templater};
 use super::{Loaded, parse_vars_file};
 use crate::expect::{self, Expectations, Kind};
 
@@ -285,7 +285,11 @@ pub fn load_and_plan(paths: &[PathBuf], inputs: &Inputs) -> Result<Plan, LoadErr
     let mut load_errors = Vec::new();
     for f in files {
         match super::load_file(&f) {
-            Ok(l) if load_errors.is_empty() => p.add(&l),
+            Ok(l) if load_errors.is_empty() => {
+                p.add(&l);
+                // The file's model is not needed once planned; free it while the next one loads.
+                crate::util::drop_in_background(l);
+            }
             Ok(_) => {}
             Err(e) => load_errors.push(e),
         }
@@ -565,6 +569,7 @@ fn plan_suite(
         suite_name: suite_name.clone(),
         defs,
         resolver_cache: HashMap::new(),
+        plain_resolvers: HashMap::new(),
         proxy_cache: HashMap::new(),
         system: Arc::new(ResolverSpec::system()),
         default_timeout: inputs.timeout.or(s.defaults.timeout.map(|d| d.0)).unwrap_or(DEFAULT_TIMEOUT),
@@ -647,6 +652,8 @@ struct SuiteState {
     suite_name: Arc<str>,
     defs: Defs,
     resolver_cache: HashMap<String, Arc<ResolverSpec>>,
+    /// Resolvers whose servers hold no template, by name: the same for every check.
+    plain_resolvers: HashMap<String, Arc<ResolverSpec>>,
     proxy_cache: HashMap<String, Arc<ProxySpec>>,
     system: Arc<ResolverSpec>,
     default_timeout: Duration,
@@ -924,6 +931,9 @@ fn resolve_named(cx: &mut Ctx, st: &mut SuiteState, name: &str, at: &Text, scope
     if name == "system" {
         return Some(st.system.clone());
     }
+    if let Some(r) = st.plain_resolvers.get(name) {
+        return Some(r.clone());
+    }
     let Some((rorigin, def)) = st.defs.resolvers.get(name).cloned() else {
         let known: Vec<&str> = std::iter::once("system").chain(st.defs.resolvers.keys().map(String::as_str)).collect();
         let hint = match did_you_mean(name, known.iter().copied()) {
@@ -962,12 +972,16 @@ fn resolve_named(cx: &mut Ctx, st: &mut SuiteState, name: &str, at: &Text, scope
         cx.err(at.line, at.column, format!("resolver `{name}` has no servers"), None);
         return None;
     }
-    Some(
-        st.resolver_cache
-            .entry(key)
-            .or_insert_with(|| Arc::new(ResolverSpec { name: name.to_owned(), servers: Some(servers), protocol: def.protocol }))
-            .clone(),
-    )
+    let spec = st
+        .resolver_cache
+        .entry(key)
+        .or_insert_with(|| Arc::new(ResolverSpec { name: name.to_owned(), servers: Some(servers), protocol: def.protocol }))
+        .clone();
+    if !def.servers.iter().any(|t| template::is_template(&t.value)) {
+        // The same servers for every check and scope: later checks skip rendering them.
+        st.plain_resolvers.insert(name.to_owned(), spec.clone());
+    }
+    Some(spec)
 }
 
 fn build_target(cx: &mut Ctx, c: &Check, scope: &Scope, base: &Path, st: &mut SuiteState) -> Option<Target> {

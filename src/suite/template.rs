@@ -80,6 +80,13 @@ pub struct Templater {
 /// The variables visible to one render: name → value.
 pub type Scope = BTreeMap<String, Value>;
 
+/// Whether `text` holds template syntax (`{{` or `{%`), i.e. must go through minijinja.
+/// Most values are plain: one byte scan decides (a substring search per marker costs more
+/// than the rest of planning a check).
+pub fn is_template(text: &str) -> bool {
+    text.as_bytes().windows(2).any(|w| w[0] == b'{' && (w[1] == b'{' || w[1] == b'%'))
+}
+
 impl Templater {
     /// A templater recording environment reads into `secrets`.
     pub fn new(secrets: Secrets) -> Self {
@@ -101,7 +108,7 @@ impl Templater {
     ///
     /// Errors: a message naming the undefined variable, or minijinja's syntax error.
     pub fn render(&self, text: &str, scope: &Scope) -> Result<String, String> {
-        if !text.contains("{{") && !text.contains("{%") {
+        if !is_template(text) {
             return Ok(text.to_owned());
         }
         let tmpl = self.env.template_from_str(text).map_err(|e| format!("invalid template: {}", e.detail().unwrap_or("syntax error")))?;

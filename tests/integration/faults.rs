@@ -176,7 +176,7 @@ struct Observed {
 
 async fn run_suite(yaml: &str, concurrency: usize) -> (Vec<CheckResult>, Duration, usize, usize) {
     let loaded = netspec::suite::parse(Path::new("faults.yaml"), yaml.to_owned()).expect("suite parses");
-    let plan = plan::plan(&[loaded], &Inputs::default()).unwrap_or_else(|e| panic!("plan: {e}"));
+    let plan = Arc::new(plan::plan(&[loaded], &Inputs::default()).unwrap_or_else(|e| panic!("plan: {e}")));
     let ctx = ProbeContext::new(ContextOptions::default());
     let cap = ctx.body_cap;
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
