@@ -412,13 +412,33 @@ async fn tcp_exchange(server: SocketAddr, wire: &[u8], id: u16) -> Result<Messag
     }
 }
 
-/// Resolves `host` to addresses for a tcp, tls or http probe: an IP literal as is, otherwise A
-/// and AAAA queries in parallel through `resolver`.
+/// Resolves `host` to addresses for a tcp, tls or http probe: an IP literal as is; through the
+/// `system` resolver a name the hosts file lists as getaddrinfo does with `hosts: files dns`
+/// (nsswitch.conf(5)): the file's addresses of both families, and no DNS query; otherwise A and
+/// AAAA queries in parallel through `resolver`.
 pub async fn resolve(ctx: &ProbeContext, resolver: &ResolverSpec, host: &str, deadline: Instant) -> Resolution {
     let start = Instant::now();
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = bare.parse::<IpAddr>() {
         return Resolution::literal(host, &resolver.name, ip);
+    }
+    if resolver.servers.is_none() {
+        let listed = ctx.hosts.lookup(host);
+        if !listed.is_empty() {
+            // A first, as for DNS answers.
+            let mut addresses: Vec<IpAddr> = listed.iter().copied().filter(IpAddr::is_ipv4).collect();
+            addresses.extend(listed.iter().copied().filter(IpAddr::is_ipv6));
+            return Resolution {
+                host: host.to_owned(),
+                resolver: resolver.name.clone(),
+                source: AnswerSource::HostsFile,
+                addresses,
+                cname_chain: Vec::new(),
+                rcode: Some("NOERROR".into()),
+                failure: None,
+                elapsed: start.elapsed(),
+            };
+        }
     }
     let (a, aaaa) =
         tokio::join!(query(ctx, resolver, host, RecordType::A, deadline), query(ctx, resolver, host, RecordType::AAAA, deadline));
@@ -454,5 +474,32 @@ fn rcode_reason(rc: &str) -> &'static str {
         "REFUSED" => "dns.refused",
         "NXDOMAIN" => "dns.nxdomain",
         _ => "dns.error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::{ContextOptions, hosts::HostsFile};
+
+    /// A name in the hosts file is answered from it alone, as getaddrinfo does: no AAAA query
+    /// goes to DNS because the file lists only an IPv4 address.
+    #[tokio::test]
+    async fn a_listed_name_is_not_asked_of_dns() {
+        let dns = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        dns.set_nonblocking(true).unwrap();
+        let mut ctx = ProbeContext::new(ContextOptions { system_servers: Some(vec![dns.local_addr().unwrap()]), ..Default::default() });
+        ctx.hosts = HostsFile::parse("127.0.0.9 www.lab.test\n");
+        let system = ResolverSpec::system();
+        let r = resolve(&ctx, &system, "www.lab.test", Instant::now() + Duration::from_millis(300)).await;
+        assert_eq!(r.addresses, vec!["127.0.0.9".parse::<IpAddr>().unwrap()]);
+        assert_eq!(r.source, AnswerSource::HostsFile);
+        assert!(r.failure.is_none());
+        let mut buf = [0u8; 512];
+        assert!(dns.recv_from(&mut buf).is_err(), "a query was sent for a listed name");
+        // A name the file does not list is asked of DNS (and times out here: nobody answers).
+        let r = resolve(&ctx, &system, "other.lab.test", Instant::now() + Duration::from_millis(200)).await;
+        assert!(r.addresses.is_empty());
+        assert!(dns.recv_from(&mut buf).is_ok(), "no query was sent for an unlisted name");
     }
 }
