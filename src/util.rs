@@ -55,6 +55,34 @@ pub fn drop_in_background<T: Send + 'static>(value: T) {
     let _ = std::thread::Builder::new().name("netspec-free".into()).spawn(move || drop(value));
 }
 
+/// Frees values on one background thread, in the order given (see [`drop_in_background`]):
+/// for a stream of large values, such as each suite file's model once it is planned. When the
+/// thread cannot be started, each value is dropped by [`Freer::free`] itself.
+pub struct Freer<T: Send + 'static> {
+    tx: std::sync::mpsc::Sender<T>,
+}
+
+impl<T: Send + 'static> Freer<T> {
+    /// Starts the freeing thread; it ends when the `Freer` is dropped and every value is freed.
+    pub fn new() -> Self {
+        let (tx, rx) = std::sync::mpsc::channel::<T>();
+        let _ = std::thread::Builder::new().name("netspec-free".into()).spawn(move || rx.into_iter().for_each(drop));
+        Freer { tx }
+    }
+
+    /// Hands `value` to the freeing thread.
+    pub fn free(&self, value: T) {
+        // Without a thread the receiver is gone: the value comes back in the error and is dropped.
+        let _ = self.tx.send(value);
+    }
+}
+
+impl<T: Send + 'static> Default for Freer<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Writes `text` to stdout. A reader that has gone (`netspec schema | head`, a closed pipe) is
 /// not an error to report: the write is dropped, where `print!` would panic.
 pub fn out(text: &str) {
@@ -78,6 +106,33 @@ pub fn check_writable(path: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Counts its drops, and on which thread they happened.
+    struct Counted(std::sync::Arc<std::sync::Mutex<Vec<Option<String>>>>);
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.lock().unwrap().push(std::thread::current().name().map(str::to_owned));
+        }
+    }
+
+    #[test]
+    fn the_freer_drops_every_value_on_its_thread() {
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let freer = Freer::new();
+        for _ in 0..5 {
+            freer.free(Counted(log.clone()));
+        }
+        drop(freer);
+        // The thread ends once the channel is closed and drained; give it up to 5 s.
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while log.lock().unwrap().len() < 5 && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let log = log.lock().unwrap();
+        assert_eq!(log.len(), 5, "not every value was freed");
+        assert!(log.iter().all(|t| t.as_deref() == Some("netspec-free")), "freed on {log:?}");
+    }
 
     #[test]
     fn atomic_write_replaces_content_and_leaves_no_temp_files() {

@@ -283,12 +283,13 @@ pub fn load_and_plan(paths: &[PathBuf], inputs: &Inputs) -> Result<Plan, LoadErr
     let files = super::expand_paths(paths)?;
     let mut p = Planner::new(inputs)?;
     let mut load_errors = Vec::new();
+    // A file's model is not needed once planned: it is freed while the next one loads.
+    let freer = crate::util::Freer::new();
     for f in files {
         match super::load_file(&f) {
             Ok(l) if load_errors.is_empty() => {
                 p.add(&l);
-                // The file's model is not needed once planned; free it while the next one loads.
-                crate::util::drop_in_background(l);
+                freer.free(l);
             }
             Ok(_) => {}
             Err(e) => load_errors.push(e),
