@@ -262,8 +262,8 @@ pub async fn run_each(
     let _meter = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(load.clone().measure()));
     // Which check each running task runs, so a task that panicked still yields a result.
     let mut tasks: std::collections::HashMap<tokio::task::Id, usize> = std::collections::HashMap::new();
-    // A check becomes a task only once it holds a permit: at most `concurrency` tasks (and copies
-    // of planned checks) exist at any time, whatever the plan's size.
+    // A check becomes a task only once it holds a permit: at most `concurrency` tasks exist at
+    // any time, whatever the plan's size.
     let mut pending = plan.checks.iter().enumerate();
     while let Some((position, check)) = pending.next() {
         let permit = tokio::select! {

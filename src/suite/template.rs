@@ -167,6 +167,16 @@ mod tests {
     }
 
     #[test]
+    fn template_syntax_is_told_from_plain_text() {
+        for t in ["{{ region }}", "dps.{{region}}.x", "{% if a %}b{% endif %}", "a{{"] {
+            assert!(is_template(t), "{t}");
+        }
+        for t in ["", "{", "plain", "{ x }", "}{", "{x}{y}", "a{b{c"] {
+            assert!(!is_template(t), "{t}");
+        }
+    }
+
+    #[test]
     fn undefined_variable_is_named() {
         let t = Templater::new(Secrets::default());
         let e = t.render("a.{{ regoin }}", &scope(&[("region", "x")])).unwrap_err();
