@@ -56,30 +56,46 @@ pub fn drop_in_background<T: Send + 'static>(value: T) {
 }
 
 /// Frees values on one background thread, in the order given (see [`drop_in_background`]):
-/// for a stream of large values, such as each suite file's model once it is planned. When the
-/// thread cannot be started, each value is dropped by [`Freer::free`] itself.
+/// for a stream of large values, such as each suite file's model once it is planned, so the
+/// freeing of one overlaps the work on the next. Dropping the `Freer` waits until every value
+/// handed over is freed: the memory is back before the caller goes on (a run must not start
+/// while the last model is still being freed, or its peak holds both). When the thread cannot
+/// be started, each value is dropped by [`Freer::free`] itself.
 pub struct Freer<T: Send + 'static> {
-    tx: std::sync::mpsc::Sender<T>,
+    tx: Option<std::sync::mpsc::Sender<T>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl<T: Send + 'static> Freer<T> {
-    /// Starts the freeing thread; it ends when the `Freer` is dropped and every value is freed.
+    /// Starts the freeing thread.
     pub fn new() -> Self {
         let (tx, rx) = std::sync::mpsc::channel::<T>();
-        let _ = std::thread::Builder::new().name("netspec-free".into()).spawn(move || rx.into_iter().for_each(drop));
-        Freer { tx }
+        let thread = std::thread::Builder::new().name("netspec-free".into()).spawn(move || rx.into_iter().for_each(drop)).ok();
+        Freer { tx: Some(tx), thread }
     }
 
     /// Hands `value` to the freeing thread.
     pub fn free(&self, value: T) {
         // Without a thread the receiver is gone: the value comes back in the error and is dropped.
-        let _ = self.tx.send(value);
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(value);
+        }
     }
 }
 
 impl<T: Send + 'static> Default for Freer<T> {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+impl<T: Send + 'static> Drop for Freer<T> {
+    fn drop(&mut self) {
+        // Closing the channel ends the thread once it has freed what was sent.
+        drop(self.tx.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
@@ -123,14 +139,10 @@ mod tests {
         for _ in 0..5 {
             freer.free(Counted(log.clone()));
         }
+        // Dropping the freer waits for the thread to free everything it was given.
         drop(freer);
-        // The thread ends once the channel is closed and drained; give it up to 5 s.
-        let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while log.lock().unwrap().len() < 5 && std::time::Instant::now() < until {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
         let log = log.lock().unwrap();
-        assert_eq!(log.len(), 5, "not every value was freed");
+        assert_eq!(log.len(), 5, "not every value was freed when the freer was dropped");
         assert!(log.iter().all(|t| t.as_deref() == Some("netspec-free")), "freed on {log:?}");
     }
 
