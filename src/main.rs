@@ -11,10 +11,12 @@ const MALLOC_ARENAS: i32 = 2;
 
 /// Caps glibc's malloc at [`MALLOC_ARENAS`] arenas (its default is 8 per core). Every thread
 /// that allocates gets an arena of its own, and memory freed in one is not reused by another:
-/// the parsing thread's garbage and each runtime worker's buffers added up to ~7 MiB of a
-/// W-mixed run's 40 MiB peak (bench/run: 40 → 33 MiB with two arenas, 31 with one, wall time
-/// unchanged on W-dns, W-tcp, W-https). A user's own `MALLOC_ARENA_MAX` or `GLIBC_TUNABLES`
-/// is left to win.
+/// the suites are parsed on the main thread and the run allocates on the runtime's workers, so
+/// the parse's freed memory and the run's buffers added up. Measured on 2 cores (bench/run,
+/// bench/memory): W-mixed peak 40 → 34 MiB, 100,000 checks 91.6 → 87.2 MiB, wall time
+/// unchanged. One arena saves another 2–3 MiB but costs W-dns up to 20 % more CPU on a loaded
+/// machine (threads wait on the arena's lock). A user's own `MALLOC_ARENA_MAX` or
+/// `GLIBC_TUNABLES` is left to win.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn limit_malloc_arenas() {
     if std::env::var_os("MALLOC_ARENA_MAX").is_none() && std::env::var_os("GLIBC_TUNABLES").is_none() {

@@ -47,58 +47,6 @@ pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut dyn Write) -> std::
     Ok(())
 }
 
-/// Drops `value` on a thread of its own: freeing a large structure (a 100,000-check plan, a
-/// parsed suite file) costs milliseconds that the caller need not wait for. When no thread can
-/// be started, it is dropped here, before this returns.
-pub fn drop_in_background<T: Send + 'static>(value: T) {
-    // On failure `spawn` drops the closure, and the value with it.
-    let _ = std::thread::Builder::new().name("netspec-free".into()).spawn(move || drop(value));
-}
-
-/// Frees values on one background thread, in the order given (see [`drop_in_background`]):
-/// for a stream of large values, such as each suite file's model once it is planned, so the
-/// freeing of one overlaps the work on the next. Dropping the `Freer` waits until every value
-/// handed over is freed: the memory is back before the caller goes on (a run must not start
-/// while the last model is still being freed, or its peak holds both). When the thread cannot
-/// be started, each value is dropped by [`Freer::free`] itself.
-pub struct Freer<T: Send + 'static> {
-    tx: Option<std::sync::mpsc::Sender<T>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl<T: Send + 'static> Freer<T> {
-    /// Starts the freeing thread.
-    pub fn new() -> Self {
-        let (tx, rx) = std::sync::mpsc::channel::<T>();
-        let thread = std::thread::Builder::new().name("netspec-free".into()).spawn(move || rx.into_iter().for_each(drop)).ok();
-        Freer { tx: Some(tx), thread }
-    }
-
-    /// Hands `value` to the freeing thread.
-    pub fn free(&self, value: T) {
-        // Without a thread the receiver is gone: the value comes back in the error and is dropped.
-        if let Some(tx) = &self.tx {
-            let _ = tx.send(value);
-        }
-    }
-}
-
-impl<T: Send + 'static> Default for Freer<T> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<T: Send + 'static> Drop for Freer<T> {
-    fn drop(&mut self) {
-        // Closing the channel ends the thread once it has freed what was sent.
-        drop(self.tx.take());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 /// Writes `text` to stdout. A reader that has gone (`netspec schema | head`, a closed pipe) is
 /// not an error to report: the write is dropped, where `print!` would panic.
 pub fn out(text: &str) {
@@ -122,29 +70,6 @@ pub fn check_writable(path: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Counts its drops, and on which thread they happened.
-    struct Counted(std::sync::Arc<std::sync::Mutex<Vec<Option<String>>>>);
-
-    impl Drop for Counted {
-        fn drop(&mut self) {
-            self.0.lock().unwrap().push(std::thread::current().name().map(str::to_owned));
-        }
-    }
-
-    #[test]
-    fn the_freer_drops_every_value_on_its_thread() {
-        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let freer = Freer::new();
-        for _ in 0..5 {
-            freer.free(Counted(log.clone()));
-        }
-        // Dropping the freer waits for the thread to free everything it was given.
-        drop(freer);
-        let log = log.lock().unwrap();
-        assert_eq!(log.len(), 5, "not every value was freed when the freer was dropped");
-        assert!(log.iter().all(|t| t.as_deref() == Some("netspec-free")), "freed on {log:?}");
-    }
 
     #[test]
     fn atomic_write_replaces_content_and_leaves_no_temp_files() {

@@ -584,8 +584,8 @@ pub async fn execute(plan: Plan, ctx_opts: ContextOptions, mut opts: RunOptions,
     let mut spool = report::spool::Spool::new(reports.outputs.needs(), secrets.clone(), reports.vantage.clone());
     let plan = Arc::new(plan);
     run::run_each(&plan, ctx, opts, cancel, tx, |r| spool.add(&r)).await;
-    // Freeing a large plan takes a while; nothing after this reads it.
-    crate::util::drop_in_background(plan);
+    // Freed before the summary and the reports, which then reuse its memory.
+    drop(plan);
     spool.seal();
     if let Some(e) = spool.file_error() {
         eprintln!(

@@ -283,15 +283,10 @@ pub fn load_and_plan(paths: &[PathBuf], inputs: &Inputs) -> Result<Plan, LoadErr
     let files = super::expand_paths(paths)?;
     let mut p = Planner::new(inputs)?;
     let mut load_errors = Vec::new();
-    // A file's model is not needed once planned: it is freed while the next one loads (and
-    // all of them before this returns).
-    let freer = crate::util::Freer::new();
     for f in files {
         match super::load_file(&f) {
-            Ok(l) if load_errors.is_empty() => {
-                p.add(&l);
-                freer.free(l);
-            }
+            // Each file's model is dropped once planned: the next one reuses its memory.
+            Ok(l) if load_errors.is_empty() => p.add(&l),
             Ok(_) => {}
             Err(e) => load_errors.push(e),
         }
