@@ -653,7 +653,11 @@ fn eval_one(e: &Expectation, obs: &Observation, out: &mut Vec<Assertion>) {
                 StateExpect::Blocked => matches!(s, PortState::Closed | PortState::Filtered),
             };
             let passed = !counted.is_empty() && counted.iter().all(|a| ok(a.state));
-            let observed = counted.iter().map(|a| format!("{} {}", a.address, a.state)).collect::<Vec<_>>().join(", ");
+            let mut observed = String::new();
+            for (i, a) in counted.iter().enumerate() {
+                use std::fmt::Write;
+                let _ = write!(observed, "{}{} {}", if i > 0 { ", " } else { "" }, a.address, a.state);
+            }
             out.push(Assertion::new("state", passed, expected, observed));
         }
         (e, Observation::Tls(t)) => {
@@ -951,6 +955,29 @@ mod tests {
         let e = Expect { status: Some(StatusSet(vec![StatusTerm::Code(200)])), ..Default::default() };
         let err = compile(Some(&e), Kind::Dns, Path::new("."), None).unwrap_err();
         assert_eq!(err, "`status` does not apply to a dns check (it is an http expectation)");
+    }
+
+    #[test]
+    fn tcp_state_lists_every_counted_address() {
+        use crate::probe::tcp::{TcpAttempt, TcpObservation};
+        let attempt = |a: &str, state| TcpAttempt { address: a.parse().unwrap(), state, connect_time: None, detail: String::new() };
+        let obs = Observation::Tcp(TcpObservation {
+            resolution: crate::probe::Resolution::literal("h", "system", "10.0.0.1".parse().unwrap()),
+            port: 443,
+            attempts: vec![
+                attempt("10.0.0.1:443", PortState::Open),
+                attempt("[fd00::1]:443", PortState::NoRoute),
+                attempt("10.0.0.2:443", PortState::Closed),
+            ],
+            elapsed: Duration::ZERO,
+        });
+        let mut out = Vec::new();
+        eval_one(&Expectation::State(StateExpect::Open), &obs, &mut out);
+        assert_eq!(out.len(), 1);
+        assert!(!out[0].passed);
+        // The unroutable address does not count while others do.
+        assert_eq!(out[0].observed, "10.0.0.1:443 open, 10.0.0.2:443 closed");
+        assert_eq!(out[0].expected, "open on every address");
     }
 
     #[test]
