@@ -164,8 +164,9 @@ impl AddrMatch {
         })
     }
 
-    /// Checks `addrs`; `names` are the queried name and its chain (for `from_hosts_file`).
-    fn check(&self, key: &str, addrs: &[IpAddr], names: &[String], out: &mut Vec<Assertion>) {
+    /// Checks `addrs`; `names` gives the queried name and its chain (for `from_hosts_file`,
+    /// the only matcher that reads them).
+    fn check(&self, key: &str, addrs: &[IpAddr], names: impl FnOnce() -> Vec<String>, out: &mut Vec<Assertion>) {
         let observed = join_ips(addrs);
         let inside = |ip: &IpAddr, t: &[Term]| t.iter().any(|t| t.contains(*ip));
         if let Some(t) = &self.all {
@@ -197,6 +198,7 @@ impl AddrMatch {
             out.push(Assertion::new(format!("{key}.equals"), passed, format!("exactly {}", join_ips(want)), observed.clone()));
         }
         if let Some((file, hosts)) = self.from_hosts.as_deref() {
+            let names = names();
             let listed: Vec<(String, Vec<IpAddr>)> =
                 names.iter().map(|n| (n.clone(), hosts.lookup(n).to_vec())).filter(|(_, v)| !v.is_empty()).collect();
             match listed.first() {
@@ -546,7 +548,8 @@ fn eval_one(e: &Expectation, obs: &Observation, out: &mut Vec<Assertion>) {
             match e {
                 E::Rcode(rc) => {
                     let observed = d.rcode.clone().unwrap_or_else(no_response);
-                    out.push(Assertion::new("rcode", d.rcode.as_deref() == Some(&rc.to_string()), rc.to_string(), observed));
+                    let expected = rc.to_string();
+                    out.push(Assertion::new("rcode", d.rcode.as_deref() == Some(expected.as_str()), expected, observed));
                 }
                 E::Resolves(b) => {
                     let r = d.resolves();
@@ -562,9 +565,8 @@ fn eval_one(e: &Expectation, obs: &Observation, out: &mut Vec<Assertion>) {
                     if d.rcode.is_none() {
                         out.push(Assertion::new("addresses", false, "an answer", no_response()));
                     } else {
-                        let mut names = vec![d.query.clone()];
-                        names.extend(d.cname_chain.iter().cloned());
-                        m.check("addresses", &d.addresses, &names, out);
+                        let names = || std::iter::once(&d.query).chain(&d.cname_chain).cloned().collect();
+                        m.check("addresses", &d.addresses, names, out);
                     }
                 }
                 E::Cname(m) => {
@@ -774,7 +776,7 @@ fn eval_one(e: &Expectation, obs: &Observation, out: &mut Vec<Assertion>) {
                 }
                 E::RemoteAddress(m) => match h.remote_address {
                     None => out.push(Assertion::new("remote_address", false, "a connection", no_response())),
-                    Some(a) => m.check("remote_address", &[a.ip()], &[], out),
+                    Some(a) => m.check("remote_address", &[a.ip()], Vec::new, out),
                 },
                 _ => {}
             }

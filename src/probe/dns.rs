@@ -199,7 +199,7 @@ pub async fn query(ctx: &ProbeContext, resolver: &ResolverSpec, name: &str, reco
             return obs;
         }
     }
-    let servers: Vec<SocketAddr> = resolver.servers.clone().unwrap_or_else(|| ctx.system_servers.clone());
+    let servers: &[SocketAddr] = resolver.servers.as_deref().unwrap_or(&ctx.system_servers);
     if servers.is_empty() {
         obs.failure = Some(Failure::new("dns.no_servers", "the resolver has no servers (is /etc/resolv.conf empty?)"));
         obs.elapsed = start.elapsed();

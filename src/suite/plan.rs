@@ -382,7 +382,16 @@ impl Ctx<'_> {
     }
 
     fn render(&mut self, t: &Text, scope: &Scope) -> Option<String> {
-        match self.tpl.render(&t.value, scope) {
+        self.render_str(&t.value, (t.line, t.column), scope)
+    }
+
+    /// Renders a plain string located at `at` (the enclosing value).
+    fn render_at(&mut self, s: &str, at: (u32, u32), scope: &Scope) -> Option<String> {
+        self.render_str(s, at, scope)
+    }
+
+    fn render_str(&mut self, text: &str, (line, column): (u32, u32), scope: &Scope) -> Option<String> {
+        match self.tpl.render(text, scope) {
             Ok(s) => Some(s),
             Err(m) => {
                 let hint = if let Some(var) = m.strip_prefix("undefined variable `").and_then(|r| r.strip_suffix('`')) {
@@ -396,15 +405,10 @@ impl Ctx<'_> {
                 } else {
                     String::new()
                 };
-                self.err(t.line, t.column, m, (!hint.is_empty()).then_some(hint.as_str()));
+                self.err(line, column, m, (!hint.is_empty()).then_some(hint.as_str()));
                 None
             }
         }
-    }
-
-    /// Renders a plain string located at `at` (the enclosing value).
-    fn render_at(&mut self, s: &str, at: (u32, u32), scope: &Scope) -> Option<String> {
-        self.render(&Text { value: s.to_owned(), line: at.0, column: at.1 }, scope)
     }
 }
 
@@ -1237,7 +1241,11 @@ fn render_terms(cx: &mut Ctx, t: &Option<Terms>, at: (u32, u32), scope: &Scope) 
             let mut v = Vec::new();
             for s in &t.0 {
                 let r = cx.render_at(s, at, scope)?;
-                v.extend(split_list(&r));
+                if !r.is_empty() && !r.contains([',', ' ', '\n']) && r.trim().len() == r.len() {
+                    v.push(r); // one term, as split_list would give it
+                } else {
+                    v.extend(split_list(&r));
+                }
             }
             Some(Some(Terms(v)))
         }
