@@ -13,7 +13,7 @@ const MALLOC_ARENAS: i32 = 2;
 /// that allocates gets an arena of its own, and memory freed in one is not reused by another:
 /// the suites are parsed on the main thread and the run allocates on the runtime's workers, so
 /// the parse's freed memory and the run's buffers added up. Measured on 2 cores (bench/run,
-/// bench/memory): W-mixed peak 40 → 34 MiB, 100,000 checks 91.6 → 87.2 MiB, wall time
+/// bench/memory): W-mixed peak 40 → 34 MiB, 100,000 checks 97.8 → 90.9 MiB, wall time
 /// unchanged. One arena saves another 2–3 MiB but costs W-dns up to 20 % more CPU on a loaded
 /// machine (threads wait on the arena's lock). A user's own `MALLOC_ARENA_MAX` or
 /// `GLIBC_TUNABLES` is left to win.
