@@ -382,15 +382,11 @@ impl Ctx<'_> {
     }
 
     fn render(&mut self, t: &Text, scope: &Scope) -> Option<String> {
-        self.render_str(&t.value, (t.line, t.column), scope)
+        self.render_at(&t.value, (t.line, t.column), scope)
     }
 
-    /// Renders a plain string located at `at` (the enclosing value).
-    fn render_at(&mut self, s: &str, at: (u32, u32), scope: &Scope) -> Option<String> {
-        self.render_str(s, at, scope)
-    }
-
-    fn render_str(&mut self, text: &str, (line, column): (u32, u32), scope: &Scope) -> Option<String> {
+    /// Renders a string located at `(line, column)` (its own, or the enclosing value's).
+    fn render_at(&mut self, text: &str, (line, column): (u32, u32), scope: &Scope) -> Option<String> {
         match self.tpl.render(text, scope) {
             Ok(s) => Some(s),
             Err(m) => {
