@@ -123,6 +123,16 @@ pub struct Entry {
     loc: Option<(u64, u32)>,
 }
 
+/// A `(suite, scenario)` group key by reference, for lookups in [`Spool::groups`].
+#[derive(Hash)]
+struct GroupRef<'a>(&'a str, &'a str);
+
+impl indexmap::Equivalent<(String, String)> for GroupRef<'_> {
+    fn equivalent(&self, key: &(String, String)) -> bool {
+        self.0 == key.0 && self.1 == key.1
+    }
+}
+
 /// The finished checks of a run, in arrival order; reports read them back in plan order.
 pub struct Spool {
     needs: Needs,
@@ -187,7 +197,11 @@ impl Spool {
             Outcome::Error => self.totals.errors += 1,
             Outcome::Cancelled => self.totals.cancelled += 1,
         }
-        let (group, _) = self.groups.insert_full((r.suite.clone(), r.scenario.clone()));
+        // Looked up by reference: the names are copied only for a group's first check.
+        let group = match self.groups.get_index_of(&GroupRef(&r.suite, &r.scenario)) {
+            Some(g) => g,
+            None => self.groups.insert_full((r.suite.clone(), r.scenario.clone())).0,
+        };
         if r.insecure {
             self.insecure_ids.push((r.index, self.secrets.redact(&r.id)));
         }
@@ -376,6 +390,19 @@ mod tests {
         // only failures carry a console block
         let consoles: Vec<bool> = s.records().map(|r| r.unwrap().1.console.is_some()).collect();
         assert_eq!(consoles, [false, false, true, false, false, false, true]);
+    }
+
+    #[test]
+    fn a_group_is_found_by_reference() {
+        let mut s = Spool::new(Needs::default(), Secrets::default(), "v");
+        s.add(&result(0, Outcome::Passed, "a"));
+        assert_eq!(s.groups.get_index_of(&GroupRef("s", "a")), Some(0));
+        assert_eq!(s.groups.get_index_of(&GroupRef("s", "b")), None);
+        assert_eq!(s.groups.get_index_of(&GroupRef("sa", "")), None);
+        s.add(&result(1, Outcome::Passed, "b"));
+        s.add(&result(2, Outcome::Passed, "a"));
+        assert_eq!(s.groups.len(), 2);
+        assert_eq!(s.entries.iter().map(|e| e.group).collect::<Vec<_>>(), [0, 1, 0]);
     }
 
     #[test]
