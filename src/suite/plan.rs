@@ -1339,7 +1339,7 @@ impl PlannedCheck {
                 Target::Http(h) => h.proxy.as_ref().map(|p| p.name.clone()),
                 _ => None,
             },
-            expect: self.expect.0.iter().map(|e| e.describe()).collect(),
+            expect: self.expect.describe(),
             attempts: self.attempts,
             timeout_ms: self.timeout.as_millis(),
             vars: self.vars.iter().cloned().collect(),
