@@ -20,6 +20,7 @@ pub mod import;
 pub mod loopback;
 pub mod merge;
 pub mod model;
+pub mod plan;
 pub mod probe;
 pub mod report;
 pub mod run;

@@ -703,8 +703,8 @@ mod size_guard {
         // carry room for six of them (was 1,184 bytes).
         let expect = std::mem::size_of::<crate::suite::model::Expect>();
         assert!(expect <= 320, "model::Expect grew to {expect} bytes: box the new matcher");
-        let planned = std::mem::size_of::<crate::suite::plan::PlannedCheck>();
-        eprintln!("PlannedCheck {planned} bytes, Target {}", std::mem::size_of::<crate::suite::plan::Target>());
+        let planned = std::mem::size_of::<crate::plan::PlannedCheck>();
+        eprintln!("PlannedCheck {planned} bytes, Target {}", std::mem::size_of::<crate::plan::Target>());
         assert!(expectation <= 160, "Expectation grew to {expectation} bytes: box the new variant's payload");
     }
 }

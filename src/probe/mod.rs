@@ -20,7 +20,7 @@ use serde::Serialize;
 
 pub use crate::model::Failure;
 use crate::model::Reason;
-use crate::suite::plan::{ResolverSpec, Target};
+use crate::plan::{ResolverSpec, Target};
 
 pub use dns::{DnsEvidence, DnsObservation, Record};
 pub use http::HttpObservation;

@@ -24,8 +24,8 @@ use tokio_util::sync::CancellationToken;
 use crate::expect::{self, Assertion, Kind};
 pub use crate::model::Outcome;
 use crate::model::{Reason, Verdict};
+use crate::plan::{Plan, PlannedCheck};
 use crate::probe::{Failure, Observation, ProbeContext};
-use crate::suite::plan::{Plan, PlannedCheck};
 
 /// Default number of checks in flight.
 pub const DEFAULT_CONCURRENCY: usize = 256;
@@ -410,7 +410,7 @@ fn base_result(c: &PlannedCheck, outcome: Outcome, attempts: Vec<Attempt>, elaps
         hint: c.hint.clone(),
         tags: c.tags.clone(),
         vars: c.vars.clone(),
-        insecure: matches!(&c.target, crate::suite::plan::Target::Http(h) if h.insecure),
+        insecure: matches!(&c.target, crate::plan::Target::Http(h) if h.insecure),
         elapsed,
     }
 }
@@ -526,7 +526,7 @@ mod tests {
         // on every spawn: 39 % of W-dns's instructions were those copies).
         let yaml = "netspec: 1\nname: s\nscenarios:\n  - name: a\n    checks:\n      - { name: h, http: { url: \"https://x.test/\" }, expect: { status: 200 } }\n";
         let loaded = crate::suite::parse(std::path::Path::new("t.yaml"), yaml.into()).unwrap();
-        let plan = crate::suite::plan::plan(&[loaded], &Default::default()).unwrap();
+        let plan = crate::plan::plan(&[loaded], &Default::default()).unwrap();
         let ctx = Arc::new(ProbeContext::new(Default::default()));
         let cancel = CancellationToken::new();
         let f = run_check(&plan.checks[0], &ctx, &cancel, None);
