@@ -18,9 +18,7 @@ use serde::Serialize;
 
 use crate::expect::{self, Expectations, Kind};
 use crate::suite::error::LoadError;
-use crate::suite::model::{
-    Axis, Check, CheckTemplate, Expect, Protocol, ProxyDef, RecordType, ResolverDef, StringMatcher, SuiteFile, Terms, Text, TlsVersion,
-};
+use crate::suite::model::{Axis, Check, CheckTemplate, Expect, ProxyDef, ResolverDef, StringMatcher, SuiteFile, Terms, Text};
 use crate::suite::template::{self, Scope, Secrets, Templater};
 use crate::suite::{self, Loaded, parse_vars_file};
 
@@ -69,135 +67,7 @@ impl Inputs {
     }
 }
 
-/// A resolver as probes use it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ResolverSpec {
-    /// Its name (`system` or a suite's).
-    pub name: String,
-    /// Servers in order; `None` for `system` (resolv.conf and the hosts file).
-    pub servers: Option<Vec<SocketAddr>>,
-    /// Transport.
-    pub protocol: Protocol,
-}
-
-impl ResolverSpec {
-    /// The built-in `system` resolver.
-    pub fn system() -> Self {
-        ResolverSpec { name: "system".into(), servers: None, protocol: Protocol::Udp }
-    }
-}
-
-/// A proxy as probes use it.
-#[derive(Debug, Clone)]
-pub struct ProxySpec {
-    /// Its name in the suite.
-    pub name: String,
-    /// `http://host:port`.
-    pub url: url::Url,
-    /// Basic-auth user.
-    pub username: Option<String>,
-    /// Basic-auth password (a secret).
-    pub password: Option<String>,
-}
-
-/// An HTTP request to make.
-#[derive(Debug, Clone)]
-pub struct HttpTarget {
-    /// Absolute URL.
-    pub url: url::Url,
-    /// Method.
-    pub method: http::Method,
-    /// Headers in order.
-    pub headers: Vec<(String, String)>,
-    /// Body.
-    pub body: Option<String>,
-    /// Proxy, or direct.
-    pub proxy: Option<Arc<ProxySpec>>,
-    /// Follow up to 10 redirects.
-    pub follow_redirects: bool,
-    /// Trust anchors instead of the system store.
-    pub ca_file: Option<PathBuf>,
-    /// Skip certificate verification.
-    pub insecure: bool,
-    /// Pinned IP.
-    pub connect_to: Option<IpAddr>,
-}
-
-/// What a check probes.
-#[derive(Debug, Clone)]
-pub enum Target {
-    /// A DNS question.
-    Dns {
-        /// Name.
-        name: String,
-        /// Type.
-        record_type: RecordType,
-        /// Other resolvers asked the same question (`compare`).
-        compare: Vec<Arc<ResolverSpec>>,
-    },
-    /// TCP connects.
-    Tcp {
-        /// Host or IP literal.
-        host: String,
-        /// Port.
-        port: u16,
-        /// Local bind address.
-        source: Option<IpAddr>,
-    },
-    /// TLS handshakes.
-    Tls {
-        /// Host or IP literal.
-        host: String,
-        /// Port.
-        port: u16,
-        /// SNI / verified name.
-        sni: String,
-        /// Trust anchors file.
-        ca_file: Option<PathBuf>,
-        /// Versions to offer alone in extra handshakes (from `refuses_versions`), sorted.
-        refuse_versions: Vec<TlsVersion>,
-    },
-    /// An HTTP request.
-    Http(Box<HttpTarget>),
-}
-
-impl Target {
-    /// The check's kind.
-    pub fn kind(&self) -> Kind {
-        match self {
-            Target::Dns { .. } => Kind::Dns,
-            Target::Tcp { .. } => Kind::Tcp,
-            Target::Tls { .. } => Kind::Tls,
-            Target::Http(_) => Kind::Http,
-        }
-    }
-
-    /// One-line description: `dns A name`, `tcp host:443`, `GET https://…`.
-    pub fn describe(&self) -> String {
-        match self {
-            Target::Dns { name, record_type, compare } => {
-                let vs: Vec<&str> = compare.iter().map(|r| r.name.as_str()).collect();
-                if vs.is_empty() {
-                    format!("dns {record_type} {name}")
-                } else {
-                    format!("dns {record_type} {name} compared with {}", vs.join(", "))
-                }
-            }
-            Target::Tcp { host, port, .. } => format!("tcp {host}:{port}"),
-            Target::Tls { host, port, sni, .. } => {
-                if sni == host {
-                    format!("tls {host}:{port}")
-                } else {
-                    format!("tls {host}:{port} sni={sni}")
-                }
-            }
-            Target::Http(h) => {
-                let via = h.proxy.as_ref().map(|p| format!(" via {}", p.name)).unwrap_or_default();
-                format!("{} {}{via}", h.method, h.url)
-            }
-        }
-    }
-}
+pub use crate::model::target::{HttpTarget, ProxySpec, ResolverSpec, Target};
 
 /// One expanded check, ready to run.
 #[derive(Debug, Clone)]

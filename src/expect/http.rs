@@ -103,7 +103,8 @@ pub fn evaluate(e: &HttpExpectation, h: &HttpObservation, out: &mut Vec<Assertio
                 out.push(Assertion::new("body", verdict, reason, expected, snippet()));
             }
         }
-        HttpExpectation::RemoteAddress(m) => match h.remote_address {
+        // A connection without a response is not the endpoint answering from that address.
+        HttpExpectation::RemoteAddress(m) => match h.remote_address.filter(|_| head.is_some()) {
             None => {
                 let (reason, observed) = no_response(h);
                 m.no_answer("remote_address", Verdict::Fail, reason, &observed, out);

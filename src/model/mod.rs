@@ -4,6 +4,7 @@
 //! the layer order).
 
 pub mod reason;
+pub mod target;
 
 use serde::Serialize;
 

@@ -20,8 +20,8 @@ use tokio::time::{Instant, timeout_at};
 
 use super::{AnswerSource, Failure, ProbeContext, Resolution, join_ips};
 use crate::model::Reason;
-use crate::plan::ResolverSpec;
-use crate::suite::model::{Protocol, RecordType};
+use crate::model::target::ResolverSpec;
+use crate::model::target::{Protocol, RecordType};
 
 /// Interval after which an unanswered UDP query is sent again (glibc's default is 5 s with 2
 /// attempts; a checker under a short deadline resends sooner).

@@ -31,7 +31,7 @@ use super::tcp;
 use super::tls::Handshake;
 use super::{Failure, ProbeContext, Resolution, dns};
 use crate::model::Reason;
-use crate::plan::{HttpTarget, ProxySpec, ResolverSpec};
+use crate::model::target::{HttpTarget, ProxySpec, ResolverSpec};
 
 /// Most redirects followed before `http.too_many_redirects` (curl and browsers use 20–50; a
 /// health endpoint needs a few).

@@ -20,7 +20,7 @@ use serde::Serialize;
 
 pub use crate::model::Failure;
 use crate::model::Reason;
-use crate::plan::{ResolverSpec, Target};
+use crate::model::target::{ResolverSpec, Target};
 
 pub use dns::{DnsEvidence, DnsObservation, Record};
 pub use http::HttpObservation;

@@ -15,7 +15,7 @@ use tokio::time::{Instant, timeout_at};
 
 use super::{Failure, ProbeContext, Resolution, dns};
 use crate::model::Reason;
-use crate::plan::ResolverSpec;
+use crate::model::target::ResolverSpec;
 
 /// Port state of one address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]

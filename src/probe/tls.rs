@@ -25,8 +25,8 @@ use tokio_rustls::TlsConnector;
 use super::tcp::{self, PortState};
 use super::{Failure, ProbeContext, Resolution, dns};
 use crate::model::Reason;
-use crate::plan::ResolverSpec;
-use crate::suite::model::TlsVersion;
+use crate::model::target::ResolverSpec;
+use crate::model::target::TlsVersion;
 
 /// One certificate of the presented chain.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema, PartialEq, Eq)]

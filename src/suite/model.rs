@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
+pub use crate::model::target::{Protocol, RecordType, TlsVersion};
 use indexmap::IndexMap;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -312,17 +313,6 @@ impl JsonSchema for Dur {
     }
 }
 
-/// Transport of a named resolver.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    /// UDP, falling back to TCP when the answer is truncated (TC bit, RFC 1035 4.2.1).
-    #[default]
-    Udp,
-    /// TCP only (RFC 1035 4.2.2, RFC 7766).
-    Tcp,
-}
-
 /// A named resolver: DNS servers asked in order.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -409,39 +399,6 @@ pub struct Check {
     /// Retry policy (overrides `defaults.retry`).
     #[serde(default)]
     pub retry: Option<Retry>,
-}
-
-/// DNS record types netspec queries.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
-#[allow(clippy::upper_case_acronyms)]
-pub enum RecordType {
-    /// IPv4 address (RFC 1035).
-    #[default]
-    A,
-    /// IPv6 address (RFC 3596).
-    AAAA,
-    /// Canonical name (RFC 1035).
-    CNAME,
-    /// Text (RFC 1035).
-    TXT,
-    /// Service locator (RFC 2782).
-    SRV,
-    /// Mail exchange (RFC 1035).
-    MX,
-    /// Pointer, reverse lookups (RFC 1035).
-    PTR,
-    /// Name server (RFC 1035).
-    NS,
-    /// Start of authority (RFC 1035).
-    SOA,
-    /// Certification authority authorization (RFC 8659).
-    CAA,
-}
-
-impl fmt::Display for RecordType {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
-    }
 }
 
 /// `dns:` — ask one resolver one question.
@@ -675,26 +632,6 @@ pub struct DurRange {
     /// Upper bound, inclusive.
     #[serde(default)]
     pub max: Option<Dur>,
-}
-
-/// TLS protocol versions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
-pub enum TlsVersion {
-    /// TLS 1.2 (RFC 5246).
-    #[serde(rename = "1.2")]
-    V1_2,
-    /// TLS 1.3 (RFC 8446).
-    #[serde(rename = "1.3")]
-    V1_3,
-}
-
-impl fmt::Display for TlsVersion {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(match self {
-            TlsVersion::V1_2 => "TLS 1.2",
-            TlsVersion::V1_3 => "TLS 1.3",
-        })
-    }
 }
 
 impl<'de> Deserialize<'de> for TlsVersion {
