@@ -35,7 +35,7 @@ use netspec::run::{self, CheckResult, Outcome, RunOptions};
 use netspec::suite::plan::{self, Inputs};
 
 /// Every check's timeout in the matrix.
-const TIMEOUT: Duration = Duration::from_secs(2);
+const TIMEOUT: Duration = Duration::from_secs(3);
 /// Rows run at once (each row has its own servers; the timeout rows mostly wait).
 const PARALLEL: usize = 8;
 
@@ -364,6 +364,10 @@ const ROWS: &[Row] = &[
     row("min_version: \"1.3\"", Mode::Tls(Tls::Reset), F, Some("tls.handshake")),
     row("min_version: \"1.3\"", Mode::Tls(Tls::Closed), F, Some("tcp.closed")),
     row("expires_in: { min: 365d }", Mode::Tls(Tls::Good), F, Some("tls.expires_soon")),
+    row("refuses_versions: [\"1.2\"]", Mode::Tls(Tls::Good), F, Some("tls.version_accepted")),
+    row("refuses_versions: [\"1.3\"]", Mode::Tls(Tls::Tls12Only), P, None),
+    row("refuses_versions: [\"1.2\"]", Mode::Tls(Tls::Reset), E, Some("tls.handshake")),
+    row("refuses_versions: [\"1.2\"]", Mode::Tls(Tls::Closed), E, Some("tcp.closed")),
     // http
     row("status: 200", Mode::Http(GOOD), P, None),
     row("status: 200", Mode::Http(Http::Reply { status: 503, body: "hello world", env: "prod" }), F, Some("http.status")),
@@ -954,6 +958,7 @@ fn every_expectation_key_and_failure_mode_has_rows() {
         "san:",
         "expires_in:",
         "min_version:",
+        "refuses_versions:",
         "status:",
         "body:",
         "headers:",
