@@ -30,9 +30,9 @@ use netspec::loopback::{
     Ca, DnsFault, DnsServer, DnsZone, FaultServer, FilteredPort, HttpServer, OpenPort, Proxy, ProxyConfig, Reply, Route, TcpFault,
     Validity, closed_port,
 };
+use netspec::plan::{self, Inputs};
 use netspec::probe::{ContextOptions, ProbeContext, Sandbox};
 use netspec::run::{self, CheckResult, Outcome, RunOptions};
-use netspec::suite::plan::{self, Inputs};
 
 /// Every check's timeout in the matrix.
 const TIMEOUT: Duration = Duration::from_secs(3);
@@ -178,6 +178,7 @@ use Outcome::{Error as E, Failed as F, Passed as P};
 
 const PRIV: Dns = Dns::Answer { privatelink: false, a: &[[10, 0, 0, 1]] };
 const PUB: Dns = Dns::Answer { privatelink: false, a: &[[20, 0, 0, 1]] };
+const PRIV2: Dns = Dns::Answer { privatelink: false, a: &[[10, 0, 0, 2]] };
 const PL_PRIV: Dns = Dns::Answer { privatelink: true, a: &[[10, 0, 0, 1]] };
 const PL_PUB: Dns = Dns::Answer { privatelink: true, a: &[[20, 0, 0, 1]] };
 const GOOD: Http = Http::Reply { status: 200, body: "hello world", env: "prod" };
@@ -257,6 +258,7 @@ const ROWS: &[Row] = &[
     row("addresses: { equals: [10.0.0.1] }", Mode::Dns(Dns::NxDomain), F, Some("dns.nxdomain")),
     row("addresses: { equals: [10.0.0.1] }", Mode::Dns(Dns::NoData), F, Some("dns.no_answer")),
     row("addresses: { equals: [10.0.0.1] }", Mode::Dns(PRIV), P, None),
+    row("addresses: { equals: [10.0.0.1] }", Mode::Dns(PRIV2), F, Some("dns.address_mismatch")),
     row("addresses: { equals: [10.0.0.1] }", Mode::Dns(PUB), F, Some("dns.address_mismatch")),
     row("addresses: { contains: [10.0.0.1] }", Mode::Dns(Dns::Timeout), F, Some("dns.timeout")),
     row("addresses: { contains: [10.0.0.1] }", Mode::Dns(Dns::ServFail), F, Some("dns.servfail")),
@@ -264,6 +266,7 @@ const ROWS: &[Row] = &[
     row("addresses: { contains: [10.0.0.1] }", Mode::Dns(Dns::NxDomain), F, Some("dns.nxdomain")),
     row("addresses: { contains: [10.0.0.1] }", Mode::Dns(Dns::NoData), F, Some("dns.no_answer")),
     row("addresses: { contains: [10.0.0.1] }", Mode::Dns(PRIV), P, None),
+    row("addresses: { contains: [10.0.0.1] }", Mode::Dns(PRIV2), F, Some("dns.address_mismatch")),
     row("addresses: { contains: [10.0.0.1] }", Mode::Dns(PUB), F, Some("dns.address_mismatch")),
     row("addresses: { from_hosts_file: HOSTS }", Mode::Dns(Dns::Timeout), F, Some("dns.timeout")),
     row("addresses: { from_hosts_file: HOSTS }", Mode::Dns(Dns::ServFail), F, Some("dns.servfail")),
@@ -271,6 +274,7 @@ const ROWS: &[Row] = &[
     row("addresses: { from_hosts_file: HOSTS }", Mode::Dns(Dns::NxDomain), F, Some("dns.nxdomain")),
     row("addresses: { from_hosts_file: HOSTS }", Mode::Dns(Dns::NoData), F, Some("dns.no_answer")),
     row("addresses: { from_hosts_file: HOSTS }", Mode::Dns(PRIV), P, None),
+    row("addresses: { from_hosts_file: HOSTS }", Mode::Dns(PRIV2), F, Some("dns.address_mismatch")),
     row("addresses: { from_hosts_file: HOSTS }", Mode::Dns(PUB), F, Some("dns.address_mismatch")),
     // dns: cname, ttl
     row("cname: { contains: privatelink }", Mode::Dns(Dns::Timeout), F, Some("dns.timeout")),
@@ -371,7 +375,7 @@ const ROWS: &[Row] = &[
     // http
     row("status: 200", Mode::Http(GOOD), P, None),
     row("status: 200", Mode::Http(Http::Reply { status: 503, body: "hello world", env: "prod" }), F, Some("http.status")),
-    row("status: 200", Mode::Http(Http::Partial), P, None),
+    row("status: 200", Mode::Http(Http::Partial), F, Some("http.reset")),
     row("status: 200", Mode::Http(Http::Silent), F, Some("http.timeout")),
     row("status: 200", Mode::Http(Http::Closed), F, Some("tcp.closed")),
     row("status: 200", Mode::Http(Http::Unreachable), F, Some("tcp.unreachable")),
@@ -388,12 +392,13 @@ const ROWS: &[Row] = &[
     row("status: 403", Mode::Http(Http::ProxyOwn { status: 403, product: true }), F, Some("http.proxy_denied")),
     row("body: { contains: hello }", Mode::Http(GOOD), P, None),
     row("body: { contains: hello }", Mode::Http(Http::Reply { status: 200, body: "goodbye world", env: "prod" }), F, Some("http.body")),
-    row("body: { contains: hello }", Mode::Http(Http::Partial), E, Some("http.truncated")),
+    row("body: { contains: hello }", Mode::Http(Http::Partial), F, Some("http.reset")),
     row("body: { contains: hello }", Mode::Http(Http::Silent), F, Some("http.timeout")),
     row("body: { contains: hello }", Mode::Http(Http::Closed), F, Some("tcp.closed")),
     row("body: { contains: hello }", Mode::Http(Http::ProxyOwn { status: 403, product: true }), F, Some("http.proxy_denied")),
     row("headers: { x-env: prod }", Mode::Http(GOOD), P, None),
     row("headers: { x-env: prod }", Mode::Http(Http::Reply { status: 200, body: "hello world", env: "staging" }), F, Some("http.header")),
+    row("headers: { x-env: prod }", Mode::Http(Http::Partial), F, Some("http.reset")),
     row("headers: { x-env: prod }", Mode::Http(Http::Silent), F, Some("http.timeout")),
     row("headers: { x-env: prod }", Mode::Http(Http::Closed), F, Some("tcp.closed")),
     row("headers: { x-env: prod }", Mode::Http(Http::ProxyOwn { status: 403, product: true }), F, Some("http.proxy_denied")),
@@ -460,7 +465,10 @@ fn describe(mode: Mode) -> String {
             Tls::Closed => "closed (RST)".into(),
         },
         Mode::Http(h) => match h {
-            Http::Reply { status, body, env } => format!("endpoint answers {status}, body `{body}`, `X-Env: {env}`"),
+            Http::Reply { status, body, env } => {
+                let challenge = if status == 401 { ", `WWW-Authenticate`" } else { "" };
+                format!("endpoint answers {status}, body `{body}`, `X-Env: {env}`{challenge}")
+            }
             Http::Silent => "endpoint accepts, never answers (timeout)".into(),
             Http::Partial => "200, body closed (FIN) after 16 of 1000 bytes (partial body)".into(),
             Http::Closed => "closed (RST)".into(),
@@ -472,7 +480,10 @@ fn describe(mode: Mode) -> String {
             Http::ProxyOwn { status, product: false } => {
                 format!("plain `http://` via a forward proxy answering {status} itself, no header naming it")
             }
-            Http::ProxyForwards { status } => format!("plain `http://` via a forward proxy; the endpoint answers {status}"),
+            Http::ProxyForwards { status } => {
+                let challenge = if status == 401 { " with `WWW-Authenticate`" } else { "" };
+                format!("plain `http://` via a forward proxy; the endpoint answers {status}{challenge}")
+            }
         },
     }
 }
@@ -589,6 +600,13 @@ async fn host_dns() -> DnsServer {
     let mut z = DnsZone::new();
     z.authoritative_for("example.test").add_a(HOST, Ipv4Addr::LOCALHOST);
     DnsServer::start(z).await.unwrap()
+}
+
+/// An endpoint's answer: `status`, `body`, `X-Env: env`; a 401 carries the challenge every
+/// endpoint must send with it (`WWW-Authenticate`, RFC 9110 §15.5.2).
+fn endpoint_reply(status: u16, body: &str, env: &str) -> Reply {
+    let reply = Reply::new(status, body).header("X-Env", env);
+    if status == 401 { reply.header("WWW-Authenticate", "Bearer realm=\"matrix\"") } else { reply }
 }
 
 /// The lab's certificate authorities: the check trusts `root` and `second`, not `rogue`.
@@ -722,7 +740,7 @@ async fn observe(row: &Row, hosts: &Path) -> Ran {
             };
             let (head, check) = match h {
                 Http::Reply { status, body, env } => {
-                    let s = HttpServer::start(None, Reply::new(status, body).header("X-Env", env)).await.unwrap();
+                    let s = HttpServer::start(None, endpoint_reply(status, body, env)).await.unwrap();
                     let c = plain(s.addr().port());
                     keep.http.push(s);
                     (head.clone(), c)
@@ -752,7 +770,7 @@ async fn observe(row: &Row, hosts: &Path) -> Ran {
                     hc
                 }
                 Http::ProxyForwards { status } => {
-                    let s = HttpServer::start(None, Reply::new(status, "hello world").header("X-Env", "prod")).await.unwrap();
+                    let s = HttpServer::start(None, endpoint_reply(status, "hello world", "prod")).await.unwrap();
                     let to = s.addr();
                     let route: Route = Arc::new(move |host, port| (host == HOST && port == 80).then_some(to));
                     let p = Proxy::start(ProxyConfig { credentials: None, route }).await.unwrap();
@@ -872,7 +890,8 @@ fn render() -> String {
          empty NOERROR; ports that are filtered (SYN dropped) or closed (RST); ICMP host-unreachable and\n\
          administratively-prohibited (routes of type `unreachable` and `prohibit` inside a network\n\
          namespace the test creates, with nothing but `lo`); refused certificates and a failed\n\
-         handshake; a forward proxy answering a plain `http://` request itself; a body cut short.\n\n\
+         handshake; a forward proxy answering a plain `http://` request itself; a body cut short (no\n\
+         response: the status line alone is not judged).\n\n\
          - **fail**: evidence was obtained and contradicts the expectation, or a positive expectation\n  \
          (it must answer, connect, resolve, give a status) met no answer: that is the network failing.\n\
          - **error**: the check cannot be judged: an expectation of absence or difference (`resolves:\n  \
