@@ -41,6 +41,22 @@ pub enum TcpFault {
     /// An HTTP proxy that answers `CONNECT` with `200 Connection established`, then drops the
     /// tunnel (closes without relaying a byte).
     ConnectThenDrop,
+    /// Answers `200` with `Content-Length: 1000` and the 16 bytes `partial body ...`, then
+    /// closes cleanly (FIN): a body cut short without a reset, as when a middlebox or a crashed
+    /// backend ends the connection early.
+    PartialBody,
+    /// A forward proxy that answers every request itself with `status` (plain `http://`
+    /// absolute-form and `CONNECT` alike) and never contacts the endpoint. With `product`, its
+    /// answer names the proxy (`Proxy-Agent: netspec-loopback-proxy`, `Via: 1.1
+    /// netspec-loopback-proxy`, `Server: netspec-loopback-proxy`), as squid's or tinyproxy's
+    /// error pages do; without, it carries no header naming anything. A 407 always carries
+    /// `Proxy-Authenticate` (RFC 9110 §11.7.1 requires it).
+    ProxyAnswers {
+        /// The status line's code (100..=999).
+        status: u16,
+        /// Whether the answer carries headers naming the proxy.
+        product: bool,
+    },
 }
 
 /// A loopback TCP server playing one [`TcpFault`] on every connection. Stops when dropped.
@@ -206,6 +222,51 @@ async fn serve(mut s: TcpStream, fault: TcpFault, sent: Arc<AtomicU64>) {
             let _ = s.shutdown().await;
             hold(&mut s).await;
         }
+        TcpFault::PartialBody => {
+            if read_head(&mut s).await.is_none() {
+                return;
+            }
+            let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npartial body ...";
+            if s.write_all(resp).await.is_ok() {
+                count(resp.len());
+            }
+            // FIN, not RST: drain what the client still sends so the close stays clean.
+            let _ = s.shutdown().await;
+            hold(&mut s).await;
+        }
+        TcpFault::ProxyAnswers { status, product } => {
+            if read_head(&mut s).await.is_none() {
+                return;
+            }
+            let mut resp = format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status));
+            if status == 407 {
+                resp.push_str("Proxy-Authenticate: Basic realm=\"netspec-lab\"\r\n");
+            }
+            if product {
+                resp.push_str(
+                    "Proxy-Agent: netspec-loopback-proxy\r\nVia: 1.1 netspec-loopback-proxy\r\nServer: netspec-loopback-proxy\r\n",
+                );
+            }
+            resp.push_str("Content-Length: 0\r\nConnection: close\r\n\r\n");
+            if s.write_all(resp.as_bytes()).await.is_ok() {
+                count(resp.len());
+            }
+            let _ = s.shutdown().await;
+            hold(&mut s).await;
+        }
+    }
+}
+
+/// The RFC 9110 reason phrase of the statuses a [`TcpFault::ProxyAnswers`] proxy is made to
+/// give (anything else gets `Status`; clients must ignore the phrase anyway).
+fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        407 => "Proxy Authentication Required",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        _ => "Status",
     }
 }
 
@@ -383,5 +444,32 @@ mod tests {
         let tcp = super::super::dns::tests::query(srv.addr(), "a.example.test", RecordType::A, true).await.unwrap();
         assert_eq!(tcp.answers[0].data, RData::A(A::new(10, 0, 0, 1)));
         assert!(!tcp.metadata.truncation);
+    }
+
+    async fn exchange(addr: SocketAddr, request: &[u8]) -> String {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(request).await.unwrap();
+        let mut out = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out)).await;
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[tokio::test]
+    async fn partial_body_ends_before_its_length() {
+        let srv = FaultServer::start(TcpFault::PartialBody).await.unwrap();
+        let resp = exchange(srv.addr(), b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").await;
+        assert!(resp.starts_with("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"), "{resp}");
+        assert!(resp.ends_with("partial body ..."), "{resp}");
+    }
+
+    #[tokio::test]
+    async fn proxy_answers_itself_with_or_without_naming_itself() {
+        let named = FaultServer::start(TcpFault::ProxyAnswers { status: 401, product: true }).await.unwrap();
+        let resp = exchange(named.addr(), b"GET http://svc.example/ HTTP/1.1\r\nHost: svc.example\r\n\r\n").await;
+        assert!(resp.starts_with("HTTP/1.1 401 Unauthorized\r\n") && resp.contains("Proxy-Agent: netspec-loopback-proxy\r\n"), "{resp}");
+        let bare = FaultServer::start(TcpFault::ProxyAnswers { status: 407, product: false }).await.unwrap();
+        let resp = exchange(bare.addr(), b"CONNECT svc.example:443 HTTP/1.1\r\n\r\n").await;
+        assert!(resp.starts_with("HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic"), "{resp}");
+        assert!(!resp.contains("Via") && !resp.contains("Server") && !resp.contains("Proxy-Agent"), "{resp}");
     }
 }

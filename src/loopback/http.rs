@@ -87,10 +87,15 @@ pub struct HttpServer {
 
 /// A rustls server config for `identity` (TLS 1.2 and 1.3, ALPN `http/1.1`).
 pub(crate) fn tls_acceptor(identity: Identity) -> io::Result<TlsAcceptor> {
+    tls_acceptor_with(identity, rustls::DEFAULT_VERSIONS)
+}
+
+/// A rustls server config for `identity` speaking only `versions`, ALPN `http/1.1`.
+fn tls_acceptor_with(identity: Identity, versions: &[&'static rustls::SupportedProtocolVersion]) -> io::Result<TlsAcceptor> {
     let invalid = |e: rustls::Error| io::Error::new(io::ErrorKind::InvalidInput, e);
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .map_err(invalid)?
         .with_no_client_auth()
         .with_single_cert(identity.chain, identity.key)
@@ -107,8 +112,21 @@ impl HttpServer {
     /// Errors: the bind failed, `reply` has an invalid status or header
     /// (`InvalidInput`), or rustls rejected the identity (`InvalidInput`).
     pub async fn start(identity: Option<Identity>, reply: Reply) -> io::Result<HttpServer> {
-        let canned = Arc::new(Canned::new(reply)?);
         let tls = identity.map(tls_acceptor).transpose()?;
+        HttpServer::start_with(tls, reply).await
+    }
+
+    /// Like [`HttpServer::start`] over TLS, but the server speaks TLS 1.2 only (RFC 5246): a
+    /// legacy endpoint for `min_version: "1.3"` to fail on.
+    ///
+    /// Errors: as [`HttpServer::start`].
+    pub async fn start_tls12_only(identity: Identity, reply: Reply) -> io::Result<HttpServer> {
+        let tls = tls_acceptor_with(identity, &[&rustls::version::TLS12])?;
+        HttpServer::start_with(Some(tls), reply).await
+    }
+
+    async fn start_with(tls: Option<TlsAcceptor>, reply: Reply) -> io::Result<HttpServer> {
+        let canned = Arc::new(Canned::new(reply)?);
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let task = spawn_accept_loop(listener, move |stream| {

@@ -15,3 +15,4 @@ mod merge;
 mod probes;
 mod props;
 mod reports;
+mod verdicts;
