@@ -596,7 +596,7 @@ pub async fn execute(plan: Plan, ctx_opts: ContextOptions, mut opts: RunOptions,
     let wall = started.elapsed();
     report::console::print_summary(&spool, wall);
     let mut code = if spool.all_passed() { EXIT_OK } else { EXIT_FAILED };
-    let meta = report::RunMeta { name: reports.name, vantage: reports.vantage, started: started_at, duration: wall, vars };
+    let meta = report::RunMeta { name: reports.name, vantage: reports.vantage, started: started_at, duration: wall, vars, drift: None };
     for e in reports.outputs.write(&spool, &meta, &secrets) {
         eprintln!("error: {e}");
         code = EXIT_FAILED;
