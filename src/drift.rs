@@ -104,7 +104,7 @@ pub const FACTS: [Fact; 19] = [
 
 impl Fact {
     /// The fact's name, as expected-change files write it (`cname_chain`).
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Fact::Presence => "presence",
             Fact::Outcome => "outcome",
@@ -129,7 +129,7 @@ impl Fact {
     }
 
     /// The reason code of a check failed by this fact's drift: `drift.<name>`.
-    pub fn code(self) -> &'static str {
+    pub const fn code(self) -> &'static str {
         match self {
             Fact::Presence => "drift.presence",
             Fact::Outcome => "drift.outcome",
@@ -154,7 +154,7 @@ impl Fact {
     }
 
     /// What a change of this fact means, for people (the reason-code table).
-    pub fn meaning(self) -> &'static str {
+    pub const fn meaning(self) -> &'static str {
         match self {
             Fact::Presence => "the check is new, or no longer in the suite, since the baseline",
             Fact::Outcome => "the check's outcome changed since the baseline",
@@ -179,7 +179,7 @@ impl Fact {
     }
 
     /// What usually causes such a change and what to do (the reason-code table).
-    pub fn hint(self) -> &'static str {
+    pub const fn hint(self) -> &'static str {
         match self {
             Fact::Addresses | Fact::CnameChain => {
                 "a DNS record was changed (a private endpoint re-created or migrated, a zone re-linked, a split-horizon view changed); if the change request planned it, list the check and fact in --expect-change"
@@ -647,10 +647,11 @@ pub fn compare(b: &CheckSummary, a: &CheckSummary, th: &Thresholds) -> Vec<Chang
     match (&fb.tls, &fa.tls) {
         (Some(tb), Some(ta)) => {
             push(&mut out, Fact::TlsVersion, tb.version.clone(), ta.version.clone());
-            push(&mut out, Fact::Subject, tb.subject.clone(), ta.subject.clone());
-            push(&mut out, Fact::Issuer, tb.issuer.clone(), ta.issuer.clone());
+            // An https request records the chain only when it was refused: empty means unknown.
+            push(&mut out, Fact::Subject, none_or(Some(tb.subject.clone())), none_or(Some(ta.subject.clone())));
+            push(&mut out, Fact::Issuer, none_or(Some(tb.issuer.clone())), none_or(Some(ta.issuer.clone())));
             push(&mut out, Fact::Fingerprint, short_hash(Some(&tb.sha256)), short_hash(Some(&ta.sha256)));
-            push(&mut out, Fact::NotAfter, tb.not_after.clone(), ta.not_after.clone());
+            push(&mut out, Fact::NotAfter, none_or(Some(tb.not_after.clone())), none_or(Some(ta.not_after.clone())));
         }
         (Some(tb), None) => push(&mut out, Fact::TlsVersion, tb.version.clone(), "no handshake".into()),
         (None, Some(ta)) => push(&mut out, Fact::TlsVersion, "no handshake".into(), ta.version.clone()),
@@ -895,7 +896,9 @@ pub fn write_html(path: &Path, r: &DiffReport) -> Result<(), ReportError> {
 /// allow fails: each such fact becomes a failed expectation `drift.<fact>` ("expected X as in
 /// the baseline, observed Y") and the check's reason code is `drift.<fact>` unless another
 /// expectation failed too. Outcome and reason-code changes never fail a check by themselves
-/// (the check's own expectations decide those).
+/// (the check's own expectations decide those), nor does a check new since the baseline; the
+/// baseline's checks the run did not have are reported as removed but fail nothing (a `--check`
+/// or `--tag` selection legitimately runs fewer).
 #[derive(Debug)]
 pub struct Gate {
     baseline: Doc,
@@ -940,7 +943,8 @@ impl Gate {
         let vantage = self.baseline.merged.then(|| self.vantage.clone());
         let d = diff_one(&after.id, vantage, self.baseline_of(&r.id), Some(&after), &self.thresholds, self.expect.as_ref());
         if self.fail_on_drift && d.status == Status::Changed {
-            let failing: Vec<&Change> = d.unexpected().filter(|c| !matches!(c.fact, Fact::Outcome | Fact::Reason)).collect();
+            let failing: Vec<&Change> =
+                d.unexpected().filter(|c| !matches!(c.fact, Fact::Outcome | Fact::Reason | Fact::Presence)).collect();
             if !failing.is_empty()
                 && let Some(last) = r.attempts.last_mut()
             {

@@ -208,15 +208,28 @@ pub const REASONS: &[Reason] = &[
 
 /// The entry for `code`, if it is a known reason.
 pub fn lookup(code: &str) -> Option<&'static Reason> {
-    REASONS.iter().find(|r| r.code == code)
+    REASONS.iter().chain(DRIFT.iter()).find(|r| r.code == code)
 }
+
+/// The drift reason codes (`drift.<fact>`, [`crate::drift::Fact`]): a check failed by
+/// `netspec run --baseline … --fail-on-drift`, or a failed testcase of `netspec diff --junit`.
+pub const DRIFT: &[Reason] = &{
+    let mut out = [Reason { code: "", meaning: "", hint: "" }; crate::drift::FACTS.len()];
+    let mut i = 0;
+    while i < out.len() {
+        let f = crate::drift::FACTS[i];
+        out[i] = Reason { code: f.code(), meaning: f.meaning(), hint: f.hint() };
+        i += 1;
+    }
+    out
+};
 
 /// The reason-code table as Markdown (docs/reason-codes.md).
 pub fn markdown() -> String {
     let mut out = String::from(
         "# Reason codes\n\nEvery failure carries a stable reason code: in the console summary (`reason:`), as the JUnit\n`<failure type>`, and in the JSON report (`reason_code`). A check's own `hint` is shown next to\nthe built-in one. Generated from `src/reasons.rs`; a test keeps this file current.\n\n| code | meaning | usual cause and fix |\n|---|---|---|\n",
     );
-    for r in REASONS {
+    for r in REASONS.iter().chain(DRIFT) {
         out.push_str(&format!("| `{}` | {} | {} |\n", r.code, r.meaning, r.hint));
     }
     out.push_str(&format!("| `{ASSERTION}` | the probe got a clean answer, but an expectation did not hold (e.g. a public address where a private one is expected, a certificate that expires too soon) | the failure message says what was expected and what was observed; a check's own `hint` says what it means |\n"));
@@ -234,10 +247,10 @@ mod tests {
     #[test]
     fn codes_are_unique_and_well_formed() {
         let mut seen = std::collections::HashSet::new();
-        for r in REASONS {
+        for r in REASONS.iter().chain(DRIFT) {
             assert!(seen.insert(r.code), "duplicate {}", r.code);
             let (kind, rest) = r.code.split_once('.').expect("kind.reason");
-            assert!(["dns", "tcp", "tls", "http", "sandbox"].contains(&kind), "{}", r.code);
+            assert!(["dns", "tcp", "tls", "http", "sandbox", "drift"].contains(&kind), "{}", r.code);
             assert!(!rest.is_empty() && rest.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{}", r.code);
         }
     }
