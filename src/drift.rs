@@ -28,9 +28,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::expect::Assertion;
 use crate::facts::Facts;
+use crate::model::{Reason, Verdict};
 use crate::report::json::{self, ReadError};
 use crate::report::{CheckSummary, ReportError, outcome_name};
-use crate::run::{Attempt, CheckResult, Outcome};
+use crate::run::{CheckResult, Outcome};
 use crate::suite::LoadError;
 use crate::suite::template::Secrets;
 
@@ -128,74 +129,35 @@ impl Fact {
         }
     }
 
-    /// The reason code of a check failed by this fact's drift: `drift.<name>`.
+    /// The reason of a check failed by this fact's drift, `drift.<name>` (its meaning and
+    /// likely cause are in [`Reason`]'s table, docs/reason-codes.md).
+    pub const fn reason(self) -> Reason {
+        match self {
+            Fact::Presence => Reason::DriftPresence,
+            Fact::Outcome => Reason::DriftOutcome,
+            Fact::Reason => Reason::DriftReason,
+            Fact::Rcode => Reason::DriftRcode,
+            Fact::Server => Reason::DriftServer,
+            Fact::Addresses => Reason::DriftAddresses,
+            Fact::CnameChain => Reason::DriftCnameChain,
+            Fact::TcpState => Reason::DriftTcpState,
+            Fact::TlsVersion => Reason::DriftTlsVersion,
+            Fact::Subject => Reason::DriftSubject,
+            Fact::Issuer => Reason::DriftIssuer,
+            Fact::Fingerprint => Reason::DriftFingerprint,
+            Fact::NotAfter => Reason::DriftNotAfter,
+            Fact::Status => Reason::DriftStatus,
+            Fact::RemoteAddress => Reason::DriftRemoteAddress,
+            Fact::Proxy => Reason::DriftProxy,
+            Fact::Body => Reason::DriftBody,
+            Fact::Hops => Reason::DriftHops,
+            Fact::Latency => Reason::DriftLatency,
+        }
+    }
+
+    /// The reason code, `drift.<name>`.
     pub const fn code(self) -> &'static str {
-        match self {
-            Fact::Presence => "drift.presence",
-            Fact::Outcome => "drift.outcome",
-            Fact::Reason => "drift.reason",
-            Fact::Rcode => "drift.rcode",
-            Fact::Server => "drift.server",
-            Fact::Addresses => "drift.addresses",
-            Fact::CnameChain => "drift.cname_chain",
-            Fact::TcpState => "drift.tcp_state",
-            Fact::TlsVersion => "drift.tls_version",
-            Fact::Subject => "drift.subject",
-            Fact::Issuer => "drift.issuer",
-            Fact::Fingerprint => "drift.fingerprint",
-            Fact::NotAfter => "drift.not_after",
-            Fact::Status => "drift.status",
-            Fact::RemoteAddress => "drift.remote_address",
-            Fact::Proxy => "drift.proxy",
-            Fact::Body => "drift.body",
-            Fact::Hops => "drift.hops",
-            Fact::Latency => "drift.latency",
-        }
-    }
-
-    /// What a change of this fact means, for people (the reason-code table).
-    pub const fn meaning(self) -> &'static str {
-        match self {
-            Fact::Presence => "the check is new, or no longer in the suite, since the baseline",
-            Fact::Outcome => "the check's outcome changed since the baseline",
-            Fact::Reason => "the reason code of the check's outcome changed since the baseline",
-            Fact::Rcode => "the DNS response code changed since the baseline",
-            Fact::Server => "another DNS server answered than in the baseline",
-            Fact::Addresses => "the name resolves to other addresses than in the baseline",
-            Fact::CnameChain => "the CNAME chain changed since the baseline",
-            Fact::TcpState => "a port's TCP state changed since the baseline",
-            Fact::TlsVersion => "the negotiated TLS version changed, or a handshake no longer (or now) completes",
-            Fact::Subject => "the leaf certificate's subject changed since the baseline",
-            Fact::Issuer => "another CA issued the leaf certificate than in the baseline",
-            Fact::Fingerprint => "the leaf certificate was replaced since the baseline",
-            Fact::NotAfter => "the leaf certificate's end of validity changed since the baseline",
-            Fact::Status => "the HTTP status changed, or a response no longer (or now) arrives",
-            Fact::RemoteAddress => "the HTTP client connected to another address than in the baseline",
-            Fact::Proxy => "another proxy was used than in the baseline",
-            Fact::Body => "the first KiB of the HTTP body changed since the baseline",
-            Fact::Hops => "the network path changed since the baseline",
-            Fact::Latency => "the latency changed beyond the thresholds (default ×2 and 50 ms)",
-        }
-    }
-
-    /// What usually causes such a change and what to do (the reason-code table).
-    pub const fn hint(self) -> &'static str {
-        match self {
-            Fact::Addresses | Fact::CnameChain => {
-                "a DNS record was changed (a private endpoint re-created or migrated, a zone re-linked, a split-horizon view changed); if the change request planned it, list the check and fact in --expect-change"
-            }
-            Fact::Issuer | Fact::Subject | Fact::Fingerprint | Fact::NotAfter => {
-                "the certificate was renewed or replaced — or a TLS-inspecting middlebox now re-signs the connection; compare the issuer with the one the service should use"
-            }
-            Fact::Status | Fact::Body | Fact::RemoteAddress | Fact::Proxy => {
-                "the service, its front door or the proxy path changed; a proxy's own page or a new authentication requirement often shows here first"
-            }
-            Fact::Rcode | Fact::Server => "the resolver's configuration or a conditional forwarder changed",
-            Fact::TcpState | Fact::Hops => "a firewall rule or route changed between the two runs",
-            Fact::TlsVersion => "the server's or a middlebox's TLS configuration changed",
-            Fact::Latency => "the path or the service's load changed; raise --latency-ratio / --latency-min if this is noise",
-            Fact::Presence | Fact::Outcome | Fact::Reason => "see the check's own result",
-        }
+        self.reason().as_str()
     }
 }
 
@@ -952,6 +914,8 @@ impl Gate {
                     last.assertions.push(Assertion {
                         key: c.fact.code().to_owned(),
                         passed: false,
+                        verdict: Verdict::Fail,
+                        reason: Some(c.fact.reason()),
                         expected: format!("{} (as in the baseline)", c.before),
                         observed: c.after.clone(),
                     });
@@ -986,22 +950,6 @@ impl Gate {
             checks,
         }
     }
-}
-
-/// The reason code of an attempt failed by drift alone: `drift.<fact>` of its first failed
-/// drift expectation when every failed expectation is a drift one and there is no error.
-pub fn reason_code(a: &Attempt) -> Option<&'static str> {
-    if a.error.is_some() {
-        return None;
-    }
-    let mut failed = a.assertions.iter().filter(|x| !x.passed).peekable();
-    failed.peek()?;
-    let mut first = None;
-    for x in failed {
-        let fact = FACTS.iter().copied().find(|f| f.code() == x.key)?;
-        first.get_or_insert(fact);
-    }
-    first.map(Fact::code)
 }
 
 #[cfg(test)]

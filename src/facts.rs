@@ -20,6 +20,7 @@ use std::net::{IpAddr, SocketAddr};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::model::Reason;
 use crate::probe::dns::DnsObservation;
 use crate::probe::http::HttpObservation;
 use crate::probe::tls::{CertInfo, Handshake, TlsObservation};
@@ -72,7 +73,7 @@ pub struct DnsFacts {
     pub cname_chain: Vec<String>,
     /// Reason code when there is no answer (`dns.timeout`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure: Option<String>,
+    pub failure: Option<Reason>,
 }
 
 /// Where addresses came from (mirrors the probe's answer source).
@@ -105,8 +106,12 @@ pub enum TcpState {
     Open,
     /// Refused (RST).
     Closed,
-    /// No answer before the deadline, or ICMP unreachable.
+    /// No answer before the deadline (silence).
     Filtered,
+    /// A router answered ICMP destination unreachable.
+    Unreachable,
+    /// Administratively prohibited (ICMP admin-prohibited, or this machine's firewall).
+    Prohibited,
     /// No route from this host to the address' family or network.
     NoRoute,
 }
@@ -117,6 +122,8 @@ impl std::fmt::Display for TcpState {
             TcpState::Open => "open",
             TcpState::Closed => "closed",
             TcpState::Filtered => "filtered",
+            TcpState::Unreachable => "unreachable",
+            TcpState::Prohibited => "prohibited",
             TcpState::NoRoute => "no_route",
         })
     }
@@ -160,7 +167,7 @@ pub struct HttpFacts {
     pub body_sha256: Option<String>,
     /// Reason code when there is no response (`http.timeout`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure: Option<String>,
+    pub failure: Option<Reason>,
 }
 
 /// Bytes of the body's start hashed into [`HttpFacts::body_sha256`] (1 KiB). The results keep
@@ -177,20 +184,24 @@ pub struct PathFacts {
 
 // --- accessors: the only code here that names observation fields -------------------------
 
-fn dns_rcode(o: &DnsObservation) -> Option<&str> {
-    o.rcode.as_deref()
+fn dns_rcode(o: &DnsObservation) -> Option<String> {
+    o.rcode.map(crate::model::rcode::name)
 }
 
 fn dns_server(o: &DnsObservation) -> Option<&str> {
     o.server.as_deref()
 }
 
-fn dns_failure(o: &DnsObservation) -> Option<&str> {
+fn dns_failure(o: &DnsObservation) -> Option<Reason> {
     o.failure.as_ref().map(|f| f.reason)
 }
 
-fn resolution_failure(r: &Resolution) -> Option<&str> {
+fn resolution_failure(r: &Resolution) -> Option<Reason> {
     r.failure.as_ref().map(|f| f.reason)
+}
+
+fn resolution_rcode(r: &Resolution) -> Option<String> {
+    r.rcode.map(crate::model::rcode::name)
 }
 
 fn source_of(s: AnswerSource) -> Source {
@@ -206,6 +217,8 @@ fn state_of(s: PortState) -> TcpState {
         PortState::Open => TcpState::Open,
         PortState::Closed => TcpState::Closed,
         PortState::Filtered => TcpState::Filtered,
+        PortState::Unreachable => TcpState::Unreachable,
+        PortState::Prohibited => TcpState::Prohibited,
         PortState::NoRoute => TcpState::NoRoute,
     }
 }
@@ -241,7 +254,7 @@ fn http_facts(o: &HttpObservation) -> HttpFacts {
         proxy: o.proxy.clone(),
         from_proxy: o.from_proxy,
         body_sha256: o.status.map(|_| crate::util::sha256_hex(&o.body.as_bytes()[..o.body.len().min(BODY_HASH_BYTES)])),
-        failure: o.failure.as_ref().map(|f| f.reason.to_owned()),
+        failure: o.failure.as_ref().map(|f| f.reason),
     }
 }
 
@@ -262,10 +275,10 @@ fn from_resolution(r: &Resolution) -> DnsFacts {
         resolver: r.resolver.clone(),
         source: source_of(r.source),
         server: None,
-        rcode: r.rcode.clone(),
+        rcode: resolution_rcode(r),
         addresses: address_set(&r.addresses),
         cname_chain: r.cname_chain.iter().map(|n| name(n)).collect(),
-        failure: resolution_failure(r).map(str::to_owned),
+        failure: resolution_failure(r),
     }
 }
 
@@ -290,10 +303,10 @@ pub fn of_observation(o: &Observation) -> Facts {
                 resolver: d.resolver.clone(),
                 source: source_of(d.source),
                 server: dns_server(d).map(str::to_owned),
-                rcode: dns_rcode(d).map(str::to_owned),
+                rcode: dns_rcode(d),
                 addresses: address_set(&d.addresses),
                 cname_chain: d.cname_chain.iter().map(|n| name(n)).collect(),
-                failure: dns_failure(d).map(str::to_owned),
+                failure: dns_failure(d),
             });
         }
         Observation::Tcp(t) => {
@@ -351,7 +364,7 @@ mod tests {
             source: AnswerSource::Dns,
             addresses: vec!["10.0.0.1".parse().unwrap()],
             cname_chain: vec!["hunter2.example.".into()],
-            rcode: Some("NOERROR".into()),
+            rcode: crate::model::rcode::parse("NOERROR"),
             failure: None,
             elapsed: std::time::Duration::ZERO,
         };

@@ -12,11 +12,11 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
+use crate::plan::{self, Inputs, Plan};
 use crate::probe::{ContextOptions, ProbeContext};
 use crate::report;
 use crate::run::{self, RunOptions};
 use crate::suite::LoadError;
-use crate::suite::plan::{self, Inputs, Plan};
 
 /// Exit code: every check passed.
 pub const EXIT_OK: i32 = 0;
@@ -42,7 +42,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run suites and report.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Parse, template and check suites; no network.
     Validate(PlanArgs),
     /// Print the expanded checks; no network.
@@ -462,7 +462,7 @@ pub fn main() -> i32 {
             }
             Err(e) => invalid(&e),
         },
-        Command::Run(a) => run_cmd(a),
+        Command::Run(a) => run_cmd(*a),
         Command::Demo(a) => crate::demo::main(a),
         Command::Merge(a) => merge_cmd(a),
         Command::Diff(a) => diff_cmd(a),
