@@ -473,6 +473,10 @@ impl ExpectChanges {
     /// Errors: as [`ExpectChanges::load`].
     pub fn parse(path: &Path, text: &str) -> Result<ExpectChanges, DriftError> {
         let wrap = |e: LoadError| DriftError::ExpectChange(Box::new(e));
+        // An empty file (or only comments) plans nothing.
+        if text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+            return Ok(ExpectChanges { path: path.to_owned(), rules: Vec::new() });
+        }
         let map: IndexMap<String, Vec<Fact>> = serde_saphyr::from_str_with_options(text, crate::suite::yaml::options()).map_err(|e| {
             let mut err = crate::suite::yaml::error(path, text, e);
             err = err.with_hint(format!(
@@ -1022,6 +1026,7 @@ mod tests {
     #[test]
     fn expected_change_files_match_globs_and_point_at_mistakes() {
         let p = Path::new("changes.yaml");
+        assert!(!ExpectChanges::parse(p, "# nothing planned\n").unwrap().allows("s/a/b", Fact::Addresses));
         let e = ExpectChanges::parse(p, "\"s/*/key vault*\": [addresses, cname_chain]\n").unwrap();
         assert!(e.allows("s/private endpoints/key vault resolves", Fact::Addresses));
         assert!(!e.allows("s/private endpoints/key vault resolves", Fact::Issuer));

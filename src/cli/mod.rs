@@ -371,6 +371,15 @@ pub struct DemoArgs {
     /// Print every check, not only failures.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Compare with an earlier demo's JSON results (see `run --baseline`; examples/drift).
+    #[arg(long, value_name = "BEFORE.json", help_heading = "Drift")]
+    pub baseline: Option<PathBuf>,
+    /// Fail checks whose facts changed since the baseline (see `run --fail-on-drift`).
+    #[arg(long, requires = "baseline", help_heading = "Drift")]
+    pub fail_on_drift: bool,
+    #[command(flatten)]
+    /// Thresholds and expected changes.
+    pub drift: DriftArgs,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

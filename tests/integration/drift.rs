@@ -248,3 +248,22 @@ fn bad_input_is_a_located_error_with_exit_2() {
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("c.yaml:2:"), "{text}");
 }
+
+/// examples/drift: two demo runs are a real before/after pair (a fresh lab CA, a new resolver
+/// port); the example's change request makes the diff green, and without it the diff is red.
+#[test]
+fn the_demo_example_pair_runs_as_documented() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("before.json"), dir.path().join("after.json"));
+    let demo = |out: &Path, extra: &[&str]| netspec().arg("demo").arg("--json").arg(out).args(extra).output().unwrap();
+    assert_eq!(demo(&a, &[]).status.code(), Some(1), "the demo has failing checks");
+    let o = demo(&b, &["--baseline", a.to_str().unwrap(), "--latency-min", "1h"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("drift: ") && text.contains("fingerprint sha256:"), "{text}");
+    assert!(json(&b)["drift"]["totals"]["changed"].as_u64().unwrap() > 0);
+    let changes = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/drift/demo-changes.yaml");
+    assert_eq!(diff(&[&a, &b], &NO_LATENCY).0, 1);
+    let (code, text) = diff(&[&a, &b], &[&NO_LATENCY[..], &["--expect-change", changes.to_str().unwrap()]].concat());
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(diff(&[&a, &a], &[]).0, 0);
+}
