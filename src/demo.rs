@@ -79,10 +79,17 @@ pub fn main(a: DemoArgs) -> i32 {
             sandbox: Some(Sandbox { map: world.address_map().clone() }),
         };
         let name = "netspec-demo".to_string();
+        let drift = match crate::cli::baseline_gate(a.baseline.as_deref(), &a.drift, a.fail_on_drift, "demo", &plan) {
+            Ok(g) => g,
+            Err(e) => {
+                eprintln!("{e}");
+                return EXIT_INVALID;
+            }
+        };
         execute(
             plan,
             ctx,
-            RunOptions::default(),
+            RunOptions { drift, ..Default::default() },
             Reports { outputs: a.reports.outputs(), verbose: a.verbose, name, vantage: "demo".into() },
         )
         .await

@@ -15,7 +15,9 @@
 
 pub mod cli;
 pub mod demo;
+pub mod drift;
 pub mod expect;
+pub mod facts;
 pub mod import;
 pub mod loopback;
 pub mod merge;

@@ -20,6 +20,17 @@ pub mod millis {
 #[schemars(description = "A duration in milliseconds (fractional, rounded to microseconds).")]
 pub struct Millis(pub f64);
 
+/// SHA-256 of `bytes` (FIPS 180-4), as 64 lower-case hex digits.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    let mut out = String::with_capacity(64);
+    for b in digest.as_ref() {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, synced, then
 /// renamed over the target, so a reader never sees a half-written report.
 ///

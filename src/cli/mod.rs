@@ -42,7 +42,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run suites and report.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Parse, template and check suites; no network.
     Validate(PlanArgs),
     /// Print the expanded checks; no network.
@@ -53,6 +53,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// Combine JSON results from several vantage points into one check × vantage report.
     Merge(MergeArgs),
+    /// What changed between two runs (pre-check and post-check of a change window), fact by
+    /// fact. Exit 0: nothing changed (but what --expect-change allows); 1: something did; 2: bad input.
+    Diff(DiffArgs),
     /// Write a suite from a file network teams already have.
     #[command(subcommand)]
     Import(ImportCmd),
@@ -143,6 +146,68 @@ pub struct RunArgs {
     /// PEM file of extra trust anchors added to the system store (e.g. a corporate CA).
     #[arg(long, value_name = "FILE", help_heading = "Execution")]
     pub extra_ca: Option<PathBuf>,
+    /// Compare every check with these results (`run --json` or `merge --json` of an earlier run;
+    /// a merged file is compared at this run's vantage point): the reports carry what changed.
+    #[arg(long, value_name = "BEFORE.json", help_heading = "Drift")]
+    pub baseline: Option<PathBuf>,
+    /// Fail a check whose facts changed since the baseline in a way --expect-change does not
+    /// allow (reason `drift.<fact>`).
+    #[arg(long, requires = "baseline", help_heading = "Drift")]
+    pub fail_on_drift: bool,
+    #[command(flatten)]
+    /// Thresholds and expected changes.
+    pub drift: DriftArgs,
+}
+
+/// How drift is judged, shared by `diff` and `run --baseline`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DriftArgs {
+    /// Latency changed only when the slower run took more than this many times the faster…
+    #[arg(long, value_name = "RATIO", default_value_t = 2.0, help_heading = "Drift")]
+    pub latency_ratio: f64,
+    /// …and at least this much longer.
+    #[arg(long, value_name = "DUR", default_value = "50ms", value_parser = parse_duration, help_heading = "Drift")]
+    pub latency_min: Duration,
+    /// YAML mapping of check-id glob → facts a change request allows to change, e.g.
+    /// `"my-suite/*/key vault*": [addresses, cname_chain]` (docs/drift.md).
+    #[arg(long, value_name = "FILE", help_heading = "Drift")]
+    pub expect_change: Option<PathBuf>,
+}
+
+impl DriftArgs {
+    /// The thresholds and the parsed expected-change file.
+    ///
+    /// Errors: an invalid ratio, or the expected-change file's located error.
+    pub fn load(&self) -> Result<(crate::drift::Thresholds, Option<crate::drift::ExpectChanges>), String> {
+        if !(self.latency_ratio.is_finite() && self.latency_ratio >= 1.0) {
+            return Err(format!("error: --latency-ratio {} must be a number ≥ 1\n  = hint: e.g. --latency-ratio 2", self.latency_ratio));
+        }
+        let expect = self.expect_change.as_deref().map(crate::drift::ExpectChanges::load).transpose().map_err(|e| e.to_string())?;
+        Ok((crate::drift::Thresholds::new(self.latency_ratio, self.latency_min), expect))
+    }
+}
+
+/// `netspec diff`.
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// Results before the change (`run --json` or `merge --json`).
+    #[arg(value_name = "BEFORE.json")]
+    pub before: PathBuf,
+    /// Results after the change.
+    #[arg(value_name = "AFTER.json")]
+    pub after: PathBuf,
+    #[command(flatten)]
+    /// Thresholds and expected changes.
+    pub drift: DriftArgs,
+    /// Write the comparison as JSON (schema: schemas/diff.schema.json).
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    pub json: Option<PathBuf>,
+    /// Write a self-contained HTML page: every change, before and after side by side.
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    pub html: Option<PathBuf>,
+    /// Write JUnit XML: one testcase per check, failed by unexpected changes (type `drift.<fact>`).
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    pub junit: Option<PathBuf>,
 }
 
 /// Report files and CI annotations of `run` and `demo`; any combination, all from the same
@@ -229,6 +294,9 @@ pub struct SchemaArgs {
     /// The schema of the JSON of `merge --json` (schemas/merged.schema.json).
     #[arg(long, conflicts_with_all = ["library", "results"])]
     pub merged: bool,
+    /// The schema of the JSON of `diff --json` (schemas/diff.schema.json).
+    #[arg(long, conflicts_with_all = ["library", "results", "merged"])]
+    pub diff: bool,
 }
 
 /// `netspec import` sources.
@@ -303,6 +371,15 @@ pub struct DemoArgs {
     /// Print every check, not only failures.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Compare with an earlier demo's JSON results (see `run --baseline`; examples/drift).
+    #[arg(long, value_name = "BEFORE.json", help_heading = "Drift")]
+    pub baseline: Option<PathBuf>,
+    /// Fail checks whose facts changed since the baseline (see `run --fail-on-drift`).
+    #[arg(long, requires = "baseline", help_heading = "Drift")]
+    pub fail_on_drift: bool,
+    #[command(flatten)]
+    /// Thresholds and expected changes.
+    pub drift: DriftArgs,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -368,6 +445,8 @@ pub fn main() -> i32 {
                 report::json::schema_json()
             } else if a.merged {
                 crate::merge::schema_json()
+            } else if a.diff {
+                crate::drift::schema_json()
             } else if a.library {
                 crate::suite::library_schema_json()
             } else {
@@ -392,9 +471,10 @@ pub fn main() -> i32 {
             }
             Err(e) => invalid(&e),
         },
-        Command::Run(a) => run_cmd(a),
+        Command::Run(a) => run_cmd(*a),
         Command::Demo(a) => crate::demo::main(a),
         Command::Merge(a) => merge_cmd(a),
+        Command::Diff(a) => diff_cmd(a),
         Command::Import(c) => import_cmd(c),
     }
 }
@@ -463,14 +543,80 @@ fn run_cmd(a: RunArgs) -> i32 {
     let opts = ContextOptions { extra_roots: extra, ..Default::default() };
     let name = report_name(&plan);
     let vantage = a.vantage.filter(|v| !v.trim().is_empty()).unwrap_or_else(default_vantage);
+    let drift = match baseline_gate(a.baseline.as_deref(), &a.drift, a.fail_on_drift, &vantage, &plan) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_INVALID;
+        }
+    };
     let run = execute(
         plan,
         opts,
-        RunOptions { concurrency: a.concurrency, max_waiting: a.max_waiting, fail_fast: a.fail_fast, retry_timeout: a.retry_timeout },
+        RunOptions {
+            concurrency: a.concurrency,
+            max_waiting: a.max_waiting,
+            fail_fast: a.fail_fast,
+            retry_timeout: a.retry_timeout,
+            drift,
+        },
         Reports { outputs, verbose: a.verbose, name, vantage },
     );
     let code = rt.block_on(on_worker(run));
     if a.exit_zero && code == EXIT_FAILED { EXIT_OK } else { code }
+}
+
+/// The drift gate of `run --baseline` (none without a baseline).
+///
+/// Errors: the baseline cannot be read, or the drift arguments are invalid (a message for stderr).
+pub fn baseline_gate(
+    baseline: Option<&std::path::Path>,
+    args: &DriftArgs,
+    fail_on_drift: bool,
+    vantage: &str,
+    plan: &Plan,
+) -> Result<Option<Arc<crate::drift::Gate>>, String> {
+    let Some(path) = baseline else { return Ok(None) };
+    let (thresholds, expect) = args.load()?;
+    let doc = crate::drift::read_doc(path).map_err(|e| format!("error: --baseline {e}"))?;
+    Ok(Some(Arc::new(crate::drift::Gate::new(doc, vantage, thresholds, expect, fail_on_drift, plan.secrets.clone()))))
+}
+
+/// `netspec diff`: 0 nothing changed but what --expect-change allows; 1 something did (or a
+/// report could not be written); 2 bad input.
+fn diff_cmd(a: DiffArgs) -> i32 {
+    let outputs = report::Outputs { junit: a.junit.clone(), json: a.json.clone(), html: a.html.clone(), ..Default::default() };
+    if let Err(e) = outputs.check_writable() {
+        eprintln!("{e}");
+        return EXIT_INVALID;
+    }
+    let (thresholds, expect) = match a.drift.load() {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_INVALID;
+        }
+    };
+    let (before, after) = match (crate::drift::read_doc(&a.before), crate::drift::read_doc(&a.after)) {
+        (Ok(b), Ok(x)) => (b, x),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let diff = crate::drift::diff(&before, &after, &thresholds, expect.as_ref());
+    crate::util::out(&diff.console());
+    let mut code = if diff.changed() { EXIT_FAILED } else { EXIT_OK };
+    let written = [
+        a.json.as_deref().map(|p| crate::drift::write_json(p, &diff)),
+        a.html.as_deref().map(|p| crate::drift::write_html(p, &diff)),
+        a.junit.as_deref().map(|p| crate::drift::write_junit(p, &diff)),
+    ];
+    for e in written.into_iter().flatten().filter_map(Result::err) {
+        eprintln!("error: {e}");
+        code = EXIT_FAILED;
+    }
+    code
 }
 
 /// Runs `fut` as a task on the runtime's workers rather than on the thread that blocks on it:
@@ -578,6 +724,7 @@ pub async fn execute(plan: Plan, ctx_opts: ContextOptions, mut opts: RunOptions,
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let secrets = plan.secrets.clone();
     let vars = plan.vars.clone();
+    let gate = opts.drift.clone();
     let console = tokio::spawn(report::console::live(rx, secrets.clone(), reports.verbose));
     // What the reports need of each check is rendered as it finishes and spooled to a
     // temporary file: memory does not grow with the results.
@@ -596,7 +743,15 @@ pub async fn execute(plan: Plan, ctx_opts: ContextOptions, mut opts: RunOptions,
     let wall = started.elapsed();
     report::console::print_summary(&spool, wall);
     let mut code = if spool.all_passed() { EXIT_OK } else { EXIT_FAILED };
-    let meta = report::RunMeta { name: reports.name, vantage: reports.vantage, started: started_at, duration: wall, vars };
+    let drift = gate.map(|g| {
+        let file = reports.outputs.json.as_ref().map_or_else(|| "(this run)".to_owned(), |p| p.display().to_string());
+        let started = humantime::format_rfc3339_millis(started_at).to_string();
+        g.report(crate::drift::DocInfo { file, name: reports.name.clone(), vantages: vec![reports.vantage.clone()], started })
+    });
+    if let Some(d) = &drift {
+        crate::util::out(&format!("\n{}", d.console()));
+    }
+    let meta = report::RunMeta { name: reports.name, vantage: reports.vantage, started: started_at, duration: wall, vars, drift };
     for e in reports.outputs.write(&spool, &meta, &secrets) {
         eprintln!("error: {e}");
         code = EXIT_FAILED;

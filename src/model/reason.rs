@@ -224,6 +224,57 @@ reasons! {
     HttpClient = "http.client", "the HTTP client could not be built", "a local problem: report it with the observation";
     /// Invalid proxy URL.
     HttpBadProxy = "http.bad_proxy", "the proxy URL is invalid", "write the proxy as http://host:port";
+    // ---- drift since a baseline (`run --baseline … --fail-on-drift`, `diff --junit`) ----
+    /// Check added or removed.
+    DriftPresence = "drift.presence", "the check is new, or no longer in the suite, since the baseline", "see the check's own result";
+    /// Outcome changed.
+    DriftOutcome = "drift.outcome", "the check's outcome changed since the baseline", "see the check's own result";
+    /// Reason code changed.
+    DriftReason = "drift.reason", "the reason code of the check's outcome changed since the baseline", "see the check's own result";
+    /// Response code changed.
+    DriftRcode = "drift.rcode", "the DNS response code changed since the baseline",
+        "the resolver's configuration, a conditional forwarder or the zone changed";
+    /// Answering server changed.
+    DriftServer = "drift.server", "another DNS server answered than in the baseline",
+        "the resolver's configuration or a conditional forwarder changed";
+    /// Addresses changed.
+    DriftAddresses = "drift.addresses", "the name resolves to other addresses than in the baseline",
+        "a DNS record was changed (a private endpoint re-created or migrated, a zone re-linked, a split-horizon view changed); if the change request planned it, list the check and fact in --expect-change";
+    /// CNAME chain changed.
+    DriftCnameChain = "drift.cname_chain", "the CNAME chain changed since the baseline",
+        "the name now aliases elsewhere (a privatelink alias added or lost, a service moved region); if planned, list it in --expect-change";
+    /// TCP state changed.
+    DriftTcpState = "drift.tcp_state", "a port's TCP state changed since the baseline", "a firewall rule or the service changed between the two runs";
+    /// TLS version or handshake changed.
+    DriftTlsVersion = "drift.tls_version", "the negotiated TLS version changed, or a handshake no longer (or now) completes",
+        "the server's or a middlebox's TLS configuration changed";
+    /// Leaf subject changed.
+    DriftSubject = "drift.subject", "the leaf certificate's subject changed since the baseline",
+        "the certificate was replaced — or a TLS-inspecting middlebox now re-signs the connection";
+    /// Issuer changed.
+    DriftIssuer = "drift.issuer", "another CA issued the leaf certificate than in the baseline",
+        "the certificate was re-issued by another CA — or a TLS-inspecting middlebox now re-signs the connection; compare the issuer with the one the service should use";
+    /// Fingerprint changed.
+    DriftFingerprint = "drift.fingerprint", "the leaf certificate was replaced since the baseline (another SHA-256 fingerprint)",
+        "a renewal or a re-issue; with an issuer change, possibly TLS inspection";
+    /// End of validity changed.
+    DriftNotAfter = "drift.not_after", "the leaf certificate's end of validity changed since the baseline", "the certificate was renewed or replaced";
+    /// HTTP status changed.
+    DriftStatus = "drift.status", "the HTTP status changed, or a response no longer (or now) arrives",
+        "the service, its front door or the proxy path changed; a proxy's own page or a new authentication requirement often shows here first";
+    /// Remote address changed.
+    DriftRemoteAddress = "drift.remote_address", "the HTTP client connected to another address than in the baseline",
+        "DNS or the proxy path changed";
+    /// Proxy changed.
+    DriftProxy = "drift.proxy", "another proxy was used than in the baseline", "the proxy configuration changed";
+    /// Body changed.
+    DriftBody = "drift.body", "the first KiB of the HTTP body changed since the baseline",
+        "another page answers (a proxy's, a maintenance page, a new version of the service)";
+    /// Path changed.
+    DriftHops = "drift.hops", "the network path changed since the baseline", "a route changed between the two runs";
+    /// Latency changed.
+    DriftLatency = "drift.latency", "the latency changed beyond the thresholds (default ×2 and 50 ms)",
+        "the path or the service's load changed; raise --latency-ratio / --latency-min if this is noise";
     // ---- any kind ----
     /// `time` bounds not met.
     TimeOutOfRange = "time.out_of_range", "the attempt took more or less time than the check's `time` bounds",
@@ -295,7 +346,7 @@ mod tests {
         for r in Reason::ALL {
             assert!(seen.insert(r.as_str()), "duplicate {}", r.as_str());
             let (kind, rest) = r.as_str().split_once('.').expect("kind.reason");
-            assert!(["dns", "tcp", "tls", "http", "time", "sandbox"].contains(&kind), "{r}");
+            assert!(["dns", "tcp", "tls", "http", "drift", "time", "sandbox"].contains(&kind), "{r}");
             assert!(!rest.is_empty() && rest.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{r}");
             assert_eq!(Reason::from_code(r.as_str()), Some(*r));
             assert!(!r.meaning().is_empty() && !r.likely().is_empty(), "{r}");

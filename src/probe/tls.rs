@@ -43,6 +43,10 @@ pub struct CertInfo {
     pub not_after: String,
     /// End of validity, seconds since the Unix epoch.
     pub not_after_unix: i64,
+    /// SHA-256 of the certificate's DER encoding, lower-case hex (the fingerprint browsers
+    /// and `openssl x509 -fingerprint -sha256` show, without colons).
+    #[serde(default)]
+    pub sha256: String,
 }
 
 /// The handshake's outcome on one address.
@@ -195,6 +199,7 @@ pub fn cert_info(der: &[u8]) -> Option<CertInfo> {
         not_before: cert.validity().not_before.to_string(),
         not_after: cert.validity().not_after.to_string(),
         not_after_unix: cert.validity().not_after.timestamp(),
+        sha256: crate::util::sha256_hex(der),
     })
 }
 
@@ -540,6 +545,7 @@ mod tests {
             not_before: String::new(),
             not_after: String::new(),
             not_after_unix: 0,
+            sha256: String::new(),
         }
     }
 

@@ -371,6 +371,7 @@ mod tests {
             started: std::time::UNIX_EPOCH,
             duration: std::time::Duration::from_millis(1500),
             vars: Default::default(),
+            drift: None,
         };
         let html = render_run(&meta, &[a, b, c]).unwrap();
         assert!(!html.contains("<script>alert"), "check names are escaped");

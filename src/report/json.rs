@@ -21,6 +21,14 @@ use crate::suite::template::Secrets;
 /// Largest results file `read` accepts, in bytes (a 1,000-check run is a few MB).
 pub const MAX_RESULTS_BYTES: u64 = 256 * 1024 * 1024;
 
+/// The version of the results document's shape: 1 (no `schema_version` field) before facts;
+/// 2 adds `facts` per check and the optional `drift` section (`--baseline`).
+pub const SCHEMA_VERSION: u32 = 2;
+
+fn schema_v1() -> u32 {
+    1
+}
+
 /// What a document is: one run's results, or a merge of several.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -41,6 +49,9 @@ pub struct Results<A> {
     /// `schemas/merged.schema.json`).
     #[serde(default)]
     pub report: DocKind,
+    /// The version of this document's shape ([`SCHEMA_VERSION`]); absent means 1.
+    #[serde(default = "schema_v1")]
+    pub schema_version: u32,
     /// The netspec version that ran the checks.
     pub netspec_version: String,
     /// Report name: the suite's name, or `netspec` for several suites.
@@ -58,6 +69,10 @@ pub struct Results<A> {
     pub vars: IndexMap<String, IndexMap<String, serde_json::Value>>,
     /// Outcome counts.
     pub totals: Totals,
+    /// What changed since the baseline (`netspec run --baseline BEFORE.json`): the same report
+    /// `netspec diff` writes. Absent without a baseline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<crate::drift::DiffReport>,
     /// Every check, in plan order.
     pub checks: Vec<CheckRecord<A>>,
 }
@@ -103,6 +118,7 @@ pub fn check_text(summary: CheckSummary, r: &CheckResult, secrets: &Secrets) -> 
 pub fn stream(w: &mut dyn std::io::Write, meta: &RunMeta, spool: &Spool, secrets: &Secrets) -> std::io::Result<()> {
     let head = Results::<Attempt> {
         report: DocKind::Run,
+        schema_version: SCHEMA_VERSION,
         netspec_version: env!("CARGO_PKG_VERSION").into(),
         name: secrets.redact(&meta.name),
         vantage: secrets.redact(&meta.vantage),
@@ -110,6 +126,7 @@ pub fn stream(w: &mut dyn std::io::Write, meta: &RunMeta, spool: &Spool, secrets
         duration_ms: (meta.duration.as_secs_f64() * 1_000_000.0).round() / 1000.0,
         vars: redacted_vars(&meta.vars, secrets),
         totals: spool.totals(),
+        drift: meta.drift.clone(),
         checks: Vec::new(),
     };
     let head = serde_json::to_string_pretty(&head).map_err(std::io::Error::other)?;
@@ -215,11 +232,13 @@ mod tests {
             started: std::time::SystemTime::UNIX_EPOCH,
             duration: std::time::Duration::ZERO,
             vars: Default::default(),
+            drift: None,
         };
         let secrets = Secrets::default();
         let js = render(&meta, &[], &secrets).unwrap();
         let whole = Results::<Attempt> {
             report: DocKind::Run,
+            schema_version: SCHEMA_VERSION,
             netspec_version: env!("CARGO_PKG_VERSION").into(),
             name: "n".into(),
             vantage: "v".into(),
@@ -227,6 +246,7 @@ mod tests {
             duration_ms: 0.0,
             vars: Default::default(),
             totals: Totals::default(),
+            drift: None,
             checks: vec![],
         };
         assert_eq!(js, serde_json::to_string_pretty(&whole).unwrap());

@@ -90,6 +90,8 @@ pub struct RunMeta {
     pub duration: Duration,
     /// Each suite's effective variables (suite name → variable → value); redacted when written.
     pub vars: IndexMap<String, IndexMap<String, serde_json::Value>>,
+    /// The comparison with `--baseline`, when one was given.
+    pub drift: Option<crate::drift::DiffReport>,
 }
 
 impl RunMeta {
@@ -273,6 +275,10 @@ pub struct CheckSummary {
     /// Wall time of all attempts.
     #[schemars(with = "crate::util::Millis")]
     pub elapsed: f64,
+    /// What the last attempt saw, reduced to the values `netspec diff` compares (redacted;
+    /// absent for a cancelled check and in files older than schema version 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub facts: Option<crate::facts::Facts>,
 }
 
 /// The addresses an observation resolved the checked name to.
@@ -314,6 +320,7 @@ impl CheckSummary {
             vars: r.vars.iter().map(|(k, v)| (k.clone(), red(v))).collect(),
             insecure: r.insecure,
             elapsed: (r.elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0,
+            facts: crate::facts::of_result(r, secrets),
         }
     }
 }
@@ -422,6 +429,7 @@ pub(crate) mod test_support {
             vars: vec![],
             insecure: false,
             elapsed: 1500.0,
+            facts: None,
         }
     }
 }

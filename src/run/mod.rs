@@ -165,11 +165,20 @@ pub struct RunOptions {
     /// Keep re-running failing checks (with their retry pause and backoff) until they pass or this
     /// much time has passed since the run started (`--retry-timeout`, post-deployment gates).
     pub retry_timeout: Option<Duration>,
+    /// Compare each finished check with a baseline (`--baseline`), failing it on unexpected
+    /// drift when the gate says so ([`crate::drift::Gate`]).
+    pub drift: Option<Arc<crate::drift::Gate>>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { concurrency: DEFAULT_CONCURRENCY, max_waiting: DEFAULT_MAX_WAITING, fail_fast: false, retry_timeout: None }
+        RunOptions {
+            concurrency: DEFAULT_CONCURRENCY,
+            max_waiting: DEFAULT_MAX_WAITING,
+            fail_fast: false,
+            retry_timeout: None,
+            drift: None,
+        }
     }
 }
 
@@ -242,6 +251,7 @@ pub async fn run_each(
         let cancel = cancel.clone();
         let events = events.clone();
         let fail_fast = opts.fail_fast;
+        let drift = opts.drift.clone();
         let waiting = waiting.clone();
         let load = load.clone();
         let task = async move {
@@ -270,14 +280,14 @@ pub async fn run_each(
                                 drop(permit);
                                 let r = work.await;
                                 drop(slot);
-                                return finish(r, fail_fast, &cancel, &events);
+                                return finish(r, fail_fast, drift.as_deref(), &cancel, &events);
                             }
                         }
                     }
                 }
             };
             drop(permit);
-            finish(result, fail_fast, &cancel, &events)
+            finish(result, fail_fast, drift.as_deref(), &cancel, &events)
         };
         let handle = set.spawn(task);
         tasks.insert(handle.id(), position);
@@ -367,7 +377,16 @@ fn collect(
 }
 
 /// A check's end: fail-fast, the event, the shared result.
-fn finish(result: CheckResult, fail_fast: bool, cancel: &CancellationToken, events: &mpsc::UnboundedSender<RunEvent>) -> Arc<CheckResult> {
+fn finish(
+    mut result: CheckResult,
+    fail_fast: bool,
+    drift: Option<&crate::drift::Gate>,
+    cancel: &CancellationToken,
+    events: &mpsc::UnboundedSender<RunEvent>,
+) -> Arc<CheckResult> {
+    if let Some(gate) = drift {
+        gate.judge(&mut result);
+    }
     if fail_fast && matches!(result.outcome, Outcome::Failed | Outcome::Error) {
         cancel.cancel();
     }

@@ -7,6 +7,7 @@ mod authoring;
 mod cli;
 mod common;
 mod deploy;
+mod drift;
 mod faults;
 mod fixtures;
 mod hardening;

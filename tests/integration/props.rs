@@ -123,6 +123,7 @@ fn cert() -> impl Strategy<Value = CertInfo> {
             not_before: nb.clone(),
             not_after: nb,
             not_after_unix,
+            sha256: String::new(),
         },
     )
 }
@@ -437,6 +438,7 @@ proptest! {
             started: SystemTime::UNIX_EPOCH,
             duration: Duration::from_millis(5),
             vars: Default::default(),
+            drift: None,
         };
         let xml = report::junit::render("n", "v", &results, &secrets).map_err(TestCaseError::fail)?;
         prop_assert!(roxmltree::Document::parse(&xml).is_ok(), "JUnit is not well-formed XML:\n{}", xml);
@@ -450,6 +452,7 @@ proptest! {
         // whole document built in memory and redacted value by value.
         let whole = report::json::Results {
             report: report::json::DocKind::Run,
+            schema_version: report::json::SCHEMA_VERSION,
             netspec_version: env!("CARGO_PKG_VERSION").into(),
             name: "n".into(),
             vantage: "v".into(),
@@ -457,6 +460,7 @@ proptest! {
             duration_ms: 5.0,
             vars: Default::default(),
             totals: netspec::run::Totals::of(&results),
+            drift: None,
             checks: results
                 .iter()
                 .map(|r| report::json::CheckRecord { summary: CheckSummary::of(r, &secrets), attempts: r.attempts.clone() })

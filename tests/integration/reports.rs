@@ -336,7 +336,9 @@ fn colour_only_where_allowed_and_exit_zero() {
 
 #[test]
 fn result_schemas_are_current() {
-    for (flag, file) in [("--results", "schemas/results.schema.json"), ("--merged", "schemas/merged.schema.json")] {
+    for (flag, file) in
+        [("--results", "schemas/results.schema.json"), ("--merged", "schemas/merged.schema.json"), ("--diff", "schemas/diff.schema.json")]
+    {
         let out = netspec().args(["schema", flag]).output().unwrap();
         assert!(out.status.success());
         let fresh = String::from_utf8(out.stdout).unwrap();
