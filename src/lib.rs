@@ -19,6 +19,7 @@ pub mod expect;
 pub mod import;
 pub mod loopback;
 pub mod merge;
+pub mod path;
 pub mod probe;
 pub mod reasons;
 pub mod report;
