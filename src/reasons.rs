@@ -90,6 +90,21 @@ pub const REASONS: &[Reason] = &[
         hint: "nothing listens on that port (service stopped, wrong port), or a firewall rejects the connection actively (Windows: TCP error 10061)",
     },
     Reason {
+        code: "tcp.reset_by_middlebox",
+        meaning: "the connection was reset (RST) by a device in front of the server: the RST's TTL says it came from fewer hops away than the path to the server (path diagnosis)",
+        hint: "a firewall or load balancer at the hop the path names rejects the port with a TCP reset (nftables `reject with tcp reset`, a cloud firewall's deny-with-reset): allow the port there; the server may be fine",
+    },
+    Reason {
+        code: "tcp.unreachable",
+        meaning: "a router answered ICMP destination unreachable (host or network) for the connection: not silence",
+        hint: "the router that answered (named by the path trace) has no route to the destination or cannot reach the host (a down VM, a missing route or peering); on IPv4 a firewall's administratively-prohibited answer reads the same without a trace",
+    },
+    Reason {
+        code: "tcp.prohibited",
+        meaning: "the connection is administratively prohibited: a firewall answered ICMP destination unreachable, code administratively prohibited (or a local firewall refused it)",
+        hint: "a firewall rule at the hop the path names rejects the port with ICMP (nftables `reject with icmpx admin-prohibited`, iptables REJECT --reject-with icmp-admin-prohibited): allow the port there",
+    },
+    Reason {
         code: "tcp.no_route",
         meaning: "this machine has no route to the address",
         hint: "the address family or network is not routed from here (an IPv6 answer on an IPv4-only host, a missing VPN or peering route)",
@@ -98,6 +113,11 @@ pub const REASONS: &[Reason] = &[
         code: "tcp.socket",
         meaning: "this machine could not create a socket (the check could not be evaluated)",
         hint: "usually the open-file limit (Too many open files): raise it with `ulimit -n`, or lower `-j`; netspec fits `-j` into the limit at start, so another process may share it",
+    },
+    Reason {
+        code: "path.dropped_after_hop",
+        meaning: "the connection got no answer, and the path trace shows where the SYN dies: after the last hop that answered",
+        hint: "the device at or just after that hop drops the port silently (a firewall or network security group): open the port there; the trace's hop address names the router to look at",
     },
     Reason {
         code: "tls.untrusted",
@@ -237,7 +257,7 @@ mod tests {
         for r in REASONS {
             assert!(seen.insert(r.code), "duplicate {}", r.code);
             let (kind, rest) = r.code.split_once('.').expect("kind.reason");
-            assert!(["dns", "tcp", "tls", "http", "sandbox"].contains(&kind), "{}", r.code);
+            assert!(["dns", "tcp", "tls", "http", "path", "sandbox"].contains(&kind), "{}", r.code);
             assert!(!rest.is_empty() && rest.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{}", r.code);
         }
     }
@@ -260,8 +280,8 @@ mod tests {
     fn every_code_the_probes_emit_is_documented() {
         // Scan the probe and run sources for reason-code literals: each must be in the table.
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let re = regex::Regex::new(r#""((?:dns|tcp|tls|http|sandbox)\.[a-z_]+)""#).unwrap();
-        for f in ["probe/dns.rs", "probe/tcp.rs", "probe/tls.rs", "probe/http.rs", "run/mod.rs"] {
+        let re = regex::Regex::new(r#""((?:dns|tcp|tls|http|path|sandbox)\.[a-z_]+)""#).unwrap();
+        for f in ["probe/dns.rs", "probe/tcp.rs", "probe/tls.rs", "probe/http.rs", "run/mod.rs", "path/mod.rs"] {
             let text = std::fs::read_to_string(root.join(f)).unwrap();
             for c in re.captures_iter(&text) {
                 assert!(lookup(&c[1]).is_some(), "{f} emits `{}`, which src/reasons.rs does not document", &c[1]);

@@ -133,6 +133,11 @@ pub struct RunArgs {
     /// DNS propagation); every attempt is kept and a late pass is reported as flaky.
     #[arg(long, value_name = "DUR", value_parser = parse_duration, help_heading = "Execution")]
     pub retry_timeout: Option<Duration>,
+    /// Path diagnosis (docs/path-diagnosis.md): `auto` traces the path of tcp, tls and http
+    /// connections that failed (where the SYN dies, who sent the reset), `always` every one,
+    /// `off` none. Needs CAP_NET_RAW for TCP probes; without it, UDP probes give the hops.
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = crate::path::PathMode::Auto, env = "NETSPEC_PATH", help_heading = "Execution")]
+    pub path: crate::path::PathMode,
     /// Name of this vantage point, recorded in reports (default: host name).
     #[arg(long, value_name = "NAME", env = "NETSPEC_VANTAGE", help_heading = "Reports")]
     pub vantage: Option<String>,
@@ -466,7 +471,13 @@ fn run_cmd(a: RunArgs) -> i32 {
     let run = execute(
         plan,
         opts,
-        RunOptions { concurrency: a.concurrency, max_waiting: a.max_waiting, fail_fast: a.fail_fast, retry_timeout: a.retry_timeout },
+        RunOptions {
+            concurrency: a.concurrency,
+            max_waiting: a.max_waiting,
+            fail_fast: a.fail_fast,
+            retry_timeout: a.retry_timeout,
+            paths: (a.path != crate::path::PathMode::Off).then(|| Arc::new(crate::path::Traces::new(a.path))),
+        },
         Reports { outputs, verbose: a.verbose, name, vantage },
     );
     let code = rt.block_on(on_worker(run));
@@ -583,6 +594,7 @@ pub async fn execute(plan: Plan, ctx_opts: ContextOptions, mut opts: RunOptions,
     // temporary file: memory does not grow with the results.
     let mut spool = report::spool::Spool::new(reports.outputs.needs(), secrets.clone(), reports.vantage.clone());
     let plan = Arc::new(plan);
+    let paths = opts.paths.clone();
     run::run_each(&plan, ctx, opts, cancel, tx, |r| spool.add(&r)).await;
     // Freed before the summary and the reports, which then reuse its memory.
     drop(plan);
@@ -595,6 +607,10 @@ pub async fn execute(plan: Plan, ctx_opts: ContextOptions, mut opts: RunOptions,
     let _ = console.await;
     let wall = started.elapsed();
     report::console::print_summary(&spool, wall);
+    // Once per run: the path traces' method when it is not the full one.
+    if let Some(note) = paths.as_deref().and_then(crate::path::Traces::notice) {
+        eprintln!("note: {note}");
+    }
     let mut code = if spool.all_passed() { EXIT_OK } else { EXIT_FAILED };
     let meta = report::RunMeta { name: reports.name, vantage: reports.vantage, started: started_at, duration: wall, vars };
     for e in reports.outputs.write(&spool, &meta, &secrets) {

@@ -652,7 +652,9 @@ fn eval_one(e: &Expectation, obs: &Observation, out: &mut Vec<Assertion>) {
                 StateExpect::Open => s == PortState::Open,
                 StateExpect::Closed => s == PortState::Closed,
                 StateExpect::Filtered => s == PortState::Filtered,
-                StateExpect::Blocked => matches!(s, PortState::Closed | PortState::Filtered),
+                StateExpect::Blocked => {
+                    matches!(s, PortState::Closed | PortState::Filtered | PortState::Unreachable | PortState::Prohibited)
+                }
             };
             let passed = !counted.is_empty() && counted.iter().all(|a| ok(a.state));
             let mut observed = String::new();

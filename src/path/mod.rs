@@ -18,6 +18,7 @@
 //! the same destination (26 regions behind one blackhole) share the trace and its result.
 //! Packet parsing is etherparse's; this module is the scheduling, the evidence and the verdict.
 
+pub mod select;
 mod sys;
 pub mod tcp_syn;
 pub mod udp;
@@ -82,7 +83,7 @@ impl Method {
 }
 
 /// One hop that answered ICMP Time Exceeded.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Hop {
     /// Hop number: the probe's TTL (1 = the first router).
     pub hop: u8,
@@ -151,7 +152,7 @@ impl Unreachable {
 }
 
 /// What ended the path: the first (lowest-TTL) probe that was not expired on the way.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Answer {
     /// SYN-ACK: something accepts the connection.
@@ -214,7 +215,7 @@ pub fn origin_hops(arrived_ttl: u8) -> u8 {
 }
 
 /// What the trace says about the failure.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Verdict {
     /// The SYN reached something that accepts it, `hops` away.
@@ -270,7 +271,7 @@ pub enum Verdict {
 }
 
 /// The trace of one destination, shared by every check that failed on it.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PathTrace {
     /// The destination traced (address and the check's port).
     pub destination: SocketAddr,
@@ -317,14 +318,16 @@ impl PathTrace {
         }
         match &self.answer {
             Some(Answer::SynAck { from, probe_ttl, reply_ttl, rtt }) => {
-                out.push(format!("  hop {probe_ttl:>2}  {from:<39} {:.2} ms  SYN-ACK{}", ms(*rtt), ttl_text(*reply_ttl)))
+                out.push(format!("  end     {from:<39} {:.2} ms  SYN-ACK to the TTL {probe_ttl} probe{}", ms(*rtt), ttl_text(*reply_ttl)))
             }
             Some(Answer::Reset { from, probe_ttl, reply_ttl, rtt }) => {
-                out.push(format!("  hop {probe_ttl:>2}  {from:<39} {:.2} ms  RST{}", ms(*rtt), ttl_text(*reply_ttl)))
+                out.push(format!("  end     {from:<39} {:.2} ms  RST to the TTL {probe_ttl} probe{}", ms(*rtt), ttl_text(*reply_ttl)))
             }
-            Some(Answer::Unreachable { from, probe_ttl, meaning, code, rtt }) => {
-                out.push(format!("  hop {probe_ttl:>2}  {from:<39} {:.2} ms  ICMP unreachable: {} (code {code})", ms(*rtt), meaning.text()))
-            }
+            Some(Answer::Unreachable { from, probe_ttl, meaning, code, rtt }) => out.push(format!(
+                "  end     {from:<39} {:.2} ms  ICMP unreachable to the TTL {probe_ttl} probe: {} (code {code})",
+                ms(*rtt),
+                meaning.text()
+            )),
             None => {}
         }
         if let Some(n) = &self.note {
@@ -339,7 +342,7 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn ttl_text(t: Option<u8>) -> String {
-    t.map(|t| format!(" (TTL {t}: sent {} hops away)", origin_hops(t))).unwrap_or_default()
+    t.map(|t| format!(" (arrived with TTL {t}: sent {} away)", hops(origin_hops(t)))).unwrap_or_default()
 }
 
 /// What a tracer collected, before interpretation.
@@ -383,31 +386,41 @@ pub fn analyze(destination: SocketAddr, trace: usize, method: Method, ev: &Evide
             _ => Verdict::ResetByServer { hops: *probe_ttl },
         },
         (Method::TcpSyn, Some(Answer::Unreachable { from, probe_ttl, meaning, code, .. })) => {
-            Verdict::Unreachable { hop: *probe_ttl, address: *from, meaning: *meaning, code: *code }
+            // The router's own hop: where it answered Time Exceeded, else the probe's TTL.
+            let hop = hops.iter().find(|h| h.address == *from).map(|h| h.hop).unwrap_or(*probe_ttl);
+            Verdict::Unreachable { hop, address: *from, meaning: *meaning, code: *code }
         }
     };
-    let summary = summary(&verdict, &answer);
+    let summary = summary(&verdict);
     PathTrace { destination, trace, method, hops, answer, verdict, summary, note: None, elapsed }
 }
 
-fn summary(v: &Verdict, answer: &Option<Answer>) -> String {
+fn hops(n: u8) -> String {
+    if n == 1 { "1 hop".into() } else { format!("{n} hops") }
+}
+
+fn summary(v: &Verdict) -> String {
     match v {
-        Verdict::Reached { hops } => format!("the SYN reaches the server {hops} hop(s) away (SYN-ACK)"),
+        Verdict::Reached { hops: n } => format!("the SYN reaches the server {} away (SYN-ACK)", hops(*n)),
         Verdict::DroppedAfterHop { hop, address } => format!("the SYN dies after hop {hop} ({address})"),
         Verdict::Silent => "no hop answered and nothing answered the SYN: the first hop drops it, or the path sends no ICMP".into(),
         Verdict::ResetByMiddlebox { hop, address, server_at_least } => {
             let at = address.map(|a| format!(" ({a})")).unwrap_or_default();
-            format!("RST from {hop} hop(s) away; the server is at least {server_at_least} hops away: a middlebox at hop {hop}{at} reset it")
+            format!(
+                "RST from {} away; the server is at least {} away: a middlebox at hop {hop}{at} reset it",
+                hops(*hop),
+                hops(*server_at_least)
+            )
         }
-        Verdict::ResetByServer { hops } => format!("reset by the server itself ({hops} hop(s) away)"),
+        Verdict::ResetByServer { hops: n } => format!("reset by the server itself ({} away)", hops(*n)),
         Verdict::Unreachable { hop, address, meaning, code } => {
-            format!("hop {hop} ({address}) answered ICMP destination unreachable: {} (code {code})", meaning.text())
+            format!("the router at hop {hop} ({address}) answered ICMP destination unreachable: {} (code {code})", meaning.text())
         }
         Verdict::HopsOnly { last_hop, destination_at } => {
-            let reach = match (destination_at, last_hop, answer) {
-                (Some(d), _, _) => format!("UDP probes reach the destination at hop {d}"),
-                (None, Some(h), _) => format!("UDP probes die after hop {h}"),
-                (None, None, _) => "no hop answered the UDP probes".into(),
+            let reach = match (destination_at, last_hop) {
+                (Some(d), _) => format!("UDP probes reach the destination at hop {d}"),
+                (None, Some(h)) => format!("UDP probes die after hop {h}"),
+                (None, None) => "no hop answered the UDP probes".into(),
             };
             format!("{reach}; where the TCP SYN dies needs CAP_NET_RAW (TCP SYN probes)")
         }
@@ -418,6 +431,9 @@ fn summary(v: &Verdict, answer: &Option<Answer>) -> String {
 /// The once-per-run notice when no method works.
 pub const NEEDS_CAP_NET_RAW: &str =
     "path diagnosis needs CAP_NET_RAW (run as root, or give the container NET_RAW), or unprivileged UDP probes; neither works here";
+
+/// The once-per-run notice when UDP probes stood in for TCP SYN probes.
+pub const UDP_ONLY: &str = "path traces used UDP probes (no CAP_NET_RAW): they show the hops, not where the TCP SYN dies or who reset it; give netspec CAP_NET_RAW (a container's NET_RAW) for that";
 
 /// Which method this process can use, found by the first trace of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -461,9 +477,15 @@ impl Traces {
         self.next.load(Ordering::Relaxed) - 1
     }
 
-    /// True when a trace was asked for and no method worked (the run says so once).
-    pub fn unavailable(&self) -> bool {
-        self.capability.get() == Some(&Capability::None)
+    /// What the run says once about its traces' method, when it is not TCP SYN probes:
+    /// [`NEEDS_CAP_NET_RAW`] when no method worked, [`UDP_ONLY`] when UDP probes stood in.
+    /// `None` when no trace was taken or TCP SYN probes worked.
+    pub fn notice(&self) -> Option<&'static str> {
+        match self.capability.get()? {
+            Capability::Raw => None,
+            Capability::Udp => Some(UDP_ONLY),
+            Capability::None => Some(NEEDS_CAP_NET_RAW),
+        }
     }
 
     /// The trace of `dest`, taken now (finishing by `deadline`) unless another check of this
@@ -604,7 +626,10 @@ mod tests {
         let t = analyze(dest(), 1, Method::TcpSyn, &ev, MS);
         assert_eq!(t.reason_code(), Some("tcp.prohibited"));
         assert_eq!(t.hops.len(), 2, "hops at or past the end are not path hops");
-        assert!(t.summary.contains("10.16.2.2") && t.summary.contains("code 13"), "{}", t.summary);
+        assert_eq!(
+            t.summary,
+            "the router at hop 2 (10.16.2.2) answered ICMP destination unreachable: administratively prohibited (code 13)"
+        );
         assert_eq!(Unreachable::from_v6(1), Unreachable::AdminProhibited);
         assert_eq!(Unreachable::from_v4(1), Unreachable::Host);
     }

@@ -27,7 +27,7 @@ use tokio::time::{Instant, timeout_at};
 use tokio_rustls::TlsConnector;
 use tokio_util::either::Either;
 
-use super::tcp::{self, PortState};
+use super::tcp;
 use super::tls::Handshake;
 use super::{Failure, ProbeContext, Resolution, dns};
 use crate::suite::plan::{HttpTarget, ProxySpec, ResolverSpec};
@@ -516,11 +516,7 @@ async fn connect_any(
             add(&mut obs.timings.connect_ms, t0.elapsed());
             return Ok((s, addr));
         }
-        let reason = match attempt.state {
-            PortState::Closed => "tcp.closed",
-            PortState::Filtered => "tcp.filtered",
-            _ => "tcp.no_route",
-        };
+        let reason = attempt.state.reason().unwrap_or("tcp.no_route");
         first.get_or_insert(Failure::new(reason, format!("{addr}: {}", attempt.detail)));
         if Instant::now() >= deadline {
             break;

@@ -1,6 +1,8 @@
 //! The TCP probe: a connect to every address of a host, each classified in nmap's port states
 //! (`open`: handshake completed; `closed`: RST / refused; `filtered`: no answer before the
-//! deadline, or ICMP host unreachable). Addresses this host has no route for (for example AAAA
+//! deadline) plus the ICMP answers that are not silence (`unreachable`: ICMP host unreachable,
+//! EHOSTUNREACH; `prohibited`: ICMP administratively prohibited as Linux reports it for IPv6,
+//! EACCES, or a local firewall's EPERM). Addresses this host has no route for (for example AAAA
 //! answers on an IPv4-only machine) are reported as `no_route` and left out of verdicts.
 
 use std::net::{IpAddr, SocketAddr};
@@ -21,10 +23,31 @@ pub enum PortState {
     Open,
     /// The connection was actively refused (RST).
     Closed,
-    /// No answer before the deadline, or ICMP host unreachable.
+    /// No answer before the deadline.
     Filtered,
+    /// A router answered ICMP destination unreachable (host or net; IPv4's administratively
+    /// prohibited too, which Linux reports as EHOSTUNREACH).
+    Unreachable,
+    /// The connection is administratively prohibited: ICMPv6 code 1 (EACCES) or a local
+    /// firewall (EPERM).
+    Prohibited,
     /// This host has no route to the address' family or network; not counted in verdicts.
     NoRoute,
+}
+
+impl PortState {
+    /// The reason code of a connection that ended in this state (`tcp.closed`, …), `None` for
+    /// `open`.
+    pub fn reason(self) -> Option<&'static str> {
+        match self {
+            PortState::Open => None,
+            PortState::Closed => Some("tcp.closed"),
+            PortState::Filtered => Some("tcp.filtered"),
+            PortState::Unreachable => Some("tcp.unreachable"),
+            PortState::Prohibited => Some("tcp.prohibited"),
+            PortState::NoRoute => Some("tcp.no_route"),
+        }
+    }
 }
 
 impl std::fmt::Display for PortState {
@@ -33,6 +56,8 @@ impl std::fmt::Display for PortState {
             PortState::Open => "open",
             PortState::Closed => "closed",
             PortState::Filtered => "filtered",
+            PortState::Unreachable => "unreachable",
+            PortState::Prohibited => "prohibited",
             PortState::NoRoute => "no_route",
         })
     }
@@ -127,7 +152,9 @@ pub async fn connect(ctx: &ProbeContext, addr: SocketAddr, source: Option<IpAddr
             use std::io::ErrorKind as K;
             let state = match e.kind() {
                 K::ConnectionRefused | K::ConnectionReset => PortState::Closed,
-                K::HostUnreachable | K::TimedOut => PortState::Filtered,
+                K::HostUnreachable => PortState::Unreachable,
+                K::PermissionDenied => PortState::Prohibited,
+                K::TimedOut => PortState::Filtered,
                 K::NetworkUnreachable | K::AddrNotAvailable => PortState::NoRoute,
                 _ => PortState::Filtered,
             };

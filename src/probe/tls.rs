@@ -350,11 +350,7 @@ pub(crate) async fn handshake(
     let (attempt, stream) = tcp::connect(ctx, addr, None, deadline).await;
     let mut ep = TlsEndpoint { address: addr, tcp: attempt.state, handshake: None, failure: None, version_probes: Vec::new() };
     let Some(stream) = stream else {
-        let reason = match attempt.state {
-            PortState::Closed => "tcp.closed",
-            PortState::Filtered => "tcp.filtered",
-            _ => "tcp.no_route",
-        };
+        let reason = attempt.state.reason().unwrap_or("tcp.no_route");
         ep.failure = Some(Failure::new(reason, format!("no TCP connection: {}", attempt.detail)));
         return ep;
     };

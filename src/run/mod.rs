@@ -104,6 +104,11 @@ pub struct CheckResult {
     /// TLS certificate verification was off for this check (`insecure: true`); reports flag it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub insecure: bool,
+    /// The path to the destination of the check's connection, traced after the last attempt
+    /// (`--path`, docs/path-diagnosis.md); shared with the other checks of the run that have the
+    /// same destination.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<Box<crate::path::PathTrace>>,
     /// Wall time of all attempts.
     #[serde(with = "crate::util::millis")]
     #[schemars(with = "crate::util::Millis")]
@@ -130,8 +135,17 @@ impl CheckResult {
         }
     }
 
-    /// The probe's reason code of the last attempt's failure, if any (e.g. `tcp.filtered`).
+    /// The reason code of the last attempt's failure, if any (e.g. `tcp.filtered`), refined by
+    /// the path trace when there is one (`path.dropped_after_hop`, `tcp.reset_by_middlebox`,
+    /// `tcp.prohibited`, `tcp.unreachable`).
     pub fn reason_code(&self) -> Option<&'static str> {
+        let code = self.probe_reason_code()?;
+        let connection = matches!(code, "tcp.filtered" | "tcp.closed" | "tcp.unreachable" | "tcp.prohibited");
+        Some(self.path.as_ref().and_then(|p| p.reason_code()).filter(|_| connection).unwrap_or(code))
+    }
+
+    /// The probe's reason code of the last attempt's failure, if any (e.g. `tcp.filtered`).
+    fn probe_reason_code(&self) -> Option<&'static str> {
         let a = self.attempts.last()?;
         if let Some(e) = &a.error {
             return Some(e.reason);
@@ -147,13 +161,12 @@ impl CheckResult {
                 Some("REFUSED") => Some("dns.refused"),
                 _ => None,
             }),
-            Observation::Tcp(t) => t.resolution.failure.as_ref().map(|f| f.reason).or_else(|| {
-                t.counted().find(|x| x.state != probe::PortState::Open).map(|x| match x.state {
-                    probe::PortState::Closed => "tcp.closed",
-                    probe::PortState::Filtered => "tcp.filtered",
-                    _ => "tcp.no_route",
-                })
-            }),
+            Observation::Tcp(t) => t
+                .resolution
+                .failure
+                .as_ref()
+                .map(|f| f.reason)
+                .or_else(|| t.counted().find(|x| x.state != probe::PortState::Open).and_then(|x| x.state.reason())),
             Observation::Tls(t) => t.resolution.failure.as_ref().map(|f| f.reason).or_else(|| {
                 // An `issuer` expectation names the real issuer: failing it on an untrusted chain
                 // means someone else signed it.
@@ -213,11 +226,20 @@ pub struct RunOptions {
     /// Keep re-running failing checks (with their retry pause and backoff) until they pass or this
     /// much time has passed since the run started (`--retry-timeout`, post-deployment gates).
     pub retry_timeout: Option<Duration>,
+    /// The run's path traces (`--path`; `None`: off, the library default). Never used in a
+    /// sandboxed run (the lab's addresses are not where packets go).
+    pub paths: Option<Arc<crate::path::Traces>>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { concurrency: DEFAULT_CONCURRENCY, max_waiting: DEFAULT_MAX_WAITING, fail_fast: false, retry_timeout: None }
+        RunOptions {
+            concurrency: DEFAULT_CONCURRENCY,
+            max_waiting: DEFAULT_MAX_WAITING,
+            fail_fast: false,
+            retry_timeout: None,
+            paths: None,
+        }
     }
 }
 
@@ -256,6 +278,7 @@ pub async fn run_each(
     let sem = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     let waiting = Arc::new(Semaphore::new(opts.max_waiting));
     let retry_until = opts.retry_timeout.map(|d| Instant::now() + d);
+    let paths = opts.paths.clone().filter(|_| ctx.sandbox.is_none());
     let mut set = tokio::task::JoinSet::new();
     let load = Arc::new(Load::default());
     // Stops with the run, also when the caller drops this future early.
@@ -292,8 +315,9 @@ pub async fn run_each(
         let fail_fast = opts.fail_fast;
         let waiting = waiting.clone();
         let load = load.clone();
+        let paths = paths.clone();
         let task = async move {
-            let work = run_check(&plan.checks[position], &ctx, &cancel, retry_until);
+            let work = run_check(&plan.checks[position], &ctx, &cancel, retry_until, paths.as_deref());
             tokio::pin!(work);
             let result = loop {
                 tokio::select! {
@@ -459,6 +483,7 @@ fn base_result(c: &PlannedCheck, outcome: Outcome, attempts: Vec<Attempt>, elaps
         tags: c.tags.clone(),
         vars: c.vars.clone(),
         insecure: matches!(&c.target, crate::suite::plan::Target::Http(h) if h.insecure),
+        path: None,
         elapsed,
     }
 }
@@ -502,7 +527,13 @@ fn local_error(obs: &Observation) -> Option<Failure> {
     }
 }
 
-async fn run_check(c: &PlannedCheck, ctx: &Arc<ProbeContext>, cancel: &CancellationToken, retry_until: Option<Instant>) -> CheckResult {
+async fn run_check(
+    c: &PlannedCheck,
+    ctx: &Arc<ProbeContext>,
+    cancel: &CancellationToken,
+    retry_until: Option<Instant>,
+    paths: Option<&crate::path::Traces>,
+) -> CheckResult {
     let start = Instant::now();
     // Most checks take one attempt: room for exactly one (a Vec's first push would make room for
     // four, 2 KiB per check of a 100,000-check run).
@@ -553,8 +584,21 @@ async fn run_check(c: &PlannedCheck, ctx: &Arc<ProbeContext>, cancel: &Cancellat
         Some(_) => Outcome::Failed,
         None => Outcome::Error,
     };
+    // Path diagnosis: where the failed connection dies (one extra timeout at most, shared with
+    // every check of the run that has the same destination).
+    let dest = match (paths, attempts.last()) {
+        (Some(p), Some(a)) if c.path => crate::path::select::destination(&c.target, &a.observation, outcome == Outcome::Failed, p.mode()),
+        _ => None,
+    };
+    let path = match (paths, dest) {
+        (Some(p), Some(dest)) => tokio::select! {
+            _ = cancel.cancelled() => None,
+            t = Box::pin(p.trace(dest, Instant::now() + c.timeout)) => Some(Box::new((*t).clone())),
+        },
+        _ => None,
+    };
     attempts.shrink_to_fit();
-    base_result(c, outcome, attempts, start.elapsed())
+    CheckResult { path, ..base_result(c, outcome, attempts, start.elapsed()) }
 }
 
 /// Totals of a run.
