@@ -42,8 +42,13 @@ pub async fn trace(dest: SocketAddr, deadline: Instant) -> Result<Evidence, Trac
         if v4 { sock.set_ttl_v4(u32::from(ttl)) } else { sock.set_unicast_hops_v6(u32::from(ttl)) }.map_err(TraceError::Send)?;
         let mut payload = MARK.to_vec();
         payload.push(ttl);
-        // A local error (ECONNREFUSED from an earlier probe's port unreachable) is queued, not fatal.
-        let _ = s.send(&payload);
+        // An earlier probe's ICMP error is pending on the socket (sk_err) and fails the next
+        // send once, which clears it: send again (bounded). Its details stay in the error queue.
+        for _ in 0..4 {
+            if s.send(&payload).is_ok() {
+                break;
+            }
+        }
         sent[ttl as usize] = Some(Instant::now());
     }
     let (time_exceeded, unreachable) = if v4 { (11, 3) } else { (3, 1) };

@@ -60,9 +60,11 @@ ip -n "$SRV" route add 10.16.0.0/16 via 10.16.3.1
 ip -n "$SRV" -6 route add fd16::/16 via fd16:3::1
 for r in "$R1" "$R2"; do
     ip netns exec "$r" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-    # The lab's routers answer every probe: no ICMP rate limit (Linux allows about one error
-    # per second per destination after a burst of 6 by default).
-    ip netns exec "$r" sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0 net.ipv4.icmp_msgs_per_sec=100000
+done
+for ns in "$R1" "$R2" "$SRV"; do
+    # The lab's routers and server answer every probe: no ICMP rate limit (Linux allows about
+    # one error per second per destination after a burst of 6 by default).
+    ip netns exec "$ns" sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0 net.ipv4.icmp_msgs_per_sec=100000
 done
 
 cat >"$ST/nft.conf" <<'EOF'
