@@ -33,6 +33,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{OnceCell, Semaphore};
 use tokio::time::Instant;
 
+use crate::model::Reason;
+
 /// Highest TTL probed: the path must end within this many hops (traceroute's default is 30).
 pub const MAX_HOPS: u8 = 30;
 
@@ -299,13 +301,13 @@ pub struct PathTrace {
 impl PathTrace {
     /// The reason code this trace gives a failed connection, if it refines the probe's:
     /// `path.dropped_after_hop`, `tcp.reset_by_middlebox`, `tcp.prohibited`, `tcp.unreachable`.
-    pub fn reason_code(&self) -> Option<&'static str> {
+    pub fn reason(&self) -> Option<Reason> {
         match &self.verdict {
-            Verdict::DroppedAfterHop { .. } => Some("path.dropped_after_hop"),
-            Verdict::ResetByMiddlebox { .. } => Some("tcp.reset_by_middlebox"),
-            Verdict::ResetByServer { .. } => Some("tcp.closed"),
-            Verdict::Unreachable { meaning: Unreachable::AdminProhibited, .. } => Some("tcp.prohibited"),
-            Verdict::Unreachable { .. } => Some("tcp.unreachable"),
+            Verdict::DroppedAfterHop { .. } => Some(Reason::PathDroppedAfterHop),
+            Verdict::ResetByMiddlebox { .. } => Some(Reason::TcpResetByMiddlebox),
+            Verdict::ResetByServer { .. } => Some(Reason::TcpClosed),
+            Verdict::Unreachable { meaning: Unreachable::AdminProhibited, .. } => Some(Reason::TcpProhibited),
+            Verdict::Unreachable { .. } => Some(Reason::TcpUnreachable),
             Verdict::Reached { .. } | Verdict::Silent | Verdict::HopsOnly { .. } | Verdict::NotTraced => None,
         }
     }
@@ -591,7 +593,7 @@ mod tests {
         assert_eq!(t.verdict, Verdict::DroppedAfterHop { hop: 2, address: ip("10.16.2.2") });
         assert_eq!(t.hops.len(), 2);
         assert_eq!(t.summary, "the SYN dies after hop 2 (10.16.2.2)");
-        assert_eq!(t.reason_code(), Some("path.dropped_after_hop"));
+        assert_eq!(t.reason(), Some(Reason::PathDroppedAfterHop));
     }
 
     #[test]
@@ -602,13 +604,13 @@ mod tests {
         let ev = Evidence { expired: expired.clone(), answers: vec![rst(4, 63), rst(3, 63)] };
         let t = analyze(dest(), 1, Method::TcpSyn, &ev, MS);
         assert_eq!(t.verdict, Verdict::ResetByMiddlebox { hop: 2, address: Some(ip("10.16.2.2")), server_at_least: 3 });
-        assert_eq!(t.reason_code(), Some("tcp.reset_by_middlebox"));
+        assert_eq!(t.reason(), Some(Reason::TcpResetByMiddlebox));
         assert!(t.summary.contains("a middlebox at hop 2 (10.16.2.2) reset it"), "{}", t.summary);
         // TTL 62: sent 3 hops away, where the path ends: the server.
         let ev = Evidence { expired, answers: vec![rst(3, 62)] };
         let t = analyze(dest(), 1, Method::TcpSyn, &ev, MS);
         assert_eq!(t.verdict, Verdict::ResetByServer { hops: 3 });
-        assert_eq!(t.reason_code(), Some("tcp.closed"));
+        assert_eq!(t.reason(), Some(Reason::TcpClosed));
     }
 
     #[test]
@@ -624,7 +626,7 @@ mod tests {
             }],
         };
         let t = analyze(dest(), 1, Method::TcpSyn, &ev, MS);
-        assert_eq!(t.reason_code(), Some("tcp.prohibited"));
+        assert_eq!(t.reason(), Some(Reason::TcpProhibited));
         assert_eq!(t.hops.len(), 2, "hops at or past the end are not path hops");
         assert_eq!(
             t.summary,
@@ -642,7 +644,7 @@ mod tests {
         };
         let t = analyze(dest(), 1, Method::Udp, &ev, MS);
         assert_eq!(t.verdict, Verdict::HopsOnly { last_hop: Some(2), destination_at: Some(3) });
-        assert_eq!(t.reason_code(), None);
+        assert_eq!(t.reason(), None);
         assert!(t.summary.contains("CAP_NET_RAW"));
     }
 

@@ -4,8 +4,9 @@
 use std::net::SocketAddr;
 
 use super::PathMode;
+use crate::model::Reason;
+use crate::plan::Target;
 use crate::probe::{Observation, PortState};
-use crate::suite::plan::Target;
 
 /// Whether a connection in `state` failed in the network (a trace can say where).
 fn failed(state: PortState) -> bool {
@@ -39,10 +40,9 @@ pub fn destination(target: &Target, obs: &Observation, check_failed: bool, mode:
             if h.proxy.is_some() || ht.proxy.is_some() {
                 return None;
             }
-            let connect_failed = h
-                .failure
-                .as_ref()
-                .is_some_and(|f| matches!(f.reason, "tcp.closed" | "tcp.filtered" | "tcp.unreachable" | "tcp.prohibited"));
+            let connect_failed = h.failure.as_ref().is_some_and(|f| {
+                matches!(f.reason, Reason::TcpClosed | Reason::TcpFiltered | Reason::TcpUnreachable | Reason::TcpProhibited)
+            });
             if mode == PathMode::Auto && !connect_failed {
                 return None;
             }

@@ -166,8 +166,8 @@ fn case(r: &CheckResult, vantage: &str, secrets: &Secrets) -> TestCase {
             for a in r.attempts.last().map(|a| a.assertions.as_slice()).unwrap_or(&[]) {
                 text.push_str(&format!("[{}] {}\n", if a.passed { "ok" } else { "FAILED" }, a.message()));
             }
-            if let Some(reason) = r.reason_code().and_then(crate::reasons::lookup) {
-                text.push_str(&format!("reason: {}: {}\nlikely: {}\n", reason.code, reason.meaning, reason.hint));
+            if let Some(reason) = r.verdict_reason() {
+                text.push_str(&format!("reason: {reason}: {}\nlikely: {}\n", reason.meaning(), reason.likely()));
             }
             if let Some(p) = &r.path {
                 text.push_str(&format!("path: {}\n", p.summary));
@@ -333,6 +333,7 @@ mod tests {
             kind: Kind::Tcp,
             target: "tcp h:1".into(),
             resolver: "system".into(),
+            path: None,
             outcome,
             attempts: vec![],
             hint: Some("ask \"netops\"".into()),

@@ -415,6 +415,7 @@ pub(crate) mod test_support {
             kind: Kind::Tcp,
             target: "tcp h:1".into(),
             resolver: "system".into(),
+            path: None,
             outcome,
             reason_code: code.map(str::to_owned),
             reason: None,
