@@ -58,6 +58,7 @@ fn lab() -> Option<Lab> {
 
 struct Run {
     json: Value,
+    html: String,
     stdout: String,
     stderr: String,
     elapsed: Duration,
@@ -68,6 +69,7 @@ struct Run {
 fn run(lab: &Lab, prefix: &[&str], suite: &Path, args: &[&str]) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("results.json");
+    let html = dir.path().join("report.html");
     let started = Instant::now();
     let out = Command::new("ip")
         .args(["netns", "exec", &format!("{}-pc", lab.name)])
@@ -78,6 +80,8 @@ fn run(lab: &Lab, prefix: &[&str], suite: &Path, args: &[&str]) -> Run {
         .args(args)
         .arg("--json")
         .arg(&json)
+        .arg("--html")
+        .arg(&html)
         .output()
         .expect("run netspec");
     let elapsed = started.elapsed();
@@ -85,7 +89,8 @@ fn run(lab: &Lab, prefix: &[&str], suite: &Path, args: &[&str]) -> Run {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(matches!(out.status.code(), Some(0 | 1)), "netspec exited {:?}:\n{stdout}\n{stderr}", out.status.code());
     let text = std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("no JSON report ({e}):\n{stdout}\n{stderr}"));
-    Run { json: serde_json::from_str(&text).unwrap(), stdout, stderr, elapsed }
+    let html = std::fs::read_to_string(&html).unwrap_or_default();
+    Run { json: serde_json::from_str(&text).unwrap(), html, stdout, stderr, elapsed }
 }
 
 fn check<'a>(r: &'a Run, name: &str) -> &'a Value {
@@ -139,8 +144,10 @@ fn assert_verdicts(r: &Run, v6: bool) {
     assert_eq!(closed["reason_code"], "tcp.closed", "{}", ctx());
     assert_eq!(closed["path"]["verdict"], serde_json::json!({ "kind": "reset_by_server", "hops": 3 }));
 
-    // Console and JUnit-facing text carry the same sentence.
+    // The console carries the same sentence; the HTML report draws the trace, the hop that
+    // dropped the SYN marked.
     assert!(r.stdout.contains(&format!("the SYN dies after hop 2 ({r2})")), "{}", ctx());
+    assert!(r.html.contains(&format!("<li class=\"culprit\"><b>hop 2</b><code>{r2}</code>")), "{}", r.html);
     assert!(r.elapsed < SANITY, "took {:?}", r.elapsed);
 }
 
