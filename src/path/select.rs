@@ -52,3 +52,38 @@ pub fn destination(target: &Target, obs: &Observation, check_failed: bool, mode:
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::probe::{Resolution, TcpAttempt, TcpObservation};
+
+    fn tcp(states: &[(&str, PortState)]) -> (Target, Observation) {
+        let attempts = states
+            .iter()
+            .map(|(a, s)| TcpAttempt {
+                address: a.parse().unwrap(),
+                state: *s,
+                connect_time: None,
+                detail: String::new(),
+                reason: s.reason(),
+            })
+            .collect();
+        let resolution = Resolution::literal("h", "system", "10.0.0.1".parse().unwrap());
+        let obs = TcpObservation { resolution, port: 443, attempts, elapsed: Duration::ZERO };
+        (Target::Tcp { host: "h".into(), port: 443, source: None }, Observation::Tcp(obs))
+    }
+
+    #[test]
+    fn auto_traces_the_failed_connection_always_the_first() {
+        let (t, o) = tcp(&[("10.0.0.1:443", PortState::Open), ("10.0.0.2:443", PortState::Filtered)]);
+        assert_eq!(destination(&t, &o, true, PathMode::Auto), Some("10.0.0.2:443".parse().unwrap()));
+        assert_eq!(destination(&t, &o, false, PathMode::Auto), None, "a passing check is not traced in auto");
+        assert_eq!(destination(&t, &o, true, PathMode::Always), Some("10.0.0.1:443".parse().unwrap()));
+        assert_eq!(destination(&t, &o, true, PathMode::Off), None);
+        let (t, o) = tcp(&[("[fd00::1]:443", PortState::NoRoute), ("10.0.0.3:443", PortState::Prohibited)]);
+        assert_eq!(destination(&t, &o, true, PathMode::Auto), Some("10.0.0.3:443".parse().unwrap()), "no_route is not a network answer");
+    }
+}

@@ -59,6 +59,7 @@ fn lab() -> Option<Lab> {
 struct Run {
     json: Value,
     html: String,
+    junit: String,
     stdout: String,
     stderr: String,
     elapsed: Duration,
@@ -70,6 +71,7 @@ fn run(lab: &Lab, prefix: &[&str], suite: &Path, args: &[&str]) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("results.json");
     let html = dir.path().join("report.html");
+    let junit = dir.path().join("junit.xml");
     let started = Instant::now();
     let out = Command::new("ip")
         .args(["netns", "exec", &format!("{}-pc", lab.name)])
@@ -82,6 +84,8 @@ fn run(lab: &Lab, prefix: &[&str], suite: &Path, args: &[&str]) -> Run {
         .arg(&json)
         .arg("--html")
         .arg(&html)
+        .arg("--junit")
+        .arg(&junit)
         .output()
         .expect("run netspec");
     let elapsed = started.elapsed();
@@ -90,7 +94,8 @@ fn run(lab: &Lab, prefix: &[&str], suite: &Path, args: &[&str]) -> Run {
     assert!(matches!(out.status.code(), Some(0 | 1)), "netspec exited {:?}:\n{stdout}\n{stderr}", out.status.code());
     let text = std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("no JSON report ({e}):\n{stdout}\n{stderr}"));
     let html = std::fs::read_to_string(&html).unwrap_or_default();
-    Run { json: serde_json::from_str(&text).unwrap(), html, stdout, stderr, elapsed }
+    let junit = std::fs::read_to_string(&junit).unwrap_or_default();
+    Run { json: serde_json::from_str(&text).unwrap(), html, junit, stdout, stderr, elapsed }
 }
 
 fn check<'a>(r: &'a Run, name: &str) -> &'a Value {
@@ -147,6 +152,8 @@ fn assert_verdicts(r: &Run, v6: bool) {
     // The console carries the same sentence; the HTML report draws the trace, the hop that
     // dropped the SYN marked.
     assert!(r.stdout.contains(&format!("the SYN dies after hop 2 ({r2})")), "{}", ctx());
+    assert!(r.junit.contains(&format!("path: the SYN dies after hop 2 ({r2})")), "{}", r.junit);
+    assert!(r.junit.contains("type=\"tcp.reset_by_middlebox\""), "{}", r.junit);
     assert!(r.html.contains(&format!("<li class=\"culprit\"><b>hop 2</b><code>{r2}</code>")), "{}", r.html);
     assert!(r.elapsed < SANITY, "took {:?}", r.elapsed);
 }
