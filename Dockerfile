@@ -9,6 +9,13 @@
 #       run /suites --vantage site-a --json /results/site-a.json --junit /results/site-a.xml
 #
 # The results directory must be writable by uid 65532 (or run with --user).
+#
+# Path diagnosis (--path, docs/path-diagnosis.md: where a failed connection dies, who reset it)
+# sends TCP SYN probes on raw sockets, which needs CAP_NET_RAW. Docker and Kubernetes make an
+# added capability effective for root only, so for TCP SYN probes run
+#   docker run --user 0 --cap-drop ALL --cap-add NET_RAW ...
+# As uid 65532 netspec falls back to unprivileged UDP probes (the hops, not the TCP verdict)
+# and says so once per run; `--path off` turns tracing off.
 
 ARG RUST_VERSION=1.95
 

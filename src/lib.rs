@@ -22,6 +22,7 @@ pub mod import;
 pub mod loopback;
 pub mod merge;
 pub mod model;
+pub mod path;
 pub mod plan;
 pub mod probe;
 pub mod report;

@@ -102,6 +102,9 @@ pub struct PlannedCheck {
     pub tags: Vec<String>,
     /// The matrix values of the instance.
     pub vars: Vec<(String, String)>,
+    /// Whether the path may be traced when the connection fails (the suite's `path`, default
+    /// true; `--path` decides when).
+    pub path: bool,
 }
 
 /// The expanded, validated checks of one or more suites.
@@ -490,6 +493,7 @@ fn plan_suite(
                 tags: sc.tags.clone(),
                 resolver: scen_resolver,
                 seen: HashSet::new(),
+                path: sc.path.unwrap_or(true),
             };
             for c in &sc.checks {
                 let Some(name) = cx.render(&c.name, &scope) else {
@@ -525,6 +529,8 @@ struct Instance {
     tags: Vec<String>,
     resolver: Arc<ResolverSpec>,
     seen: HashSet<String>,
+    /// The scenario's `path` (or a `use` site's, while its template expands).
+    path: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -606,6 +612,8 @@ fn expand_template(
     }
     // The template's checks are located in the file that defines it.
     let saved = std::mem::replace(&mut cx.origin, torigin);
+    let saved_path = inst.path;
+    inst.path = c.path.unwrap_or(inst.path);
     for tc in &tmpl.checks {
         if tc.use_template.is_some() {
             cx.err(tc.name.line, tc.name.column, "a template's checks cannot use other templates", None);
@@ -616,6 +624,7 @@ fn expand_template(
         tags.extend(tc.tags.iter().cloned());
         plan_check(cx, st, inst, tc, format!("{use_name}: {tc_name}"), &tags, &tscope, inputs, out);
     }
+    inst.path = saved_path;
     cx.origin = saved;
 }
 
@@ -737,6 +746,7 @@ fn plan_check(
         hint,
         tags,
         vars: inst.combo.clone(),
+        path: c.path.unwrap_or(inst.path),
     });
 }
 

@@ -12,6 +12,13 @@ pub mod millis {
     pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_f64((d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0)
     }
+
+    /// Serde `deserialize_with` for milliseconds (f64) → `Duration` (negative or non-finite
+    /// values are errors).
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let ms = <f64 as serde::Deserialize>::deserialize(d)?;
+        Duration::try_from_secs_f64(ms / 1000.0).map_err(serde::de::Error::custom)
+    }
 }
 
 /// JSON Schema stand-in for a `Duration` serialized by [`millis`]: used as

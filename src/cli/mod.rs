@@ -136,6 +136,11 @@ pub struct RunArgs {
     /// DNS propagation); every attempt is kept and a late pass is reported as flaky.
     #[arg(long, value_name = "DUR", value_parser = parse_duration, help_heading = "Execution")]
     pub retry_timeout: Option<Duration>,
+    /// Path diagnosis (docs/path-diagnosis.md): `auto` traces the path of tcp, tls and http
+    /// connections that failed (where the SYN dies, who sent the reset), `always` every one,
+    /// `off` none. Needs CAP_NET_RAW for TCP probes; without it, UDP probes give the hops.
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = crate::path::PathMode::Auto, env = "NETSPEC_PATH", help_heading = "Execution")]
+    pub path: crate::path::PathMode,
     /// Name of this vantage point, recorded in reports (default: host name).
     #[arg(long, value_name = "NAME", env = "NETSPEC_VANTAGE", help_heading = "Reports")]
     pub vantage: Option<String>,
@@ -559,6 +564,7 @@ fn run_cmd(a: RunArgs) -> i32 {
             fail_fast: a.fail_fast,
             retry_timeout: a.retry_timeout,
             drift,
+            paths: (a.path != crate::path::PathMode::Off).then(|| Arc::new(crate::path::Traces::new(a.path))),
         },
         Reports { outputs, verbose: a.verbose, name, vantage },
     );
@@ -730,6 +736,7 @@ pub async fn execute(plan: Plan, ctx_opts: ContextOptions, mut opts: RunOptions,
     // temporary file: memory does not grow with the results.
     let mut spool = report::spool::Spool::new(reports.outputs.needs(), secrets.clone(), reports.vantage.clone());
     let plan = Arc::new(plan);
+    let paths = opts.paths.clone();
     run::run_each(&plan, ctx, opts, cancel, tx, |r| spool.add(&r)).await;
     // Freed before the summary and the reports, which then reuse its memory.
     drop(plan);
@@ -742,6 +749,10 @@ pub async fn execute(plan: Plan, ctx_opts: ContextOptions, mut opts: RunOptions,
     let _ = console.await;
     let wall = started.elapsed();
     report::console::print_summary(&spool, wall);
+    // Once per run: the path traces' method when it is not the full one.
+    if let Some(note) = paths.as_deref().and_then(crate::path::Traces::notice) {
+        eprintln!("note: {note}");
+    }
     let mut code = if spool.all_passed() { EXIT_OK } else { EXIT_FAILED };
     let drift = gate.map(|g| {
         let file = reports.outputs.json.as_ref().map_or_else(|| "(this run)".to_owned(), |p| p.display().to_string());

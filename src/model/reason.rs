@@ -125,6 +125,12 @@ reasons! {
     /// ICMP administratively prohibited, or a local firewall.
     TcpProhibited = "tcp.prohibited", "the connection was administratively prohibited (ICMP admin-prohibited, or a local firewall: EACCES/EPERM)",
         "a firewall rejects the connection with an ICMP error (nftables/iptables `reject with icmp admin-prohibited`), or this machine's own firewall forbids it";
+    /// A RST from closer than the server (path diagnosis).
+    TcpResetByMiddlebox = "tcp.reset_by_middlebox", "the connection was reset (RST) by a device in front of the server: the RST's TTL says it came from fewer hops away than the path to the server (path diagnosis)",
+        "a firewall or load balancer at the hop the path names rejects the port with a TCP reset (nftables `reject with tcp reset`, a cloud firewall's deny-with-reset): allow the port there; the server may be fine";
+    /// Silence, and the path trace shows the last hop that answered.
+    PathDroppedAfterHop = "path.dropped_after_hop", "the connection got no answer, and the path trace shows where the SYN dies: after the last hop that answered",
+        "the device at or just after that hop drops the port silently (a firewall or network security group): open the port there; the trace names the hop's address";
     /// No route from this machine.
     TcpNoRoute = "tcp.no_route", "this machine has no route to the address",
         "the address family or network is not routed from here (an IPv6 answer on an IPv4-only host, a missing VPN or peering route)";
@@ -346,7 +352,7 @@ mod tests {
         for r in Reason::ALL {
             assert!(seen.insert(r.as_str()), "duplicate {}", r.as_str());
             let (kind, rest) = r.as_str().split_once('.').expect("kind.reason");
-            assert!(["dns", "tcp", "tls", "http", "drift", "time", "sandbox"].contains(&kind), "{r}");
+            assert!(["dns", "tcp", "tls", "http", "drift", "time", "path", "sandbox"].contains(&kind), "{r}");
             assert!(!rest.is_empty() && rest.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{r}");
             assert_eq!(Reason::from_code(r.as_str()), Some(*r));
             assert!(!r.meaning().is_empty() && !r.likely().is_empty(), "{r}");

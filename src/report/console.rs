@@ -96,6 +96,11 @@ pub fn explain(r: &CheckResult, secrets: &Secrets) -> String {
             out.push_str(&format!("  | {l}\n"));
         }
     }
+    if let Some(p) = &r.path {
+        for l in p.describe().iter().take(3 + crate::path::MAX_HOPS as usize) {
+            out.push_str(&format!("  | {l}\n"));
+        }
+    }
     if r.attempts.len() > 1 {
         out.push_str(&format!("  attempts: {}\n", r.attempts.len()));
     }

@@ -84,6 +84,58 @@ struct Detail {
     observed: Vec<String>,
     hint: Option<String>,
     search: String,
+    /// The path trace as a row of boxes, when there is one.
+    path: Option<PathPicture>,
+}
+
+/// A path trace drawn as a row of boxes: this machine, each hop that answered, and how the
+/// path ends (docs/path-diagnosis.md).
+#[derive(Serialize)]
+struct PathPicture {
+    summary: String,
+    method: &'static str,
+    nodes: Vec<PathNode>,
+}
+
+#[derive(Serialize)]
+struct PathNode {
+    /// `you`, `hop 2`, `end`.
+    label: String,
+    address: String,
+    /// RTT or what answered.
+    note: String,
+    /// CSS class: `you`, `hop`, `culprit` (the device the verdict names), `lost`, `end`.
+    class: &'static str,
+}
+
+fn path_picture(p: &crate::path::PathTrace) -> PathPicture {
+    use crate::path::{Answer, Verdict};
+    let culprit = match &p.verdict {
+        Verdict::DroppedAfterHop { address, .. } => Some(*address),
+        Verdict::ResetByMiddlebox { address, .. } => *address,
+        Verdict::Unreachable { address, .. } => Some(*address),
+        Verdict::Reached { .. } | Verdict::Silent | Verdict::ResetByServer { .. } | Verdict::HopsOnly { .. } | Verdict::NotTraced => None,
+    };
+    let ms = |d: std::time::Duration| format!("{:.2} ms", d.as_secs_f64() * 1000.0);
+    let mut nodes = vec![PathNode { label: "you".into(), address: String::new(), note: String::new(), class: "you" }];
+    for h in &p.hops {
+        let class = if Some(h.address) == culprit { "culprit" } else { "hop" };
+        nodes.push(PathNode { label: format!("hop {}", h.hop), address: h.address.to_string(), note: ms(h.rtt), class });
+    }
+    let end = match &p.answer {
+        Some(Answer::SynAck { from, rtt, .. }) => Some((from.to_string(), format!("SYN-ACK {}", ms(*rtt)), "end")),
+        Some(Answer::Reset { from, reply_ttl, .. }) => {
+            let ttl = reply_ttl.map(|t| format!(" (TTL {t})")).unwrap_or_default();
+            Some((from.to_string(), format!("RST{ttl}"), if culprit.is_some() { "lost" } else { "end" }))
+        }
+        Some(Answer::Unreachable { code, .. }) => Some((String::new(), format!("ICMP unreachable, code {code}"), "lost")),
+        None if matches!(p.verdict, Verdict::DroppedAfterHop { .. } | Verdict::Silent) => Some((String::new(), "no answer".into(), "lost")),
+        None => None,
+    };
+    if let Some((address, note, class)) = end {
+        nodes.push(PathNode { label: "end".into(), address, note, class });
+    }
+    PathPicture { summary: p.summary.clone(), method: p.method.as_str(), nodes }
 }
 
 #[derive(Serialize)]
@@ -165,6 +217,7 @@ fn detail(s: &CheckSummary, vantage: Option<&str>, anchor: String) -> Detail {
         observed: s.observed.clone(),
         hint: s.hint.clone(),
         search: search.to_lowercase(),
+        path: s.path.as_ref().map(path_picture),
     }
 }
 

@@ -169,6 +169,9 @@ fn case(r: &CheckResult, vantage: &str, secrets: &Secrets) -> TestCase {
             if let Some(reason) = r.verdict_reason() {
                 text.push_str(&format!("reason: {reason}: {}\nlikely: {}\n", reason.meaning(), reason.likely()));
             }
+            if let Some(p) = &r.path {
+                text.push_str(&format!("path: {}\n", p.summary));
+            }
             if let Some(h) = &r.hint {
                 text.push_str(&format!("hint: {h}\n"));
             }
@@ -205,6 +208,10 @@ fn case(r: &CheckResult, vantage: &str, secrets: &Secrets) -> TestCase {
             out.push_str(&l);
             out.push('\n');
         }
+    }
+    for l in r.path.iter().flat_map(|p| p.describe()) {
+        out.push_str(&l);
+        out.push('\n');
     }
     if !out.is_empty() {
         tc.set_system_out(red(&out));
@@ -326,6 +333,7 @@ mod tests {
             kind: Kind::Tcp,
             target: "tcp h:1".into(),
             resolver: "system".into(),
+            path: None,
             outcome,
             attempts: vec![],
             hint: Some("ask \"netops\"".into()),

@@ -272,6 +272,9 @@ pub struct CheckSummary {
     /// not trust. Absent when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub insecure: bool,
+    /// The path traced to the check's destination (`--path`), when one was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<crate::path::PathTrace>,
     /// Wall time of all attempts.
     #[schemars(with = "crate::util::Millis")]
     pub elapsed: f64,
@@ -319,6 +322,7 @@ impl CheckSummary {
             tags: r.tags.clone(),
             vars: r.vars.iter().map(|(k, v)| (k.clone(), red(v))).collect(),
             insecure: r.insecure,
+            path: r.path.as_deref().cloned(),
             elapsed: (r.elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0,
             facts: crate::facts::of_result(r, secrets),
         }
@@ -418,6 +422,7 @@ pub(crate) mod test_support {
             kind: Kind::Tcp,
             target: "tcp h:1".into(),
             resolver: "system".into(),
+            path: None,
             outcome,
             reason_code: code.map(str::to_owned),
             reason: None,

@@ -355,6 +355,7 @@ mod tests {
             kind: Kind::Tcp,
             target: "tcp h:1".into(),
             resolver: "system".into(),
+            path: None,
             outcome,
             attempts: vec![],
             hint: None,

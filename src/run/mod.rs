@@ -101,6 +101,11 @@ pub struct CheckResult {
     /// TLS certificate verification was off for this check (`insecure: true`); reports flag it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub insecure: bool,
+    /// The path to the destination of the check's connection, traced after the last attempt
+    /// (`--path`, docs/path-diagnosis.md); shared with the other checks of the run that have the
+    /// same destination.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<Box<crate::path::PathTrace>>,
     /// Wall time of all attempts.
     #[serde(with = "crate::util::millis")]
     #[schemars(with = "crate::util::Millis")]
@@ -130,8 +135,12 @@ impl CheckResult {
     /// The reason of the last attempt's verdict (e.g. `tcp.filtered`): always one for a failed
     /// or errored check; for a passed one, only where it names the observed condition the
     /// expectation accepted (a `blocked` port seen `tcp.filtered`).
+    /// A connection's reason is refined by the path trace when there is one
+    /// (`path.dropped_after_hop`, `tcp.reset_by_middlebox`, `tcp.prohibited`, `tcp.unreachable`).
     pub fn verdict_reason(&self) -> Option<Reason> {
-        self.attempts.last().and_then(|a| a.verdict().1)
+        let r = self.attempts.last().and_then(|a| a.verdict().1)?;
+        let connection = matches!(r, Reason::TcpFiltered | Reason::TcpClosed | Reason::TcpUnreachable | Reason::TcpProhibited);
+        Some(self.path.as_ref().and_then(|p| p.reason()).filter(|_| connection).unwrap_or(r))
     }
 
     /// The stable code of [`CheckResult::verdict_reason`], e.g. `tcp.filtered`.
@@ -168,6 +177,9 @@ pub struct RunOptions {
     /// Compare each finished check with a baseline (`--baseline`), failing it on unexpected
     /// drift when the gate says so ([`crate::drift::Gate`]).
     pub drift: Option<Arc<crate::drift::Gate>>,
+    /// The run's path traces (`--path`; `None`: off, the library default). Never used in a
+    /// sandboxed run (the lab's addresses are not where packets go).
+    pub paths: Option<Arc<crate::path::Traces>>,
 }
 
 impl Default for RunOptions {
@@ -178,6 +190,7 @@ impl Default for RunOptions {
             fail_fast: false,
             retry_timeout: None,
             drift: None,
+            paths: None,
         }
     }
 }
@@ -217,6 +230,7 @@ pub async fn run_each(
     let sem = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     let waiting = Arc::new(Semaphore::new(opts.max_waiting));
     let retry_until = opts.retry_timeout.map(|d| Instant::now() + d);
+    let paths = opts.paths.clone().filter(|_| ctx.sandbox.is_none());
     let mut set = tokio::task::JoinSet::new();
     let load = Arc::new(Load::default());
     // Stops with the run, also when the caller drops this future early.
@@ -254,8 +268,9 @@ pub async fn run_each(
         let drift = opts.drift.clone();
         let waiting = waiting.clone();
         let load = load.clone();
+        let paths = paths.clone();
         let task = async move {
-            let work = run_check(&plan.checks[position], &ctx, &cancel, retry_until);
+            let work = run_check(&plan.checks[position], &ctx, &cancel, retry_until, paths.as_deref());
             tokio::pin!(work);
             let result = loop {
                 tokio::select! {
@@ -430,6 +445,7 @@ fn base_result(c: &PlannedCheck, outcome: Outcome, attempts: Vec<Attempt>, elaps
         tags: c.tags.clone(),
         vars: c.vars.clone(),
         insecure: matches!(&c.target, crate::plan::Target::Http(h) if h.insecure),
+        path: None,
         elapsed,
     }
 }
@@ -451,7 +467,13 @@ fn local_error(obs: &Observation) -> Option<Failure> {
     }
 }
 
-async fn run_check(c: &PlannedCheck, ctx: &Arc<ProbeContext>, cancel: &CancellationToken, retry_until: Option<Instant>) -> CheckResult {
+async fn run_check(
+    c: &PlannedCheck,
+    ctx: &Arc<ProbeContext>,
+    cancel: &CancellationToken,
+    retry_until: Option<Instant>,
+    paths: Option<&crate::path::Traces>,
+) -> CheckResult {
     let start = Instant::now();
     // Most checks take one attempt: room for exactly one (a Vec's first push would make room for
     // four, 2 KiB per check of a 100,000-check run).
@@ -501,8 +523,21 @@ async fn run_check(c: &PlannedCheck, ctx: &Arc<ProbeContext>, cancel: &Cancellat
         Some(Verdict::Fail) => Outcome::Failed,
         Some(Verdict::Error) | None => Outcome::Error,
     };
+    // Path diagnosis: where the failed connection dies (one extra timeout at most, shared with
+    // every check of the run that has the same destination).
+    let dest = match (paths, attempts.last()) {
+        (Some(p), Some(a)) if c.path => crate::path::select::destination(&c.target, &a.observation, outcome == Outcome::Failed, p.mode()),
+        _ => None,
+    };
+    let path = match (paths, dest) {
+        (Some(p), Some(dest)) => tokio::select! {
+            _ = cancel.cancelled() => None,
+            t = Box::pin(p.trace(dest, Instant::now() + c.timeout)) => Some(Box::new((*t).clone())),
+        },
+        _ => None,
+    };
     attempts.shrink_to_fit();
-    base_result(c, outcome, attempts, start.elapsed())
+    CheckResult { path, ..base_result(c, outcome, attempts, start.elapsed()) }
 }
 
 /// Totals of a run.
@@ -548,7 +583,7 @@ mod tests {
         let plan = crate::plan::plan(&[loaded], &Default::default()).unwrap();
         let ctx = Arc::new(ProbeContext::new(Default::default()));
         let cancel = CancellationToken::new();
-        let f = run_check(&plan.checks[0], &ctx, &cancel, None);
+        let f = run_check(&plan.checks[0], &ctx, &cancel, None, None);
         let size = std::mem::size_of_val(&f);
         assert!(size <= 1024, "run_check's future grew to {size} bytes: box the new probe's future");
     }

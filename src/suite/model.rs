@@ -353,6 +353,10 @@ pub struct Scenario {
     /// Default resolver of the scenario's checks (`system` when absent); templatable.
     #[serde(default)]
     pub resolver: Option<Text>,
+    /// `false`: never trace the path of this scenario's connections (`--path`,
+    /// docs/path-diagnosis.md); a check's own `path` wins.
+    #[serde(default)]
+    pub path: Option<bool>,
     /// The checks, in report order.
     pub checks: Vec<Check>,
 }
@@ -399,6 +403,10 @@ pub struct Check {
     /// Retry policy (overrides `defaults.retry`).
     #[serde(default)]
     pub retry: Option<Retry>,
+    /// `false`: never trace the path of this check's connection when it fails (`--path`,
+    /// docs/path-diagnosis.md); on a `use`, applies to every check of the template.
+    #[serde(default)]
+    pub path: Option<bool>,
 }
 
 /// `dns:` — ask one resolver one question.

@@ -13,6 +13,7 @@ mod fixtures;
 mod hardening;
 mod lab;
 mod merge;
+mod path;
 mod probes;
 mod props;
 mod reports;

@@ -419,6 +419,7 @@ fn result_strategy() -> impl Strategy<Value = (Vec<CheckResult>, String)> {
                         tags: vec!["t".into()],
                         vars: vec![("region".into(), plant(&target, &secret, at[2]))],
                         insecure,
+                        path: None,
                         elapsed: Duration::from_millis(12),
                     }
                 })
