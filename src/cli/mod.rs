@@ -70,14 +70,17 @@ pub struct PlanArgs {
     /// Read variables from a YAML mapping; repeatable, later files win.
     #[arg(long = "vars-file", value_name = "FILE", help_heading = "Variables")]
     pub vars_files: Vec<PathBuf>,
-    /// Replace a matrix axis: `region=eastus,westus2`; repeatable.
+    /// Replace a matrix axis: `region=eastus,westus2`; repeatable. An axis no suite has is an
+    /// error (exit 2).
     #[arg(long = "matrix", value_name = "NAME=V1,V2", help_heading = "Variables")]
     pub matrix: Vec<String>,
-    /// Keep only checks with this tag (scenario tags count); repeatable.
+    /// Keep only checks with this tag (scenario tags count); repeatable. A tag no check has is an
+    /// error (exit 2), as is a selection that leaves no check.
     #[arg(long = "tag", value_name = "TAG", help_heading = "Selection")]
     pub tags: Vec<String>,
-    /// Keep only scenario instances whose name matches this glob; repeatable.
-    #[arg(long = "scenario", value_name = "GLOB", help_heading = "Selection")]
+    /// Keep only scenario instances matching this: a glob (`*`, `?`), else the exact name, else
+    /// names it begins (`arc-sql` keeps `arc-sql eastus`); repeatable.
+    #[arg(long = "scenario", value_name = "NAME|GLOB", help_heading = "Selection")]
     pub scenarios: Vec<String>,
     /// Keep only checks whose name or id (`suite/scenario/check`) matches this glob; repeatable.
     #[arg(long = "check", value_name = "GLOB", help_heading = "Selection")]

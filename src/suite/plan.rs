@@ -246,7 +246,30 @@ pub struct Plan {
     /// Each suite's effective variables after precedence (suite name → name → value), as
     /// reports record them (the reports redact secrets).
     pub vars: IndexMap<String, IndexMap<String, serde_json::Value>>,
+    /// What the selection flags could have matched (filled while planning).
+    seen: Seen,
 }
+
+/// What `--tag`, `--scenario`, `--check` and `--matrix` could have matched, collected while
+/// planning so that a selection matching nothing is an error naming what there is.
+#[derive(Debug, Default)]
+struct Seen {
+    /// Every tag of every check (scenario tags included), before selection.
+    tags: std::collections::BTreeSet<String>,
+    /// Scenario instance names, in plan order, before selection (at most [`SEEN_LISTED`] kept).
+    scenarios: Vec<String>,
+    /// Scenario instances in all.
+    scenario_count: usize,
+    /// Per `--scenario` glob: whether it matched an instance.
+    scenario_hit: Vec<bool>,
+    /// Per `--check` glob: whether it matched a check's name or id.
+    check_hit: Vec<bool>,
+    /// Matrix axes the suites have (their `matrix` keys and the variables scenario names use).
+    axes: std::collections::BTreeSet<String>,
+}
+
+/// Most scenario names an error about an empty selection lists.
+const SEEN_LISTED: usize = 40;
 
 fn json_to_value(v: &serde_json::Value) -> Value {
     Value::from_serialize(v)
@@ -330,10 +353,99 @@ impl<'i> Planner<'i> {
         if !self.errors.is_empty() {
             return Err(LoadError::many(self.errors));
         }
+        check_selection(self.inputs, &self.out)?;
         // The run holds the plan throughout: no spare capacity (up to half of it after growth).
         self.out.checks.shrink_to_fit();
         Ok(self.out)
     }
+}
+
+/// Whether `pattern` has glob characters (`*`, `?`, `[`, `{`).
+fn is_glob(pattern: &str) -> bool {
+    pattern.contains(['*', '?', '[', '{'])
+}
+
+/// Whether a `--scenario` value selects the instance `name`: a glob when it has glob
+/// characters, otherwise the exact name, or — when `exact_exists` is false (no instance of the
+/// suite has exactly that name) — a prefix of it: `--scenario arc-sql` selects
+/// `arc-sql eastus`, while `--scenario "tls inspection"` selects only that scenario when the
+/// suite also has `tls inspection over https`.
+pub fn selects(pattern: &str, name: &str, exact_exists: bool) -> bool {
+    if is_glob(pattern) {
+        glob_match(pattern, name)
+    } else if exact_exists {
+        name == pattern
+    } else {
+        name.starts_with(pattern)
+    }
+}
+
+/// A selection (`--tag`, `--scenario`, `--check`) that matches no check, or a `--matrix` axis
+/// no suite has, is an error: a gate that tests nothing must not pass.
+///
+/// Errors: [`LoadError::Input`] naming each value that matched nothing, with the tags,
+/// scenarios or axes there are (and a did-you-mean for a close one).
+fn check_selection(inputs: &Inputs, plan: &Plan) -> Result<(), LoadError> {
+    let seen = &plan.seen;
+    let mut errors = Vec::new();
+    for (axis, _) in &inputs.matrix {
+        if !seen.axes.contains(axis) {
+            let known = seen.axes.iter().map(String::as_str).collect::<Vec<_>>();
+            let hint = match did_you_mean(axis, known.iter().copied()) {
+                Some(c) => format!("did you mean `{c}`? The suites' axes: {}", list_or_none(&known)),
+                None => format!("the suites' axes: {}", list_or_none(&known)),
+            };
+            errors.push(LoadError::input(format!("--matrix {axis}: no suite has a matrix axis `{axis}`"), Some(&hint)));
+        }
+    }
+    let tags = seen.tags.iter().map(String::as_str).collect::<Vec<_>>();
+    for t in &inputs.tags {
+        if !seen.tags.contains(t) {
+            let hint = match did_you_mean(t, tags.iter().copied()) {
+                Some(c) => format!("did you mean `{c}`? Tags: {}", list_or_none(&tags)),
+                None => format!("tags: {}", list_or_none(&tags)),
+            };
+            errors.push(LoadError::input(format!("--tag {t} matches no check"), Some(&hint)));
+        }
+    }
+    let scenarios = scenario_list(seen);
+    for (g, hit) in inputs.scenarios.iter().zip(&seen.scenario_hit) {
+        if !hit {
+            let hint = match did_you_mean(g, seen.scenarios.iter().map(String::as_str)) {
+                Some(c) => format!("did you mean `{c}`? Scenarios: {scenarios}"),
+                None => format!("scenarios: {scenarios}"),
+            };
+            errors.push(LoadError::input(format!("--scenario {g} matches no scenario"), Some(&hint)));
+        }
+    }
+    for (g, hit) in inputs.checks.iter().zip(&seen.check_hit) {
+        if !hit {
+            errors.push(LoadError::input(
+                format!("--check {g} matches no check name or id"),
+                Some("`netspec plan` lists the check ids (suite/scenario/check); a value without * or ? matches a name or id exactly"),
+            ));
+        }
+    }
+    if errors.is_empty() && plan.checks.is_empty() && !(inputs.tags.is_empty() && inputs.scenarios.is_empty() && inputs.checks.is_empty()) {
+        errors.push(LoadError::input(
+            "the selection (--tag, --scenario, --check together) matches no check",
+            Some(&format!(
+                "each value matches something, but no check matches all of them; tags: {}; scenarios: {scenarios}",
+                list_or_none(&tags)
+            )),
+        ));
+    }
+    if errors.is_empty() { Ok(()) } else { Err(LoadError::many(errors)) }
+}
+
+fn list_or_none(v: &[&str]) -> String {
+    if v.is_empty() { "(none)".into() } else { v.join(", ") }
+}
+
+fn scenario_list(seen: &Seen) -> String {
+    let shown = seen.scenarios.iter().map(String::as_str).collect::<Vec<_>>();
+    let more = seen.scenario_count.saturating_sub(shown.len());
+    if more > 0 { format!("{} and {more} more", shown.join(", ")) } else { list_or_none(&shown) }
 }
 
 /// Where a definition was written: its file, the file's text (for snippets) and directory
@@ -362,11 +474,16 @@ struct Ctx<'a> {
 }
 
 /// The closest candidate to `word` by Jaro-Winkler similarity, when it is close enough to be a
-/// plausible typo (similarity ≥ 0.8).
+/// plausible typo (similarity ≥ 0.8, or one edit or transposition away for short words such as
+/// `dsn` for `dns`, where Jaro's matching window is too small).
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .map(|c| {
+            let jw = strsim::jaro_winkler(word, c);
+            let one_edit = word.chars().count() >= 3 && strsim::osa_distance(word, c) <= 1;
+            (if one_edit { jw.max(0.8) } else { jw }, c)
+        })
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
@@ -558,9 +675,15 @@ fn plan_suite(
         };
         axes.insert(name.clone(), values);
     }
+    out.seen.axes.extend(axes.keys().cloned());
+    for sc in &s.scenarios {
+        out.seen.axes.extend(tpl.variables(&sc.name.value));
+    }
     for (name, values) in &inputs.matrix {
         axes.insert(name.clone(), values.clone());
     }
+    out.seen.scenario_hit.resize(inputs.scenarios.len(), false);
+    out.seen.check_hit.resize(inputs.checks.len(), false);
 
     let mut st = SuiteState {
         suite_name: suite_name.clone(),
@@ -573,6 +696,38 @@ fn plan_suite(
         default_retry: s.defaults.retry,
     };
 
+    // Every tag there is, whatever the selection (for the error when a `--tag` matches nothing).
+    for sc in &s.scenarios {
+        out.seen.tags.extend(sc.tags.iter().cloned());
+        for c in &sc.checks {
+            out.seen.tags.extend(c.tags.iter().cloned());
+            if let Some((_, t)) = c.use_template.as_ref().and_then(|t| st.defs.templates.get(&t.value)) {
+                out.seen.tags.extend(t.checks.iter().flat_map(|tc| tc.tags.iter().cloned()));
+            }
+        }
+    }
+    // Per `--scenario` value without glob characters: whether an instance has exactly that name
+    // (then it selects only that one, not others it is a prefix of).
+    let mut exact = vec![false; inputs.scenarios.len()];
+    if inputs.scenarios.iter().any(|g| !is_glob(g)) {
+        for sc in &s.scenarios {
+            let used: Vec<String> = tpl.variables(&sc.name.value).into_iter().filter(|v| axes.contains_key(v)).collect();
+            let used: Vec<String> = axes.keys().filter(|k| used.contains(k)).cloned().collect();
+            let count = used.iter().map(|a| axes[a].len()).try_fold(1usize, |acc, n| acc.checked_mul(n)).unwrap_or(usize::MAX);
+            if count > MAX_INSTANCES {
+                continue;
+            }
+            for combo in combinations(&used, &axes) {
+                let mut scope = base_scope.clone();
+                scope.extend(combo.into_iter().map(|(k, v)| (k, Value::from(v))));
+                if let Ok(inst) = tpl.render(&sc.name.value, &scope) {
+                    for (g, e) in inputs.scenarios.iter().zip(exact.iter_mut()) {
+                        *e |= *g == inst;
+                    }
+                }
+            }
+        }
+    }
     let mut seen_instances: HashMap<String, (u32, u32)> = HashMap::new();
     for sc in &s.scenarios {
         let used: Vec<String> = tpl.variables(&sc.name.value).into_iter().filter(|v| axes.contains_key(v)).collect();
@@ -607,7 +762,18 @@ fn plan_suite(
                 );
                 continue;
             }
-            if !inputs.scenarios.is_empty() && !inputs.scenarios.iter().any(|g| glob_match(g, &inst)) {
+            out.seen.scenario_count += 1;
+            if out.seen.scenarios.len() < SEEN_LISTED {
+                out.seen.scenarios.push(inst.clone());
+            }
+            let mut selected = inputs.scenarios.is_empty();
+            for ((g, hit), exact) in inputs.scenarios.iter().zip(out.seen.scenario_hit.iter_mut()).zip(&exact) {
+                if selects(g, &inst, *exact) {
+                    *hit = true;
+                    selected = true;
+                }
+            }
+            if !selected {
                 continue;
             }
             if sc.checks.is_empty() {
@@ -781,11 +947,15 @@ fn plan_check(
     }
     let mut tags: Vec<String> = inst.tags.clone();
     tags.extend(check_tags.iter().cloned());
-    if !inputs.tags.is_empty() && !tags.iter().any(|t| inputs.tags.contains(t)) {
-        return;
-    }
     let id = format!("{}/{}/{name}", st.suite_name, inst.name);
-    if !inputs.checks.is_empty() && !inputs.checks.iter().any(|g| glob_match(g, &name) || glob_match(g, &id)) {
+    let mut check_selected = inputs.checks.is_empty();
+    for (g, hit) in inputs.checks.iter().zip(out.seen.check_hit.iter_mut()) {
+        if glob_match(g, &name) || glob_match(g, &id) {
+            *hit = true;
+            check_selected = true;
+        }
+    }
+    if !check_selected || (!inputs.tags.is_empty() && !tags.iter().any(|t| inputs.tags.contains(t))) {
         return;
     }
     let resolver = match kind_resolver(c) {

@@ -8,6 +8,7 @@ mod cli;
 mod common;
 mod deploy;
 mod faults;
+mod first_hour;
 mod fixtures;
 mod hardening;
 mod lab;
