@@ -18,7 +18,8 @@ use serde::Serialize;
 
 use super::error::LoadError;
 use super::model::{
-    Axis, Check, CheckTemplate, Expect, Protocol, ProxyDef, RecordType, ResolverDef, StringMatcher, SuiteFile, Terms, Text, TlsVersion,
+    Axis, Check, CheckTemplate, Expect, ExpectSpec, Protocol, ProxyDef, RecordType, ResolverDef, StringMatcher, SuiteFile, Terms, Text,
+    TlsVersion, Tpl,
 };
 use super::template::{self, Scope, Secrets, Templater};
 use super::{Loaded, parse_vars_file};
@@ -525,6 +526,72 @@ impl Ctx<'_> {
     }
 }
 
+impl Ctx<'_> {
+    /// Renders every template string in `v`; a rendered string is then read as a YAML scalar,
+    /// so `"{{ port }}"` giving `443` is the number 443 and `"{{ on }}"` giving `true` a boolean.
+    fn render_value(&mut self, v: &serde_json::Value, at: (u32, u32), scope: &Scope) -> Option<serde_json::Value> {
+        use serde_json::Value as J;
+        Some(match v {
+            J::String(s) if template::is_template(s) => {
+                let r = self.render_at(s, at, scope)?;
+                match serde_saphyr::from_str::<J>(&r) {
+                    Ok(J::Null) | Err(_) => J::String(r),
+                    Ok(scalar @ (J::Bool(_) | J::Number(_) | J::String(_))) => scalar,
+                    // A rendered value is one scalar: flow lists and maps are not re-read.
+                    Ok(J::Array(_) | J::Object(_)) => J::String(r),
+                }
+            }
+            J::Array(a) => J::Array(a.iter().map(|x| self.render_value(x, at, scope)).collect::<Option<_>>()?),
+            J::Object(m) => {
+                let mut out = serde_json::Map::new();
+                for (k, x) in m {
+                    out.insert(k.clone(), self.render_value(x, at, scope)?);
+                }
+                J::Object(out)
+            }
+            other => other.clone(),
+        })
+    }
+
+    /// The value of a templatable typed field: as written, or rendered and read as `T`.
+    ///
+    /// Errors (located at the template): the rendered text is not a `T`; `accepts` says what is.
+    fn typed<T: serde::de::DeserializeOwned + Clone>(&mut self, t: &Tpl<T>, accepts: &str, scope: &Scope) -> Option<T> {
+        match t {
+            Tpl::Value(v) => Some(v.clone()),
+            Tpl::Invalid(m) => {
+                self.err(m.line, m.column, m.value.clone(), Some(&format!("write {accepts}")));
+                None
+            }
+            Tpl::Template(w) => {
+                let at = (w.line, w.column);
+                let v = self.render_value(&w.value, at, scope)?;
+                match T::deserialize(&v) {
+                    Ok(x) => Some(x),
+                    Err(e) => {
+                        self.err(at.0, at.1, rendered_type_error(&w.value, &v, &e), Some(&format!("write {accepts}")));
+                        None
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// "`{{ port }}` gives `70000`: invalid value …" for a rendered value that is not of its type.
+fn rendered_type_error(written: &serde_json::Value, rendered: &serde_json::Value, e: &serde_json::Error) -> String {
+    let show = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    format!("`{}` gives `{}`: {e}", show(written), show(rendered))
+}
+
+/// What a port accepts, for messages.
+const PORT_ACCEPTS: &str = "a port number from 1 to 65535";
+/// What a duration accepts, for messages.
+const DUR_ACCEPTS: &str = "a duration such as 500ms, 5s, 2m or 14d";
+
 /// Definitions a suite can use: its own and those of its included libraries, each with the
 /// file it was written in.
 #[derive(Default)]
@@ -1027,6 +1094,13 @@ fn plan_check(
         },
         None => None,
     };
+    let timeout = match &c.timeout {
+        None => None,
+        Some(t) => match cx.typed(t, DUR_ACCEPTS, scope) {
+            Some(d) => Some(d.0),
+            None => return,
+        },
+    };
     let retry = c.retry.or(st.default_retry);
     let attempts = retry.map(|r| r.attempts.max(1)).unwrap_or(1);
     let index = out.checks.len();
@@ -1039,7 +1113,7 @@ fn plan_check(
         target,
         expect,
         resolver,
-        timeout: inputs.timeout.or(c.timeout.map(|d| d.0)).unwrap_or(st.default_timeout),
+        timeout: inputs.timeout.or(timeout).unwrap_or(st.default_timeout),
         attempts,
         retry_delay: retry.map(|r| r.delay.0).unwrap_or(Duration::from_secs(1)),
         retry_backoff: retry.map(|r| r.backoff).filter(|b| b.is_finite() && *b >= 1.0).unwrap_or(1.0),
@@ -1198,7 +1272,8 @@ fn build_target(cx: &mut Ctx, c: &Check, scope: &Scope, base: &Path, st: &mut Su
                 }
             }
         };
-        return Some(Target::Tcp { host, port: t.port.0, source });
+        let port = cx.typed(&t.port, PORT_ACCEPTS, scope)?.0;
+        return Some(Target::Tcp { host, port, source });
     }
     if let Some(t) = &c.tls {
         let host = host_of(cx, &t.host, scope)?;
@@ -1207,7 +1282,8 @@ fn build_target(cx: &mut Ctx, c: &Check, scope: &Scope, base: &Path, st: &mut Su
             None => host.clone(),
         };
         let ca_file = path_of(cx, &t.ca_file)?;
-        return Some(Target::Tls { host, port: t.port.0, sni, ca_file, refuse_versions: Vec::new() });
+        let port = cx.typed(&t.port, PORT_ACCEPTS, scope)?.0;
+        return Some(Target::Tls { host, port, sni, ca_file, refuse_versions: Vec::new() });
     }
     let h = c.http.as_ref()?;
     let raw = cx.render(&h.url, scope)?;
@@ -1450,8 +1526,26 @@ fn render_am(cx: &mut Ctx, m: &super::model::AddressMatcher, at: (u32, u32), sco
     })
 }
 
-fn render_expect(cx: &mut Ctx, e: &Expect, at: (u32, u32), scope: &Scope) -> Option<Expect> {
+fn render_expect(cx: &mut Ctx, spec: &ExpectSpec, at: (u32, u32), scope: &Scope) -> Option<Expect> {
+    if let Some((key, m)) = spec.invalid.first() {
+        cx.err(m.line, m.column, m.value.clone(), Some(&format!("`{}` takes {}", key.name(), key.accepts())));
+        return None;
+    }
+    let e = &spec.typed;
     let mut r = e.clone();
+    for (key, w) in &spec.templated {
+        let wat = (w.line, w.column);
+        let v = cx.render_value(&w.value, wat, scope)?;
+        if let Err(err) = key.set(&mut r, v.clone()) {
+            cx.err(
+                wat.0,
+                wat.1,
+                format!("{}: {}", key.name(), rendered_type_error(&w.value, &v, &err)),
+                Some(&format!("write {}", key.accepts())),
+            );
+            return None;
+        }
+    }
     if let Some(a) = &e.addresses {
         r.addresses = Some(Box::new(render_am(cx, a, at, scope)?));
     }

@@ -103,3 +103,61 @@ fn an_exact_scenario_name_wins_over_the_names_it_is_a_prefix_of() {
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(rows.len(), 2, "{}", stdout(&o));
 }
+
+/// A library template whose typed fields come from parameters and variables.
+const TYPED: &str = "netspec: 1
+name: typed
+vars: { days: 30, code: 204, secure: true }
+templates:
+  svc:
+    params: [host, port]
+    checks:
+      - { name: tcp, tcp: { host: \"{{ host }}\", port: \"{{ port }}\" }, timeout: \"{{ (port | int) // 100 }}s\" }
+      - { name: tls, tls: { host: \"{{ host }}\", port: \"{{ port }}\" }, expect: { trusted: \"{{ secure }}\", expires_in: { min: \"{{ days }}d\" } } }
+      - { name: http, http: { url: \"https://{{ host }}:{{ port }}/\" }, expect: { status: \"{{ code }}\" } }
+scenarios:
+  - name: s
+    checks:
+      - { name: a, use: svc, with: { host: a.test, port: 443 } }
+      - { name: b, use: svc, with: { host: b.test, port: \"8443\" } }
+";
+
+#[test]
+fn template_values_are_rendered_then_read_as_the_fields_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "typed.yaml", TYPED);
+    let o = netspec(&["plan", p.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let targets: Vec<&str> = rows.iter().map(|r| r["target"].as_str().unwrap()).collect();
+    assert_eq!(
+        targets,
+        ["tcp a.test:443", "tls a.test:443", "GET https://a.test/", "tcp b.test:8443", "tls b.test:8443", "GET https://b.test:8443/"]
+    );
+    assert_eq!(rows[0]["timeout_ms"], 4000);
+    assert_eq!(rows[3]["timeout_ms"], 84000);
+    let expect =
+        |i: usize| rows[i]["expect"].as_array().unwrap().iter().map(|e| e.as_str().unwrap().to_owned()).collect::<Vec<_>>().join("; ");
+    assert!(expect(1).contains("30d") || expect(1).contains("30days"), "{}", expect(1));
+    assert!(expect(2).contains("204"), "{}", expect(2));
+}
+
+#[test]
+fn a_rendered_value_of_the_wrong_type_is_located_and_says_what_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("port", "70000", ":8:", "from 1 to 65535"),
+        ("code", "700", ":10:", "a code 100-599"),
+        ("days", "soon", ":9:", "durations such as"),
+        ("secure", "maybe", ":9:", "true or false"),
+    ];
+    for (var, value, pos, accepts) in cases {
+        let text = TYPED.replace("port: 443 }", "port: \"{{ port_a }}\" }").replace("vars: {", "vars: { port_a: 443,");
+        let p = write(dir.path(), "typed.yaml", &text);
+        let var = if var == "port" { "port_a" } else { var };
+        let o = netspec(&["validate", p.to_str().unwrap(), "--var", &format!("{var}={value}")]);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{var}: {e}");
+        assert!(e.contains(&format!("typed.yaml{pos}")) && e.contains(value) && e.contains(accepts), "{var}: {e}");
+    }
+}
