@@ -352,7 +352,7 @@ impl<'i> Planner<'i> {
 
     fn finish(mut self) -> Result<Plan, LoadError> {
         if !self.errors.is_empty() {
-            return Err(LoadError::many(self.errors));
+            return Err(LoadError::many(dedupe(self.errors)));
         }
         check_selection(self.inputs, &self.out)?;
         // The run holds the plan throughout: no spare capacity (up to half of it after growth).
@@ -472,6 +472,9 @@ struct Ctx<'a> {
     origin: Arc<Origin>,
     tpl: &'a Templater,
     errors: Vec<LoadError>,
+    /// Index in `errors` of the first failed include: errors that follow from the missing
+    /// definitions (unknown templates, proxies, resolvers, undefined variables) are then dropped.
+    failed_include: Option<usize>,
 }
 
 /// The closest candidate to `word` by Jaro-Winkler similarity, when it is close enough to be a
@@ -649,7 +652,30 @@ fn include_all(cx: &mut Ctx, origin: &Arc<Origin>, includes: &[Text], stack: &mu
         } else {
             match super::load_library(&path) {
                 Err(e) => {
-                    cx.err(inc.line, inc.column, format!("cannot include {}", inc.value), None);
+                    // One error: the library's own, located in the library, saying where it was
+                    // included from; or, when it cannot be read, the include line with the reason.
+                    let from = format!("included from {}:{}:{}", cx.origin.path.display(), inc.line, inc.column);
+                    let e = match e {
+                        LoadError::Located(mut l) => {
+                            l.hint = Some(match l.hint.take() {
+                                Some(h) => format!("{h}\n  = note: {from}"),
+                                None => from,
+                            });
+                            LoadError::Located(l)
+                        }
+                        other => {
+                            let why = other.read_reason();
+                            LoadError::at(
+                                &cx.origin.path,
+                                Some(&cx.origin.source),
+                                inc.line,
+                                inc.column,
+                                format!("cannot include {}: {why}", inc.value),
+                            )
+                            .with_hint(format!("the path is relative to {}", cx.origin.base.display()))
+                        }
+                    };
+                    cx.failed_include.get_or_insert(cx.errors.len());
                     cx.errors.push(e);
                 }
                 Ok((lib, source)) => {
@@ -675,7 +701,7 @@ fn plan_suite(
 ) -> Result<(), LoadError> {
     let s: &SuiteFile = &l.suite;
     let origin = Origin::of(l);
-    let mut cx = Ctx { origin: origin.clone(), tpl, errors: Vec::new() };
+    let mut cx = Ctx { origin: origin.clone(), tpl, errors: Vec::new(), failed_include: None };
     let base = origin.base.clone();
 
     // Definitions: included libraries first, then the suite's own.
@@ -874,7 +900,74 @@ fn plan_suite(
             }
         }
     }
+    if let Some(at) = cx.failed_include {
+        drop_cascade(&mut cx.errors, at);
+    }
     if cx.errors.is_empty() { Ok(()) } else { Err(LoadError::many(cx.errors)) }
+}
+
+/// Whether an error may only follow from definitions a failed include would have given.
+fn is_cascade(e: &LoadError) -> bool {
+    let m = match e {
+        LoadError::Located(l) => l.message.as_str(),
+        LoadError::Input { message, .. } => message.as_str(),
+        LoadError::Read { .. } | LoadError::Many(_) => return false,
+    };
+    ["unknown template `", "unknown proxy `", "unknown resolver `", "undefined variable `"].iter().any(|p| m.starts_with(p))
+        || (m.starts_with("template `") && m.contains("` needs parameter"))
+        || m.contains(", which is not defined")
+}
+
+/// Drops the errors after a failed include (at index `at`) that follow from it, and says how
+/// many on the include's error.
+fn drop_cascade(errors: &mut Vec<LoadError>, at: usize) {
+    let before = errors.len();
+    let mut i = 0;
+    errors.retain(|e| {
+        let keep = i <= at || !is_cascade(e);
+        i += 1;
+        keep
+    });
+    let dropped = before - errors.len();
+    if dropped > 0
+        && let Some(LoadError::Located(l)) = errors.get_mut(at)
+    {
+        let note = format!("{dropped} error(s) about unknown templates, proxies, resolvers or variables that follow from it are not shown");
+        l.hint = Some(match l.hint.take() {
+            Some(h) => format!("{h}\n  = note: {note}"),
+            None => format!("fix this include first; {note}"),
+        });
+    }
+}
+
+/// One error per source location and message: the same mistake in a scenario that expands over a matrix
+/// (or a template used many times) is reported once, saying how many instances it affects.
+fn dedupe(errors: Vec<LoadError>) -> Vec<LoadError> {
+    let mut out: Vec<LoadError> = Vec::new();
+    let mut counts: Vec<usize> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for e in errors {
+        let key = match &e {
+            LoadError::Located(l) if l.line > 0 => format!("{}\0{}\0{}\0{}", l.path.display(), l.line, l.column, l.message),
+            other => other.to_string(),
+        };
+        match index.get(&key) {
+            Some(&i) => counts[i] += 1,
+            None => {
+                index.insert(key, out.len());
+                out.push(e);
+                counts.push(1);
+            }
+        }
+    }
+    for (e, n) in out.iter_mut().zip(counts) {
+        if n > 1
+            && let LoadError::Located(l) = e
+        {
+            l.message = format!("{} (in {n} instances: matrix values or template uses)", l.message);
+        }
+    }
+    out
 }
 
 /// Per-suite planning state.

@@ -161,3 +161,71 @@ fn a_rendered_value_of_the_wrong_type_is_located_and_says_what_is_accepted() {
         assert!(e.contains(&format!("typed.yaml{pos}")) && e.contains(value) && e.contains(accepts), "{var}: {e}");
     }
 }
+
+/// Seven regions, each using a library's template, proxy and resolver.
+fn seven_regions(dir: &Path, include: &str, resolver: &str) -> String {
+    let text = format!(
+        "netspec: 1
+name: regions
+include: [{include}]
+matrix:
+  region: [r1, r2, r3, r4, r5, r6, r7]
+scenarios:
+  - name: \"svc {{{{ region }}}}\"
+    resolver: {resolver}
+    checks:
+      - {{ name: web, use: web, with: {{ host: \"{{{{ region }}}}.test\" }} }}
+      - {{ name: api, http: {{ url: \"https://api.{{{{ region }}}}.test/\", proxy: corp }} }}
+"
+    );
+    write(dir, "regions.yaml", &text).to_str().unwrap().to_owned()
+}
+
+const LIBRARY: &str = "netspec: 1
+resolvers:
+  corp: { servers: [\"127.0.0.1\"] }
+proxies:
+  corp: { url: \"http://127.0.0.1:3128\" }
+templates:
+  web:
+    params: [host]
+    checks:
+      - { name: tcp, tcp: { host: \"{{ host }}\", port: 443 } }
+";
+
+fn error_count(e: &str) -> usize {
+    e.lines().filter(|l| l.starts_with("error:")).count()
+}
+
+#[test]
+fn one_mistake_in_seven_matrix_instances_is_one_error() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "lib.yaml", LIBRARY);
+    let good = seven_regions(dir.path(), "lib.yaml", "corp");
+    let o = netspec(&["validate", &good]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let typo = seven_regions(dir.path(), "lib.yaml", "crop");
+    let o = netspec(&["validate", &typo]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert_eq!(error_count(&e), 1, "{e}");
+    assert!(e.contains("unknown resolver `crop`") && e.contains("in 7 instances") && e.contains("regions.yaml:8:15"), "{e}");
+}
+
+#[test]
+fn a_failed_include_is_one_error_located_in_the_library_without_the_cascade() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = seven_regions(dir.path(), "no-such-lib.yaml", "corp");
+    let o = netspec(&["validate", &missing]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert_eq!(error_count(&e), 1, "{e}");
+    assert!(e.contains("cannot include no-such-lib.yaml") && e.contains("regions.yaml:3:11") && e.contains("not shown"), "{e}");
+    // A library with a mistake of its own: that error, located in the library.
+    write(dir.path(), "lib.yaml", &LIBRARY.replace("proxies:", "proxys:"));
+    let broken = seven_regions(dir.path(), "lib.yaml", "corp");
+    let o = netspec(&["validate", &broken]);
+    let e = stderr(&o);
+    assert_eq!(error_count(&e), 1, "{e}");
+    assert!(e.contains("lib.yaml:4:1") && e.contains("included from") && e.contains("regions.yaml:3:11"), "{e}");
+}
