@@ -67,6 +67,23 @@ pub fn check_writable(path: &Path) -> std::io::Result<()> {
     tempfile::Builder::new().prefix(".netspec-check-").tempfile_in(dir).map(|_| ())
 }
 
+/// The closest candidate to `word` by Jaro-Winkler similarity, when it is close enough to be a
+/// plausible typo (similarity ≥ 0.8).
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| {
+            // Jaro's matching window is too small for short words (`dsn` for `dns`): one edit
+            // or transposition counts as close too.
+            let jw = strsim::jaro_winkler(word, c);
+            let one_edit = word.chars().count() >= 3 && strsim::osa_distance(word, c) <= 1;
+            (if one_edit { jw.max(0.8) } else { jw }, c)
+        })
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,14 +16,14 @@ use indexmap::IndexMap;
 use minijinja::Value;
 use serde::Serialize;
 
-use super::error::LoadError;
-use super::model::{
+use crate::expect::{self, Expectations, Kind};
+use crate::suite::error::LoadError;
+use crate::suite::model::{
     Axis, Check, CheckTemplate, Expect, ExpectSpec, Protocol, ProxyDef, RecordType, ResolverDef, StringMatcher, SuiteFile, Terms, Text,
     TlsVersion, Tpl,
 };
-use super::template::{self, Scope, Secrets, Templater};
-use super::{Loaded, parse_vars_file};
-use crate::expect::{self, Expectations, Kind};
+use crate::suite::template::{self, Scope, Secrets, Templater};
+use crate::suite::{self, Loaded, parse_vars_file};
 
 /// Request headers whose values are credentials, redacted in every report.
 pub const SECRET_HEADERS: &[&str] =
@@ -297,18 +297,18 @@ pub fn plan(loaded: &[Loaded], inputs: &Inputs) -> Result<Plan, LoadError> {
 }
 
 /// Loads and plans the suite files of `paths` (files, or directories of `*.yaml`/`*.yml`, as
-/// [`super::expand_paths`] finds them) one file at a time: each file's model is dropped once
+/// [`suite::expand_paths`] finds them) one file at a time: each file's model is dropped once
 /// it is planned, so memory holds one file's model beside the plan rather than every model
 /// (a 100,000-check run in ten files: 264 → see BENCHMARKS.md).
 ///
 /// Errors: as [`plan`] — when a file cannot be loaded, every load error and no plan error
 /// (a plan error may come from a file that did not load).
 pub fn load_and_plan(paths: &[PathBuf], inputs: &Inputs) -> Result<Plan, LoadError> {
-    let files = super::expand_paths(paths)?;
+    let files = suite::expand_paths(paths)?;
     let mut p = Planner::new(inputs)?;
     let mut load_errors = Vec::new();
     for f in files {
-        match super::load_file(&f) {
+        match suite::load_file(&f) {
             // Each file's model is dropped once planned: the next one reuses its memory.
             Ok(l) if load_errors.is_empty() => p.add(&l),
             Ok(_) => {}
@@ -477,21 +477,7 @@ struct Ctx<'a> {
     failed_include: Option<usize>,
 }
 
-/// The closest candidate to `word` by Jaro-Winkler similarity, when it is close enough to be a
-/// plausible typo (similarity ≥ 0.8, or one edit or transposition away for short words such as
-/// `dsn` for `dns`, where Jaro's matching window is too small).
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| {
-            let jw = strsim::jaro_winkler(word, c);
-            let one_edit = word.chars().count() >= 3 && strsim::osa_distance(word, c) <= 1;
-            (if one_edit { jw.max(0.8) } else { jw }, c)
-        })
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
-}
+pub use crate::util::did_you_mean;
 
 impl Ctx<'_> {
     fn err(&mut self, line: u32, column: u32, msg: impl Into<String>, hint: Option<&str>) {
@@ -650,7 +636,7 @@ fn include_all(cx: &mut Ctx, origin: &Arc<Origin>, includes: &[Text], stack: &mu
         } else if stack.len() > MAX_INCLUDE_DEPTH {
             cx.err(inc.line, inc.column, format!("includes nest deeper than {MAX_INCLUDE_DEPTH} files"), None);
         } else {
-            match super::load_library(&path) {
+            match suite::load_library(&path) {
                 Err(e) => {
                     // One error: the library's own, located in the library, saying where it was
                     // included from; or, when it cannot be read, the include line with the reason.
@@ -754,7 +740,7 @@ fn plan_suite(
             },
             Axis::File(f) => {
                 let p = base.join(f);
-                match super::read_text(&p) {
+                match suite::read_text(&p) {
                     Ok(t) => t.lines().map(|l| l.split('#').next().unwrap_or("").trim().to_owned()).filter(|l| !l.is_empty()).collect(),
                     Err(e) => {
                         cx.errors.push(LoadError::input(
@@ -980,7 +966,7 @@ struct SuiteState {
     proxy_cache: HashMap<String, Arc<ProxySpec>>,
     system: Arc<ResolverSpec>,
     default_timeout: Duration,
-    default_retry: Option<super::model::Retry>,
+    default_retry: Option<crate::suite::model::Retry>,
 }
 
 /// Per-scenario-instance planning state.
@@ -1605,8 +1591,13 @@ fn render_sm(cx: &mut Ctx, m: &StringMatcher, at: (u32, u32), scope: &Scope) -> 
     })
 }
 
-fn render_am(cx: &mut Ctx, m: &super::model::AddressMatcher, at: (u32, u32), scope: &Scope) -> Option<super::model::AddressMatcher> {
-    Some(super::model::AddressMatcher {
+fn render_am(
+    cx: &mut Ctx,
+    m: &crate::suite::model::AddressMatcher,
+    at: (u32, u32),
+    scope: &Scope,
+) -> Option<crate::suite::model::AddressMatcher> {
+    Some(crate::suite::model::AddressMatcher {
         all: render_terms(cx, &m.all, at, scope)?,
         any: render_terms(cx, &m.any, at, scope)?,
         none: render_terms(cx, &m.none, at, scope)?,
@@ -1696,7 +1687,7 @@ impl PlannedCheck {
                 Target::Http(h) => h.proxy.as_ref().map(|p| p.name.clone()),
                 _ => None,
             },
-            expect: self.expect.0.iter().map(|e| e.describe()).collect(),
+            expect: self.expect.describe(),
             attempts: self.attempts,
             timeout_ms: self.timeout.as_millis(),
             vars: self.vars.iter().cloned().collect(),
