@@ -57,6 +57,9 @@ pub struct Inputs {
     pub scenarios: Vec<String>,
     /// `--check`: keep checks whose name or id matches any glob.
     pub checks: Vec<String>,
+    /// `netspec validate` without `--strict`: a `{{ env.NAME }}` whose variable is not set
+    /// renders empty and is listed in [`Plan::missing_env`] instead of being an error.
+    pub tolerate_missing_env: bool,
 }
 
 impl Inputs {
@@ -249,6 +252,9 @@ pub struct Plan {
     pub vars: IndexMap<String, IndexMap<String, serde_json::Value>>,
     /// What the selection flags could have matched (filled while planning).
     seen: Seen,
+    /// Environment variables templates read that are not set (only with
+    /// [`Inputs::tolerate_missing_env`]; a run would fail on them).
+    pub missing_env: Vec<String>,
 }
 
 /// What `--tag`, `--scenario`, `--check` and `--matrix` could have matched, collected while
@@ -328,18 +334,23 @@ struct Planner<'i> {
     file_vars: Vec<IndexMap<String, serde_json::Value>>,
     out: Plan,
     errors: Vec<LoadError>,
+    missing_env: template::MissingEnv,
 }
 
 impl<'i> Planner<'i> {
     fn new(inputs: &'i Inputs) -> Result<Planner<'i>, LoadError> {
         let secrets = Secrets::default();
-        let tpl = Templater::new(secrets.clone());
+        let mut tpl = Templater::new(secrets.clone());
+        let missing_env = template::MissingEnv::default();
+        if inputs.tolerate_missing_env {
+            tpl.tolerate_missing_env(missing_env.clone());
+        }
         // Vars files are read once and shared by every suite.
         let mut file_vars: Vec<IndexMap<String, serde_json::Value>> = Vec::new();
         for f in &inputs.vars_files {
             file_vars.push(parse_vars_file(f)?);
         }
-        Ok(Planner { inputs, tpl, file_vars, out: Plan { secrets, ..Default::default() }, errors: Vec::new() })
+        Ok(Planner { inputs, tpl, file_vars, out: Plan { secrets, ..Default::default() }, errors: Vec::new(), missing_env })
     }
 
     fn add(&mut self, l: &Loaded) {
@@ -355,6 +366,7 @@ impl<'i> Planner<'i> {
             return Err(LoadError::many(dedupe(self.errors)));
         }
         check_selection(self.inputs, &self.out)?;
+        self.out.missing_env = self.missing_env.names();
         // The run holds the plan throughout: no spare capacity (up to half of it after growth).
         self.out.checks.shrink_to_fit();
         Ok(self.out)

@@ -43,8 +43,9 @@ pub struct Cli {
 pub enum Command {
     /// Run suites and report.
     Run(RunArgs),
-    /// Parse, template and check suites; no network.
-    Validate(PlanArgs),
+    /// Parse, template and check suites; no network. Run-time secrets are not needed: an unset
+    /// `{{ env.NAME }}` is a warning (an error with --strict, and always when running).
+    Validate(ValidateArgs),
     /// Print the expanded checks; no network.
     Plan(PlanCmd),
     /// Print the JSON Schema of the suite format (or, with --library, of an included library).
@@ -88,6 +89,17 @@ pub struct PlanArgs {
     /// Deadline of every attempt, overriding the suites' (e.g. 2s, 500ms).
     #[arg(long, value_name = "DUR", value_parser = parse_duration, help_heading = "Execution")]
     pub timeout: Option<Duration>,
+}
+
+/// `netspec validate`.
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    /// Inputs.
+    pub plan: PlanArgs,
+    /// Treat an unset environment variable read by `{{ env.NAME }}` as an error, as a run does.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// `netspec plan`.
@@ -379,8 +391,16 @@ pub fn main() -> i32 {
             crate::util::out(&format!("{schema}\n"));
             EXIT_OK
         }
-        Command::Validate(a) => match a.plan() {
+        Command::Validate(a) => match a.plan.inputs().and_then(|mut i| {
+            i.tolerate_missing_env = !a.strict;
+            plan::load_and_plan(&a.plan.paths, &i)
+        }) {
             Ok(p) => {
+                for name in &p.missing_env {
+                    eprintln!(
+                        "warning: environment variable `{name}` is not set: `netspec run` needs it (validated with an empty value; --strict makes this an error)"
+                    );
+                }
                 crate::util::out(&format!("ok: {} suite(s), {} checks\n", p.suites.len(), p.checks.len()));
                 // The process ends here: freeing every planned check would only delay the exit.
                 std::mem::forget(p);

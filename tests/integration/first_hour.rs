@@ -229,3 +229,27 @@ fn a_failed_include_is_one_error_located_in_the_library_without_the_cascade() {
     assert_eq!(error_count(&e), 1, "{e}");
     assert!(e.contains("lib.yaml:4:1") && e.contains("included from") && e.contains("regions.yaml:3:11"), "{e}");
 }
+
+#[test]
+fn validate_does_not_need_run_time_secrets_but_strict_and_run_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "secret.yaml",
+        "netspec: 1\nname: s\nproxies:\n  corp: { url: \"http://127.0.0.1:9\", username: svc, password: \"{{ env.NETSPEC_TEST_UNSET_PW }}\" }\nscenarios:\n  - name: a\n    checks:\n      - { name: c, http: { url: \"http://127.0.0.1:9/\", proxy: corp } }\n",
+    );
+    let p = p.to_str().unwrap();
+    let o = netspec(&["validate", p]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("warning: environment variable `NETSPEC_TEST_UNSET_PW` is not set"), "{}", stderr(&o));
+    let o = netspec(&["validate", "--strict", p]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("environment variable `NETSPEC_TEST_UNSET_PW` is not set") && stderr(&o).contains("secret.yaml:4:"),
+        "{}",
+        stderr(&o)
+    );
+    let o = netspec(&["run", p]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("NETSPEC_TEST_UNSET_PW"), "{}", stderr(&o));
+}
