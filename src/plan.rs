@@ -487,6 +487,10 @@ struct Ctx<'a> {
     /// Index in `errors` of the first failed include: errors that follow from the missing
     /// definitions (unknown templates, proxies, resolvers, undefined variables) are then dropped.
     failed_include: Option<usize>,
+    /// Per variable (and template parameter) in scope: the directory of the file it was written
+    /// in, which a relative path taken from it starts at (empty: the current directory, for
+    /// `--var`, `NETSPEC_VAR_*` and `{{ env.NAME }}`).
+    var_bases: HashMap<String, PathBuf>,
 }
 
 pub use crate::util::did_you_mean;
@@ -528,6 +532,32 @@ impl Ctx<'_> {
 }
 
 impl Ctx<'_> {
+    /// Renders a path and resolves it where it was written: a path that starts with a variable
+    /// (`"{{ ca }}"`, `"{{ certs }}/ca.pem"`) starts at the directory of the file that defined
+    /// the variable (the suite for a suite variable used in a library's template; the current
+    /// directory for `--var`); any other relative path at the file that holds the text.
+    fn render_path(&mut self, t: &str, at: (u32, u32), scope: &Scope) -> Option<PathBuf> {
+        let rendered = self.render_at(t, at, scope)?;
+        let base = self.base_for(t);
+        // The current directory is made explicit: the path may be joined to another base later.
+        let base = if base.as_os_str().is_empty() { std::env::current_dir().unwrap_or_default() } else { base };
+        Some(base.join(rendered))
+    }
+
+    /// The directory a relative path written as `text` starts at (see [`Ctx::render_path`]).
+    fn base_for(&self, text: &str) -> PathBuf {
+        if let Some(rest) = text.trim_start().strip_prefix("{{") {
+            let name: String = rest.trim_start().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+            if name == "env" {
+                return PathBuf::new();
+            }
+            if let Some(b) = self.var_bases.get(&name) {
+                return b.clone();
+            }
+        }
+        self.origin.base.clone()
+    }
+
     /// Renders every template string in `v`; a rendered string is then read as a YAML scalar,
     /// so `"{{ port }}"` giving `443` is the number 443 and `"{{ on }}"` giving `true` a boolean.
     fn render_value(&mut self, v: &serde_json::Value, at: (u32, u32), scope: &Scope) -> Option<serde_json::Value> {
@@ -598,6 +628,8 @@ const DUR_ACCEPTS: &str = "a duration such as 500ms, 5s, 2m or 14d";
 #[derive(Default)]
 struct Defs {
     vars: IndexMap<String, serde_json::Value>,
+    /// The directory of the file each variable was defined in.
+    var_bases: HashMap<String, PathBuf>,
     resolvers: IndexMap<String, (Arc<Origin>, ResolverDef)>,
     proxies: IndexMap<String, (Arc<Origin>, ProxyDef)>,
     templates: IndexMap<String, (Arc<Origin>, CheckTemplate)>,
@@ -615,6 +647,7 @@ impl Defs {
     ) {
         for (k, v) in vars {
             self.vars.insert(k.clone(), v.clone());
+            self.var_bases.insert(k.clone(), origin.base.clone());
         }
         for (k, v) in resolvers {
             self.resolvers.insert(k.clone(), (origin.clone(), v.clone()));
@@ -699,7 +732,7 @@ fn plan_suite(
 ) -> Result<(), LoadError> {
     let s: &SuiteFile = &l.suite;
     let origin = Origin::of(l);
-    let mut cx = Ctx { origin: origin.clone(), tpl, errors: Vec::new(), failed_include: None };
+    let mut cx = Ctx { origin: origin.clone(), tpl, errors: Vec::new(), failed_include: None, var_bases: HashMap::new() };
     let base = origin.base.clone();
 
     // Definitions: included libraries first, then the suite's own.
@@ -710,16 +743,20 @@ fn plan_suite(
 
     // Variables, lowest precedence first.
     let mut vars: IndexMap<String, serde_json::Value> = std::mem::take(&mut defs.vars);
-    for fv in file_vars {
+    cx.var_bases = std::mem::take(&mut defs.var_bases);
+    for (fv, path) in file_vars.iter().zip(&inputs.vars_files) {
         for (k, v) in fv {
             vars.insert(k.clone(), v.clone());
+            cx.var_bases.insert(k.clone(), path.parent().map(Path::to_path_buf).unwrap_or_default());
         }
     }
     for (k, v) in &inputs.typed_vars {
         vars.insert(k.clone(), v.clone());
+        cx.var_bases.insert(k.clone(), PathBuf::new());
     }
     for (k, v) in inputs.env_vars.iter().chain(inputs.vars.iter()) {
         vars.insert(k.clone(), serde_json::Value::String(v.clone()));
+        cx.var_bases.insert(k.clone(), PathBuf::new());
     }
     let base_scope: Scope = vars.iter().map(|(k, v)| (k.clone(), json_to_value(v))).collect();
     let suite_name = cx.render(&s.name, &base_scope).unwrap_or_else(|| s.name.value.clone());
@@ -1024,6 +1061,9 @@ fn expand_template(
     // Parameters: `with` values (templated in the scenario's scope), then the template's defaults.
     let mut tscope = scope.clone();
     let mut ok = true;
+    // Where a relative path given as a parameter starts: the file the `with` is written in
+    // (or, for a value taken from a variable, that variable's file).
+    let mut param_bases: Vec<(String, PathBuf)> = Vec::new();
     for (k, v) in &c.with_params {
         if !tmpl.params.contains(k) {
             let hint = match did_you_mean(k, tmpl.params.iter().map(String::as_str)) {
@@ -1036,7 +1076,10 @@ fn expand_template(
         }
         let value = match v {
             serde_json::Value::String(s) => match cx.render_at(s, (t.line, t.column), scope) {
-                Some(r) => Value::from(r),
+                Some(r) => {
+                    param_bases.push((k.clone(), cx.base_for(s)));
+                    Value::from(r)
+                }
                 None => {
                     ok = false;
                     continue;
@@ -1051,6 +1094,7 @@ fn expand_template(
             match tmpl.defaults.get(p) {
                 Some(d) => {
                     tscope.insert(p.clone(), json_to_value(d));
+                    param_bases.push((p.clone(), torigin.base.clone()));
                 }
                 None => {
                     cx.err(
@@ -1068,6 +1112,7 @@ fn expand_template(
         return;
     }
     // The template's checks are located in the file that defines it.
+    let replaced: Vec<(String, Option<PathBuf>)> = param_bases.into_iter().map(|(k, b)| (k.clone(), cx.var_bases.insert(k, b))).collect();
     let saved = std::mem::replace(&mut cx.origin, torigin);
     for tc in &tmpl.checks {
         if tc.use_template.is_some() {
@@ -1080,6 +1125,12 @@ fn expand_template(
         plan_check(cx, st, inst, tc, format!("{use_name}: {tc_name}"), &tags, &tscope, inputs, out);
     }
     cx.origin = saved;
+    for (k, old) in replaced.into_iter().rev() {
+        match old {
+            Some(b) => cx.var_bases.insert(k, b),
+            None => cx.var_bases.remove(&k),
+        };
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1329,10 +1380,11 @@ fn build_target(cx: &mut Ctx, c: &Check, scope: &Scope, base: &Path, st: &mut Su
         cx.err(c.name.line, c.name.column, format!("check `{}`: {msg}", c.name.value), Some(hint));
         return None;
     }
+    let _ = base;
     let path_of = |cx: &mut Ctx, t: &Option<Text>| -> Option<Option<PathBuf>> {
         match t {
             None => Some(None),
-            Some(t) => Some(Some(base.join(cx.render(t, scope)?))),
+            Some(t) => Some(Some(cx.render_path(&t.value, (t.line, t.column), scope)?)),
         }
     };
     if let Some(d) = &c.dns {
@@ -1617,6 +1669,9 @@ fn render_am(
         equals: render_terms(cx, &m.equals, at, scope)?,
         from_hosts_file: match &m.from_hosts_file {
             None => None,
+            // Compiling resolves it against the file holding the text; a path taken from a
+            // variable defined elsewhere is resolved here, against that variable's file.
+            Some(p) if cx.base_for(p) != cx.origin.base => Some(cx.render_path(p, at, scope)?.to_string_lossy().into_owned()),
             Some(p) => Some(cx.render_at(p, at, scope)?),
         },
     })

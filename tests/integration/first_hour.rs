@@ -253,3 +253,43 @@ fn validate_does_not_need_run_time_secrets_but_strict_and_run_do() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("NETSPEC_TEST_UNSET_PW"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_relative_path_resolves_against_the_file_that_wrote_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("site/dns")).unwrap();
+    std::fs::create_dir_all(d.join("lib/own")).unwrap();
+    std::fs::create_dir_all(d.join("cwd/here")).unwrap();
+    write(&d.join("site/dns"), "hosts.txt", "10.1.0.4 a.test\n");
+    write(&d.join("lib/own"), "hosts.txt", "10.1.0.4 a.test\n");
+    write(&d.join("cwd/here"), "hosts.txt", "10.1.0.4 a.test\n");
+    write(
+        &d.join("lib"),
+        "pe.yaml",
+        "netspec: 1\ntemplates:\n  pe:\n    params: [name]\n    checks:\n      - { name: from var, dns: { name: \"{{ name }}\" }, expect: { addresses: { from_hosts_file: \"{{ hosts }}\" } } }\n      - { name: own, dns: { name: \"{{ name }}\" }, expect: { addresses: { from_hosts_file: own/hosts.txt } } }\n",
+    );
+    let suite = write(
+        &d.join("site"),
+        "suite.yaml",
+        "netspec: 1\nname: s\ninclude: [../lib/pe.yaml]\nvars: { hosts: dns/hosts.txt }\nscenarios:\n  - name: a\n    checks:\n      - { name: pe, use: pe, with: { name: a.test } }\n",
+    );
+    let run = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_netspec"))
+            .arg("validate")
+            .arg(&suite)
+            .args(extra)
+            .current_dir(d.join("cwd"))
+            .env_remove("CI")
+            .output()
+            .unwrap()
+    };
+    // The suite's variable resolves against the suite, the library's literal against the library.
+    let o = run(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // `--var` resolves against the current directory.
+    let o = run(&["--var", "hosts=here/hosts.txt"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = run(&["--var", "hosts=dns/hosts.txt"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
