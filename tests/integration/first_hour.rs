@@ -293,3 +293,47 @@ fn a_relative_path_resolves_against_the_file_that_wrote_it() {
     let o = run(&["--var", "hosts=dns/hosts.txt"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+#[test]
+fn import_hosts_checks_the_listed_names_and_addresses_and_names_the_file_as_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let hosts = write(
+        dir.path(),
+        "settings.txt",
+        "10.1.0.4 kv1.privatelink.vaultcore.azure.net kv1-alias.corp.example\n10.1.0.5 app.privatelink.example.com\n",
+    );
+    // Given as an absolute path: no check name carries the directory.
+    let out = netspec(&["import", "hosts", hosts.to_str().unwrap(), "--name", "pe"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let yaml = stdout(&out);
+    assert!(!yaml.contains(dir.path().to_str().unwrap()), "{yaml}");
+    let suite = write(dir.path(), "pe.yaml", &yaml);
+    let o = netspec(&["plan", suite.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let got: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["target"].as_str().unwrap().to_owned(),
+                r["expect"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect::<Vec<_>>().join("; "),
+            )
+        })
+        .collect();
+    let targets: Vec<&str> = got.iter().map(|(t, _)| t.as_str()).collect();
+    // The listed FQDN, its alias, and the public name the zone table derives; nothing invented
+    // for a privatelink label in a zone the table does not know (no `app.example.com`).
+    assert_eq!(
+        targets,
+        [
+            "dns A kv1.privatelink.vaultcore.azure.net",
+            "dns A kv1.vault.azure.net",
+            "dns A kv1-alias.corp.example",
+            "dns A app.privatelink.example.com"
+        ]
+    );
+    for (t, e) in &got {
+        assert!(e.contains("10.1.0."), "{t}: {e}");
+    }
+    assert!(rows.iter().all(|r| !r["id"].as_str().unwrap().contains('/') || r["id"].as_str().unwrap().matches('/').count() == 2));
+}
