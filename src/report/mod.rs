@@ -165,7 +165,7 @@ impl Outputs {
             }
         };
         if let Some(p) = &self.junit {
-            keep(junit::write(p, &meta.name, spool, secrets));
+            keep(junit::write(p, &meta.name, &meta.vantage, meta.started, spool, secrets));
         }
         if let Some(p) = &self.json {
             keep(json::write(p, meta, spool, secrets));

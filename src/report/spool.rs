@@ -121,6 +121,8 @@ pub struct Entry {
     pub group: u32,
     /// Where its record is: byte offset and length; `None` when no report needed one.
     loc: Option<(u64, u32)>,
+    /// Wall time of the check (every attempt).
+    pub elapsed: std::time::Duration,
 }
 
 /// A `(suite, scenario)` group key by reference, for lookups in [`Spool::groups`].
@@ -220,7 +222,7 @@ impl Spool {
             console: (self.needs.console && bad).then(|| super::console::explain(r, &self.secrets)),
         };
         let loc = if record.is_empty() { None } else { Some(self.store(&record)) };
-        self.entries.push(Entry { index: r.index, outcome: r.outcome, group: group as u32, loc });
+        self.entries.push(Entry { index: r.index, outcome: r.outcome, group: group as u32, loc, elapsed: r.elapsed });
     }
 
     fn store(&mut self, record: &Record) -> (u64, u32) {

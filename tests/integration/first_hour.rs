@@ -337,3 +337,74 @@ fn import_hosts_checks_the_listed_names_and_addresses_and_names_the_file_as_give
     }
     assert!(rows.iter().all(|r| !r["id"].as_str().unwrap().contains('/') || r["id"].as_str().unwrap().matches('/').count() == 2));
 }
+
+/// junit-10.xsd as shipped, with the one difference netspec keeps on purpose: `<properties>`
+/// allowed inside `<testcase>` (see src/report/junit.rs).
+fn junit_schema(dir: &Path) -> std::path::PathBuf {
+    let xsd = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/junit-10.xsd")).unwrap();
+    let anchor = "<xs:element ref=\"skipped\"/>\n          <xs:element ref=\"error\"/>";
+    assert!(xsd.contains(anchor), "the testcase choice of junit-10.xsd moved");
+    write(
+        dir,
+        "junit-10-with-testcase-properties.xsd",
+        &xsd.replacen(anchor, &format!("<xs:element ref=\"properties\"/>\n          {anchor}"), 1),
+    )
+}
+
+fn xmllint(schema: &Path, xml: &Path) -> std::process::Output {
+    std::process::Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(schema)
+        .arg(xml)
+        .output()
+        .expect("xmllint (libxml2-utils) runs")
+}
+
+#[test]
+fn junit_validates_against_junit_10_xsd_with_suite_time_timestamp_and_hostname() {
+    let dir = tempfile::tempdir().unwrap();
+    let xml = dir.path().join("demo.xml");
+    // The demo's run has passes, failures and errors.
+    let o = netspec(&["demo", "--junit", xml.to_str().unwrap(), "--no-ci-annotations"]);
+    assert!(xml.exists(), "{}", stderr(&o));
+    let schema = junit_schema(dir.path());
+    let v = xmllint(&schema, &xml);
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+    let text = std::fs::read_to_string(&xml).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let suites: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testsuite")).collect();
+    assert!(!suites.is_empty());
+    for s in suites {
+        for a in ["time", "timestamp", "hostname", "skipped"] {
+            assert!(s.attribute(a).is_some(), "testsuite {:?} has no {a}", s.attribute("name"));
+        }
+        assert!(s.attribute("disabled").is_none());
+    }
+    // The schema test can fail: the shipped schema itself rejects testcase properties.
+    let strict = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/junit-10.xsd");
+    assert!(!xmllint(&strict, &xml).status.success());
+}
+
+#[test]
+fn same_named_scenarios_in_two_suites_get_distinct_testsuite_names() {
+    let dir = tempfile::tempdir().unwrap();
+    for s in ["east", "west"] {
+        write(
+            dir.path(),
+            &format!("{s}.yaml"),
+            &format!(
+                "netspec: 1\nname: {s}\nscenarios:\n  - name: edge\n    checks:\n      - {{ name: c, tcp: {{ host: 127.0.0.1, port: 1 }}, expect: {{ state: blocked }}, timeout: 1s }}\n"
+            ),
+        );
+    }
+    let xml = dir.path().join("r.xml");
+    let east = dir.path().join("east.yaml");
+    let west = dir.path().join("west.yaml");
+    let o = netspec(&["run", east.to_str().unwrap(), west.to_str().unwrap(), "--junit", xml.to_str().unwrap(), "--no-ci-annotations"]);
+    let text = std::fs::read_to_string(&xml).unwrap_or_else(|_| panic!("{}", stderr(&o)));
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let names: Vec<&str> = doc.descendants().filter(|n| n.has_tag_name("testsuite")).filter_map(|n| n.attribute("name")).collect();
+    assert_eq!(names, ["east/edge", "west/edge"], "{text}");
+    assert!(xmllint(&junit_schema(dir.path()), &xml).status.success());
+}

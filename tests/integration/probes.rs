@@ -457,9 +457,11 @@ async fn retry_timeout_waits_until_healthy_and_a_late_pass_is_flaky() {
     assert_eq!(r[0].outcome, Outcome::Passed, "{}", r[0].reason());
     assert!(r[0].attempts.len() >= 2, "{} attempts", r[0].attempts.len());
     assert!(!r[0].attempts[0].assertions[0].passed, "the first attempt saw it closed");
-    let xml = netspec::report::junit::render("gate", "here", &r, &Default::default()).unwrap();
+    let xml = netspec::report::junit::render("gate", "here", std::time::SystemTime::UNIX_EPOCH, &r, &Default::default()).unwrap();
     assert!(xml.contains("flakyFailure"), "{xml}");
     assert!(xml.contains("closed"), "{xml}");
+    // junit-10.xsd requires a type on flakyFailure: the failed attempt's reason code.
+    assert!(xml.contains("<flakyFailure type=\"tcp.closed\"") || xml.contains("type=\"tcp.closed\""), "{xml}");
     opener.abort();
 
     // Without the retry window the same check fails on its single attempt.
