@@ -236,6 +236,9 @@ pub struct PlannedCheck {
     pub tags: Vec<String>,
     /// The matrix values of the instance.
     pub vars: Vec<(String, String)>,
+    /// Where the check is defined: the file (as the suite path was given, or the library's)
+    /// and the 1-based line of its `name` (a template's check: in the library).
+    pub defined: Option<(Arc<str>, u32)>,
 }
 
 /// The expanded, validated checks of one or more suites.
@@ -467,6 +470,8 @@ fn scenario_list(seen: &Seen) -> String {
 pub struct Origin {
     /// The file.
     pub path: PathBuf,
+    /// The file's path as text, as it was given (shared by every check defined in it).
+    pub display: Arc<str>,
     /// Its text.
     pub source: String,
     /// Its directory.
@@ -476,7 +481,12 @@ pub struct Origin {
 impl Origin {
     /// The origin of a loaded suite.
     pub fn of(l: &Loaded) -> Arc<Origin> {
-        Arc::new(Origin { path: l.path.clone(), source: l.source.clone(), base: l.path.parent().unwrap_or(Path::new(".")).to_path_buf() })
+        Arc::new(Origin {
+            path: l.path.clone(),
+            display: Arc::from(l.path.display().to_string()),
+            source: l.source.clone(),
+            base: l.path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+        })
     }
 }
 
@@ -710,8 +720,12 @@ fn include_all(cx: &mut Ctx, origin: &Arc<Origin>, includes: &[Text], stack: &mu
                     cx.errors.push(e);
                 }
                 Ok((lib, source)) => {
-                    let lib_origin =
-                        Arc::new(Origin { path: path.clone(), source, base: path.parent().unwrap_or(Path::new(".")).to_path_buf() });
+                    let lib_origin = Arc::new(Origin {
+                        path: path.clone(),
+                        display: Arc::from(path.display().to_string()),
+                        source,
+                        base: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+                    });
                     stack.push(canon);
                     include_all(cx, &lib_origin, &lib.include, stack, defs);
                     stack.pop();
@@ -1262,6 +1276,7 @@ fn plan_check(
         hint,
         tags,
         vars: inst.combo.clone(),
+        defined: Some((cx.origin.display.clone(), c.name.line)),
     });
 }
 

@@ -406,6 +406,7 @@ mod tests {
             vars: vec![("region".into(), "eastus".into())],
             insecure: index == 2,
             elapsed: Duration::from_millis(index as u64 * 7),
+            defined: None,
         }
     }
 

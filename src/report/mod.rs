@@ -273,6 +273,13 @@ pub struct CheckSummary {
     /// Wall time of all attempts.
     #[schemars(with = "crate::util::Millis")]
     pub elapsed: f64,
+    /// The file that defines the check, as given (absent in results written before netspec
+    /// recorded it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The 1-based line of the check's `name` in `file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
 }
 
 /// The addresses an observation resolved the checked name to.
@@ -314,6 +321,8 @@ impl CheckSummary {
             vars: r.vars.iter().map(|(k, v)| (k.clone(), red(v))).collect(),
             insecure: r.insecure,
             elapsed: (r.elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0,
+            file: r.defined.as_ref().map(|(f, _)| red(f)),
+            line: r.defined.as_ref().map(|(_, l)| *l),
         }
     }
 }
@@ -422,6 +431,8 @@ pub(crate) mod test_support {
             vars: vec![],
             insecure: false,
             elapsed: 1500.0,
+            file: Some("suites/s.yaml".into()),
+            line: Some(7),
         }
     }
 }

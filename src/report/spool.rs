@@ -364,6 +364,7 @@ mod tests {
             vars: vec![],
             insecure: index == 3,
             elapsed: Duration::from_millis(index as u64),
+            defined: None,
         }
     }
 

@@ -105,6 +105,10 @@ pub struct CheckResult {
     #[serde(with = "crate::util::millis")]
     #[schemars(with = "crate::util::Millis")]
     pub elapsed: Duration,
+    /// Where the check is defined: file and 1-based line (for CI annotations).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub defined: Option<(Arc<str>, u32)>,
 }
 
 impl CheckResult {
@@ -412,6 +416,7 @@ fn base_result(c: &PlannedCheck, outcome: Outcome, attempts: Vec<Attempt>, elaps
         vars: c.vars.clone(),
         insecure: matches!(&c.target, crate::plan::Target::Http(h) if h.insecure),
         elapsed,
+        defined: c.defined.clone(),
     }
 }
 

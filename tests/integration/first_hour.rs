@@ -408,3 +408,17 @@ fn same_named_scenarios_in_two_suites_get_distinct_testsuite_names() {
     assert_eq!(names, ["east/edge", "west/edge"], "{text}");
     assert!(xmllint(&junit_schema(dir.path()), &xml).status.success());
 }
+
+#[test]
+fn github_annotations_carry_the_file_and_line_of_the_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "gate.yaml",
+        "netspec: 1\nname: gate\nscenarios:\n  - name: s\n    checks:\n      - { name: pass, tcp: { host: 127.0.0.1, port: 1 }, expect: { state: blocked }, timeout: 1s }\n      - { name: port one open, tcp: { host: 127.0.0.1, port: 1 }, timeout: 1s }\n",
+    );
+    let o = netspec(&["run", p.to_str().unwrap(), "--github"]);
+    let out = stdout(&o);
+    let line = out.lines().find(|l| l.starts_with("::error ")).unwrap_or_else(|| panic!("{out}\n{}", stderr(&o)));
+    assert!(line.starts_with(&format!("::error file={},line=7,title=", p.display())), "{line}");
+}

@@ -419,6 +419,7 @@ fn result_strategy() -> impl Strategy<Value = (Vec<CheckResult>, String)> {
                         vars: vec![("region".into(), plant(&target, &secret, at[2]))],
                         insecure,
                         elapsed: Duration::from_millis(12),
+                        defined: None,
                     }
                 })
                 .collect();

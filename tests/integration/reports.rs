@@ -202,11 +202,13 @@ fn one_run_writes_reports_that_agree_on_every_check() {
     }
 
     // CI annotations: one per check that did not pass, and the step summary lists them.
-    let gh: Vec<&str> = stdout.lines().filter(|l| l.starts_with("::error title=")).collect();
+    let gh: Vec<&str> = stdout.lines().filter(|l| l.starts_with("::error ")).collect();
     let az: Vec<&str> = stdout.lines().filter(|l| l.starts_with("##vso[task.logissue type=error")).collect();
     assert_eq!(gh.len(), bad.len(), "{stdout}");
     assert_eq!(az.len(), bad.len(), "{stdout}");
-    assert!(gh.iter().any(|l| l.contains("::error title=FAIL azure-arc-sql/arc-sql southeastasia/DPS port 443 is open::")), "{stdout}");
+    assert!(gh.iter().any(|l| l.contains("title=FAIL azure-arc-sql/arc-sql southeastasia/DPS port 443 is open::")), "{stdout}");
+    // Each points at the check's definition.
+    assert!(gh.iter().all(|l| l.starts_with("::error file=") && l.contains(".yaml,line=")), "{stdout}");
     assert!(az.iter().any(|l| l.contains("code=tcp.filtered]FAIL azure-arc-sql/arc-sql southeastasia/DPS port 443 is open")), "{stdout}");
     let md = std::fs::read_to_string(p("summary.md")).unwrap();
     assert!(md.starts_with("### netspec: netspec-demo (demo)"), "{md}");
