@@ -1,4 +1,4 @@
-//! The serde model of a suite file, exactly as written (format v1, `../design/SUITE-FORMAT.md`).
+//! The serde model of a suite file, exactly as written (format v1, docs/suite-format.md).
 //!
 //! Boundary: this module only describes shapes. Strings may still hold `{{ var }}` templates; they
 //! are rendered and checked by [`crate::plan`]. Values whose syntax does not depend on

@@ -422,3 +422,73 @@ fn github_annotations_carry_the_file_and_line_of_the_check() {
     let line = out.lines().find(|l| l.starts_with("::error ")).unwrap_or_else(|| panic!("{out}\n{}", stderr(&o)));
     assert!(line.starts_with(&format!("::error file={},line=7,title=", p.display())), "{line}");
 }
+
+/// The fenced block under `## Command line` in docs/suite-reference.md, as `(command, text)`:
+/// a line starting `netspec CMD` and its indented continuation lines.
+fn documented_commands() -> Vec<(String, String)> {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/suite-reference.md")).unwrap();
+    let block = doc.split("## Command line").nth(1).and_then(|b| b.split("```").nth(1)).expect("a command-line block");
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in block.lines() {
+        if let Some(rest) = line.strip_prefix("netspec ") {
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            let cmd = if words[0] == "import" { format!("import {}", words[1]) } else { words[0].to_owned() };
+            out.push((cmd, line.to_owned()));
+        } else if let Some(last) = out.last_mut() {
+            last.1.push_str(line);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_documented_command_line_lists_every_flag() {
+    use clap::CommandFactory;
+    let docs = documented_commands();
+    let cli = netspec::cli::Cli::command();
+    let mut commands: Vec<(String, &clap::Command)> = Vec::new();
+    for sub in cli.get_subcommands() {
+        if sub.has_subcommands() {
+            commands.extend(sub.get_subcommands().map(|s| (format!("{} {}", sub.get_name(), s.get_name()), s)));
+        } else {
+            commands.push((sub.get_name().to_owned(), sub));
+        }
+    }
+    for (name, cmd) in &commands {
+        let text = &docs.iter().find(|(c, _)| c == name).unwrap_or_else(|| panic!("`netspec {name}` is not documented")).1;
+        for arg in cmd.get_arguments().filter(|a| !a.is_positional()) {
+            if let Some(long) = arg.get_long().filter(|l| *l != "help" && *l != "version") {
+                assert!(text.contains(&format!("--{long}")), "`netspec {name} --{long}` is missing from docs/suite-reference.md");
+            }
+            if let Some(short) = arg.get_short().filter(|s| *s != 'h') {
+                assert!(text.contains(&format!("-{short}|")), "`netspec {name} -{short}` is missing from docs/suite-reference.md");
+            }
+        }
+    }
+    // And nothing documented that the program does not take.
+    for (name, text) in &docs {
+        let (_, cmd) = commands.iter().find(|(c, _)| c == name).unwrap_or_else(|| panic!("documented `netspec {name}` does not exist"));
+        for flag in text.split(|c: char| !(c.is_alphanumeric() || c == '-')).filter_map(|w| w.strip_prefix("--")) {
+            assert!(cmd.get_arguments().any(|a| a.get_long() == Some(flag)), "documented `netspec {name} --{flag}` does not exist");
+        }
+    }
+}
+
+#[test]
+fn docs_refer_to_no_file_outside_the_repository() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().and_then(|e| e.to_str()) != Some("md") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).unwrap();
+        for bad in ["shared/design", "../design", "SUITE-FORMAT.md", "ARCHITECTURE.md", "PEERS.md"] {
+            assert!(!text.contains(bad), "{} refers to `{bad}`, which users do not have", p.display());
+        }
+    }
+    // The search-domain behaviour is where people look for DNS.
+    let reference = std::fs::read_to_string(root.join("docs/suite-reference.md")).unwrap();
+    let dns = reference.split("### dns").nth(1).and_then(|s| s.split("\n### ").next()).unwrap();
+    assert!(dns.contains("search domains"), "{dns}");
+}
