@@ -492,3 +492,25 @@ fn docs_refer_to_no_file_outside_the_repository() {
     let dns = reference.split("### dns").nth(1).and_then(|s| s.split("\n### ").next()).unwrap();
     assert!(dns.contains("search domains"), "{dns}");
 }
+
+#[test]
+fn plan_has_a_header_fits_the_width_and_tells_proxy_from_resolver() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "corp.yaml",
+        "netspec: 1\nname: corp\nresolvers: { corp: { servers: [127.0.0.1] } }\nproxies: { corp: { url: \"http://127.0.0.1:3128\" } }\nscenarios:\n  - name: s\n    resolver: corp\n    checks:\n      - { name: service answers over HTTPS through the corporate proxy, http: { url: \"https://service.example.test/a/rather/long/path/that/needs/wrapping\", proxy: corp } }\n",
+    );
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_netspec"))
+        .args(["plan", p.to_str().unwrap()])
+        .env("COLUMNS", "60")
+        .output()
+        .unwrap();
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let first = text.lines().next().unwrap();
+    assert!(first.starts_with("CHECK") && first.contains("KIND") && first.contains("RESOLVER") && first.contains("TIMEOUT"), "{text}");
+    assert!(text.lines().all(|l| l.chars().count() <= 60), "{text}");
+    assert!(text.contains("via proxy corp") && !text.contains("via corp"), "{text}");
+    assert!(text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["http", "corp", "5000", "ms"]), "{text}");
+}
