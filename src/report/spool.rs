@@ -123,6 +123,8 @@ pub struct Entry {
     loc: Option<(u64, u32)>,
     /// Wall time of the check (every attempt).
     pub elapsed: std::time::Duration,
+    /// The reason of its verdict (failed and errored checks always have one).
+    pub reason: Option<crate::model::Reason>,
 }
 
 /// A `(suite, scenario)` group key by reference, for lookups in [`Spool::groups`].
@@ -222,7 +224,14 @@ impl Spool {
             console: (self.needs.console && bad).then(|| super::console::explain(r, &self.secrets)),
         };
         let loc = if record.is_empty() { None } else { Some(self.store(&record)) };
-        self.entries.push(Entry { index: r.index, outcome: r.outcome, group: group as u32, loc, elapsed: r.elapsed });
+        self.entries.push(Entry {
+            index: r.index,
+            outcome: r.outcome,
+            group: group as u32,
+            loc,
+            elapsed: r.elapsed,
+            reason: r.verdict_reason(),
+        });
     }
 
     fn store(&mut self, record: &Record) -> (u64, u32) {

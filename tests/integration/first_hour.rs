@@ -514,3 +514,42 @@ fn plan_has_a_header_fits_the_width_and_tells_proxy_from_resolver() {
     assert!(text.contains("via proxy corp") && !text.contains("via corp"), "{text}");
     assert!(text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["http", "corp", "5000", "ms"]), "{text}");
 }
+
+#[test]
+fn a_non_terminal_run_explains_each_failure_once_and_tables_them_by_reason_and_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "edge.yaml",
+        "netspec: 1\nname: edge\nmatrix: { node: [node1, node2] }\nscenarios:\n  - name: \"edge {{ node }}\"\n    checks:\n      - { name: port one open, tcp: { host: 127.0.0.1, port: 1 }, timeout: 1s }\n      - { name: port two open, tcp: { host: 127.0.0.1, port: 2 }, timeout: 1s }\n",
+    );
+    let o = netspec(&["run", p.to_str().unwrap(), "--no-ci-annotations"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = stdout(&o);
+    for id in ["edge/edge node1/port one open", "edge/edge node2/port two open"] {
+        assert_eq!(out.matches(id).count(), 1, "{id} once:\n{out}");
+    }
+    let by_reason = out.split("by reason:").nth(1).unwrap_or_else(|| panic!("{out}"));
+    assert!(by_reason.lines().any(|l| l.contains("tcp.closed") && l.contains("×4") && l.contains("edge node1, edge node2")), "{out}");
+    let by_scenario = out.split("by scenario:").nth(1).unwrap_or_else(|| panic!("{out}"));
+    assert!(by_scenario.lines().any(|l| l.contains("edge node1") && l.contains("×2") && l.contains("tcp.closed")), "{out}");
+}
+
+#[test]
+fn a_long_run_on_a_non_terminal_writes_a_heartbeat() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "gate.yaml",
+        "netspec: 1\nname: gate\nscenarios:\n  - name: s\n    checks:\n      - { name: port one open, tcp: { host: 127.0.0.1, port: 1 }, timeout: 1s, retry: { attempts: 1, delay: 500ms } }\n",
+    );
+    // A retry window of 3 s keeps the run going for at least 3 s; the heartbeat is set to 1 s.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_netspec"))
+        .args(["run", p.to_str().unwrap(), "--retry-timeout", "3s", "--no-ci-annotations"])
+        .env("NETSPEC_HEARTBEAT_SECS", "1")
+        .env_remove("CI")
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert!(err.lines().any(|l| l.contains("0/1 checks finished")), "{err}");
+}
