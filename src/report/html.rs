@@ -277,7 +277,13 @@ pub fn render_merged(m: &Merged) -> Result<String, ReportError> {
                     if let Some(a) = &anchor {
                         details.push(detail(&r.summary, Some(v), a.clone()));
                     }
-                    let note = (!r.summary.addresses.is_empty()).then(|| crate::merge::address_class(&r.summary.addresses));
+                    // A cell that did not pass shows its reason code beside the address class.
+                    let class = (!r.summary.addresses.is_empty()).then(|| crate::merge::address_class(&r.summary.addresses));
+                    let code = (r.summary.outcome != Outcome::Passed).then(|| r.summary.reason_code.clone()).flatten();
+                    let note = match (code, class) {
+                        (Some(c), Some(a)) => Some(format!("{c} · {a}")),
+                        (c, a) => c.or(a),
+                    };
                     cell(&r.summary, Some(v), anchor, note)
                 })
             })

@@ -291,6 +291,8 @@ fn html_report_renders_and_filters_in_headless_chromium() {
     let visible: Vec<&str> = rows.iter().filter(|(hidden, _)| !hidden).map(|(_, l)| l.as_str()).collect();
     assert_eq!(visible, vec!["arc-sql southeastasia"]);
     assert!(dom.contains("<span id=\"shown\">1</span>"), "the counter follows the filter");
+    // So does the failure count: the three southeastasia failures.
+    assert!(dom.contains("<span id=\"failures-shown\">3</span>"), "the failure count follows the filter");
 
     // A screenshot for people (kept where NETSPEC_SCREENSHOT says, if set).
     let shot = dir.path().join("report.png");
