@@ -148,10 +148,25 @@ fn write_summary(w: &mut dyn Write, spool: &Spool, wall: std::time::Duration) ->
     let t = spool.totals();
     if t.failed + t.errors > 0 {
         w.write_all(b"\nfailures:\n")?;
-        for e in spool.ordered().iter().filter(|e| matches!(e.outcome, Outcome::Failed | Outcome::Error)) {
+        let bad: Vec<_> = spool.ordered().into_iter().filter(|e| matches!(e.outcome, Outcome::Failed | Outcome::Error)).collect();
+        let dependents = dependents(&bad);
+        for (i, e) in bad.iter().enumerate() {
+            if dependents.iter().any(|(_, d)| d.contains(&i)) {
+                continue;
+            }
             match spool.record(e) {
                 Ok(rec) => w.write_all(rec.console.unwrap_or_default().as_bytes())?,
                 Err(err) => writeln!(w, "\n(check #{}: its explanation could not be read back: {err})", e.index)?,
+            }
+            if let Some((_, deps)) = dependents.iter().find(|(root, _)| *root == i) {
+                writeln!(w, "  also failing because this name does not resolve ({}):", deps.len())?;
+                for d in deps {
+                    // The dependent's own block starts with its mark and id: that line only.
+                    let first = spool.record(&bad[*d]).ok().and_then(|r| r.console).unwrap_or_default();
+                    let head = first.lines().find(|l| !l.trim().is_empty()).unwrap_or_default().to_owned();
+                    let code = bad[*d].reason.map(|r| r.as_str()).unwrap_or("");
+                    writeln!(w, "    {head} ({code})")?;
+                }
             }
         }
     }
@@ -175,6 +190,35 @@ fn write_summary(w: &mut dyn Write, spool: &Spool, wall: std::time::Duration) ->
         if t.cancelled > 0 { format!(", {} cancelled", t.cancelled) } else { String::new() },
         wall.as_secs_f64()
     )
+}
+
+/// Failures that follow from another one (positions in `bad`, plan order): a DNS check that
+/// got NXDOMAIN is the root of the tcp, tls and http checks of the same scenario instance whose
+/// host is that name and that failed for a `dns.` reason. Returns `(root, dependents)`.
+fn dependents(bad: &[super::spool::Entry]) -> Vec<(usize, Vec<usize>)> {
+    use crate::model::{Kind, Reason};
+    let mut out = Vec::new();
+    for (i, root) in bad.iter().enumerate() {
+        if root.kind != Kind::Dns || root.reason != Some(Reason::DnsNxdomain) || root.host == 0 {
+            continue;
+        }
+        let deps: Vec<usize> = bad
+            .iter()
+            .enumerate()
+            .filter(|(j, e)| {
+                *j != i
+                    && e.kind != Kind::Dns
+                    && e.group == root.group
+                    && e.host == root.host
+                    && e.reason.is_some_and(|r| r.as_str().starts_with("dns."))
+            })
+            .map(|(j, _)| j)
+            .collect();
+        if !deps.is_empty() {
+            out.push((i, deps));
+        }
+    }
+    out
 }
 
 /// The failures counted by reason code and by scenario: `tcp.closed ×10: uksouth, node2`

@@ -553,3 +553,20 @@ fn a_long_run_on_a_non_terminal_writes_a_heartbeat() {
     let err = stderr(&o);
     assert!(err.lines().any(|l| l.contains("0/1 checks finished")), "{err}");
 }
+
+#[test]
+fn failures_that_follow_from_an_nxdomain_are_grouped_under_it() {
+    // The demo's japaneast region does not exist: its DNS checks get NXDOMAIN, and the tcp, tls
+    // and http checks of the same name fail because of it.
+    let o = netspec(&["demo", "--no-ci-annotations"]);
+    let out = stdout(&o);
+    let root = "FAIL azure-arc-sql/arc-sql japaneast/DPS name resolves to public addresses";
+    let block = out.split(root).nth(1).unwrap_or_else(|| panic!("{out}"));
+    let block = block.split("\n\n").next().unwrap();
+    assert!(block.contains("also failing because this name does not resolve (3)"), "{block}");
+    for dep in ["DPS port 443 is open", "DPS answers 200 on its unauthenticated route"] {
+        let id = format!("azure-arc-sql/arc-sql japaneast/{dep}");
+        assert!(block.contains(&format!("FAIL {id} (dns.nxdomain)")), "{block}");
+        assert_eq!(out.matches(&id).count(), 1, "{id} once:\n{out}");
+    }
+}
