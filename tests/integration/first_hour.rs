@@ -570,3 +570,16 @@ fn failures_that_follow_from_an_nxdomain_are_grouped_under_it() {
         assert_eq!(out.matches(&id).count(), 1, "{id} once:\n{out}");
     }
 }
+
+#[test]
+fn the_html_matrix_groups_scenarios_that_check_the_same_things() {
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("r.html");
+    netspec(&["demo", "--html", html.to_str().unwrap(), "--no-ci-annotations"]);
+    let text = std::fs::read_to_string(&html).unwrap();
+    // adf-shir has a direct scenario, a proxy scenario and four node instances, each with other
+    // checks: one table for each kind of scenario, and no empty cells.
+    assert_eq!(text.matches("cell missing").count(), 0);
+    assert!(text.contains("<h2>adf-shir: node shir-node1.corp.example and 3 like it</h2>"), "{}", &text[..text.len().min(3000)]);
+    assert!(text.contains("<h2>azure-arc-sql</h2>"));
+}
