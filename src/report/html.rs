@@ -399,9 +399,10 @@ mod tests {
         assert!(!html.contains("<script>alert"), "check names are escaped");
         assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"), "{html}");
         assert!(html.contains("a firewall &amp; a &quot;proxy&quot;"));
-        // Two scenario rows, two check columns; west has no second check.
-        assert_eq!(html.matches("<td class=\"cell ").count(), 4);
-        assert_eq!(html.matches("<td class=\"cell missing\">").count(), 1);
+        // east checks two things, west one: a table each, so no empty cell.
+        assert_eq!(html.matches("<td class=\"cell ").count(), 3);
+        assert_eq!(html.matches("<td class=\"cell missing\">").count(), 0);
+        assert_eq!(html.matches("<table class=\"matrix\">").count(), 2);
         assert!(html.contains("data-outcome=\"failed\""));
         assert!(html.contains("id=\"d-1\""));
         for banned in ["<link", "src=", "@import", "url(", "<img", "<iframe"] {
