@@ -385,6 +385,8 @@ mod tests {
             vars: vec![],
             insecure: false,
             elapsed: std::time::Duration::ZERO,
+            path: None,
+            defined: None,
         };
         let f = of_result(&check, &secrets).unwrap();
         let text = serde_json::to_string(&f).unwrap();

@@ -1,8 +1,8 @@
 //! Imports from files network teams already have, written out as suites that validate:
 //!
 //! - `hosts`: a hosts-format DNS-settings file (Azure Migrate > Properties > "Download DNS
-//!   settings"): one private-endpoint check per name, expecting the public name to alias the
-//!   `privatelink` name and to resolve to the private address the file lists.
+//!   settings"): a check per name the file lists, expecting exactly the listed address, and for a
+//!   name in a `privatelink.` zone a check that its public name (from the zone table) aliases it.
 //! - `flows`: a firewall-request table (CSV with a header: source, destination, port, protocol,
 //!   expected `open` or `blocked`): one scenario per source, tagged with it, one TCP check per flow.
 //!
@@ -90,25 +90,90 @@ fn base_suite(name: &str, description: String, extra_vars: &[(&str, &str)]) -> O
     OutSuite { netspec: 1, name: name.into(), description, vars, resolvers, scenarios: Vec::new() }
 }
 
-/// The public name a `privatelink` name stands for: the name without its `privatelink.` label
-/// (Azure's private DNS zones are `privatelink.<public suffix>`, learn.microsoft.com
-/// private-endpoint-dns); `None` when the name has no such label.
+/// The public name a name inside a `privatelink.` zone stands for, derived only through the
+/// private-link zone table (`data/privatelink-zones.tsv`, from learn.microsoft.com
+/// private-endpoint-dns): the name's labels before the zone, followed by the public suffix the
+/// table gives for that zone (`contoso-kv.privatelink.vaultcore.azure.net` →
+/// `contoso-kv.vault.azure.net`). When several public suffixes share a zone the table's first
+/// row wins; the longest matching zone wins over shorter ones. `None` when no zone of the
+/// table holds the name (a name is never made up by dropping the `privatelink` label).
 pub fn public_name(name: &str) -> Option<String> {
-    let labels: Vec<&str> = name.trim_end_matches('.').split('.').collect();
-    let i = labels.iter().position(|l| l.eq_ignore_ascii_case("privatelink"))?;
-    if i == 0 || i + 1 >= labels.len() {
-        return None;
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    let mut best: Option<(usize, String)> = None;
+    for row in crate::expect::privatelink::TABLE_TSV.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        let mut f = row.split('\t');
+        let (Some(public), Some(zone)) = (f.next().map(str::trim), f.next().map(str::trim)) else { continue };
+        let Ok(re) = regex::Regex::new(&format!("^(?P<prefix>.+)\\.{}$", placeholder_pattern(&zone.to_ascii_lowercase()))) else {
+            continue;
+        };
+        let Some(caps) = re.captures(&name) else { continue };
+        // Fill the public suffix's placeholders from the zone's; one the zone does not bind
+        // cannot be derived.
+        let mut public_name = public.to_ascii_lowercase();
+        let mut unbound = false;
+        while let Some(i) = public_name.find('{') {
+            let Some(j) = public_name[i..].find('}') else { break };
+            let var = public_name[i + 1..i + j].to_owned();
+            match caps.name(&var) {
+                Some(v) => public_name.replace_range(i..i + j + 1, v.as_str()),
+                None => {
+                    unbound = true;
+                    break;
+                }
+            }
+        }
+        if unbound {
+            continue;
+        }
+        let candidate = format!("{}.{public_name}", &caps["prefix"]);
+        if best.as_ref().is_none_or(|(len, _)| zone.len() > *len) {
+            best = Some((zone.len(), candidate));
+        }
     }
-    let mut out: Vec<&str> = labels[..i].to_vec();
-    out.extend(&labels[i + 1..]);
-    Some(out.join("."))
+    best.map(|(_, n)| n)
 }
 
-/// Builds a private-endpoint suite from hosts-format text. `file` is the path the suite will
-/// reference (`from_hosts_file`), `name` the suite name.
+/// A regex for a table entry whose `{placeholder}`s each match one DNS label (named groups).
+fn placeholder_pattern(template: &str) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(i) = rest.find('{') {
+        out.push_str(&regex::escape(&rest[..i]));
+        let Some(j) = rest[i..].find('}') else { break };
+        let var = &rest[i + 1..i + j];
+        if var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !var.is_empty() {
+            out.push_str(&format!("(?P<{var}>[a-z0-9-]+)"));
+        } else {
+            out.push_str("[a-z0-9-]+");
+        }
+        rest = &rest[i + j + 1..];
+    }
+    out.push_str(&regex::escape(rest));
+    out
+}
+
+fn dns_check(name: String, query: &str, ip: IpAddr, cname: Option<&str>) -> OutCheck {
+    let mut dns = IndexMap::new();
+    dns.insert("name".to_string(), query.to_owned());
+    dns.insert("type".to_string(), if ip.is_ipv4() { "A".to_string() } else { "AAAA".to_string() });
+    let mut expect = IndexMap::new();
+    expect.insert("rcode".to_string(), serde_json::json!("NOERROR"));
+    if let Some(c) = cname {
+        expect.insert("cname".to_string(), serde_json::json!({ "equals": c }));
+    }
+    expect.insert("addresses".to_string(), serde_json::json!({ "equals": [ip.to_string()] }));
+    OutCheck { name, dns: Some(dns), tcp: None, expect }
+}
+
+/// Builds a private-endpoint suite from hosts-format text: for each line `IP FQDN [alias...]`,
+/// a check that the FQDN (and each alias) resolves to exactly that address; and, for a name in
+/// a `privatelink.` zone of the table, a check that the public name [`public_name`] derives
+/// aliases it (CNAME) and resolves to the same address. `file` is the input as given (check
+/// names carry its file name only, never a directory), `name` the suite name.
 ///
-/// Errors: a line whose first field is an IP but has no name, or a file with no entries.
+/// Errors: a line whose first field is not an IP or that has no name, or a file with no entries.
 pub fn hosts(text: &str, file: &str, name: &str) -> Result<String, ImportError> {
+    let shown = std::path::Path::new(file).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| file.to_owned());
     let mut checks = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (i, raw) in text.lines().enumerate() {
@@ -134,37 +199,25 @@ pub fn hosts(text: &str, file: &str, name: &str) -> Result<String, ImportError> 
             if !seen.insert(n.clone()) {
                 continue;
             }
-            let (query, cname) = match public_name(&n) {
-                Some(p) => (p, Some(n.clone())),
-                None => (n.clone(), None),
-            };
-            let mut dns = IndexMap::new();
-            dns.insert("name".to_string(), query.clone());
-            dns.insert("type".to_string(), if ip.is_ipv4() { "A".to_string() } else { "AAAA".to_string() });
-            let mut expect = IndexMap::new();
-            expect.insert("rcode".to_string(), serde_json::json!("NOERROR"));
-            if let Some(c) = &cname {
-                expect.insert("cname".to_string(), serde_json::json!({ "equals": c }));
+            checks.push(dns_check(format!("{n} resolves to {ip} as {shown} lists"), &n, ip, None));
+            if let Some(public) = public_name(&n)
+                && seen.insert(public.clone())
+            {
+                checks.push(dns_check(format!("{public} resolves to {ip} through {n}"), &public, ip, Some(&n)));
             }
-            expect.insert("addresses".to_string(), serde_json::json!({ "all": "private", "from_hosts_file": "{{ dns_settings }}" }));
-            let check_name = match &cname {
-                Some(_) => format!("{query} resolves privately via privatelink"),
-                None => format!("{query} resolves as {file} lists"),
-            };
-            checks.push(OutCheck { name: check_name, dns: Some(dns), tcp: None, expect });
         }
     }
     if checks.is_empty() {
         return Err(ImportError { file: file.into(), line: 0, message: "no `IP name` entries".into() });
     }
-    let mut suite = base_suite(name, format!("Private endpoints listed in {file} resolve privately, as listed"), &[("dns_settings", file)]);
+    let mut suite = base_suite(name, format!("Private endpoints listed in {shown} resolve to the listed addresses"), &[]);
     suite.scenarios.push(OutScenario {
         name: "private endpoints".into(),
         tags: vec!["private-endpoint".into()],
         resolver: "{{ resolver }}".into(),
         checks,
     });
-    emit(&suite, file, "hosts")
+    emit(&suite, &shown, "hosts")
 }
 
 fn tag_of(label: &str) -> String {
@@ -249,8 +302,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn public_name_drops_the_privatelink_label() {
-        assert_eq!(public_name("kv.privatelink.vaultcore.azure.net").as_deref(), Some("kv.vaultcore.azure.net"));
+    fn public_name_comes_from_the_zone_table_only() {
+        // The table's first row for the zone: vault.azure.net (not the label-stripped vaultcore).
+        assert_eq!(public_name("kv.privatelink.vaultcore.azure.net").as_deref(), Some("kv.vault.azure.net"));
+        assert_eq!(public_name("sa.privatelink.blob.core.windows.net").as_deref(), Some("sa.blob.core.windows.net"));
+        // A placeholder zone binds the public suffix's placeholder.
+        assert_eq!(public_name("c.privatelink.westeurope.kusto.windows.net").as_deref(), Some("c.westeurope.kusto.windows.net"));
+        // A privatelink label in a zone the table does not know derives nothing.
+        assert_eq!(public_name("x.privatelink.example.com"), None);
         assert_eq!(
             public_name("x-agent.cus.disc.privatelink.prod.migration.windowsazure.com").as_deref(),
             Some("x-agent.cus.disc.prod.migration.windowsazure.com")

@@ -18,7 +18,9 @@ use serde::Serialize;
 
 use crate::expect::{self, Expectations, Kind};
 use crate::suite::error::LoadError;
-use crate::suite::model::{Axis, Check, CheckTemplate, Expect, ProxyDef, ResolverDef, StringMatcher, SuiteFile, Terms, Text};
+use crate::suite::model::{
+    Axis, Check, CheckTemplate, Expect, ExpectSpec, ProxyDef, ResolverDef, StringMatcher, SuiteFile, Terms, Text, Tpl,
+};
 use crate::suite::template::{self, Scope, Secrets, Templater};
 use crate::suite::{self, Loaded, parse_vars_file};
 
@@ -54,6 +56,9 @@ pub struct Inputs {
     pub scenarios: Vec<String>,
     /// `--check`: keep checks whose name or id matches any glob.
     pub checks: Vec<String>,
+    /// `netspec validate` without `--strict`: a `{{ env.NAME }}` whose variable is not set
+    /// renders empty and is listed in [`Plan::missing_env`] instead of being an error.
+    pub tolerate_missing_env: bool,
 }
 
 impl Inputs {
@@ -105,6 +110,9 @@ pub struct PlannedCheck {
     /// Whether the path may be traced when the connection fails (the suite's `path`, default
     /// true; `--path` decides when).
     pub path: bool,
+    /// Where the check is defined: the file (as the suite path was given, or the library's)
+    /// and the 1-based line of its `name` (a template's check: in the library).
+    pub defined: Option<(Arc<str>, u32)>,
 }
 
 /// The expanded, validated checks of one or more suites.
@@ -119,7 +127,33 @@ pub struct Plan {
     /// Each suite's effective variables after precedence (suite name → name → value), as
     /// reports record them (the reports redact secrets).
     pub vars: IndexMap<String, IndexMap<String, serde_json::Value>>,
+    /// What the selection flags could have matched (filled while planning).
+    seen: Seen,
+    /// Environment variables templates read that are not set (only with
+    /// [`Inputs::tolerate_missing_env`]; a run would fail on them).
+    pub missing_env: Vec<String>,
 }
+
+/// What `--tag`, `--scenario`, `--check` and `--matrix` could have matched, collected while
+/// planning so that a selection matching nothing is an error naming what there is.
+#[derive(Debug, Default)]
+struct Seen {
+    /// Every tag of every check (scenario tags included), before selection.
+    tags: std::collections::BTreeSet<String>,
+    /// Scenario instance names, in plan order, before selection (at most [`SEEN_LISTED`] kept).
+    scenarios: Vec<String>,
+    /// Scenario instances in all.
+    scenario_count: usize,
+    /// Per `--scenario` glob: whether it matched an instance.
+    scenario_hit: Vec<bool>,
+    /// Per `--check` glob: whether it matched a check's name or id.
+    check_hit: Vec<bool>,
+    /// Matrix axes the suites have (their `matrix` keys and the variables scenario names use).
+    axes: std::collections::BTreeSet<String>,
+}
+
+/// Most scenario names an error about an empty selection lists.
+const SEEN_LISTED: usize = 40;
 
 fn json_to_value(v: &serde_json::Value) -> Value {
     Value::from_serialize(v)
@@ -177,18 +211,23 @@ struct Planner<'i> {
     file_vars: Vec<IndexMap<String, serde_json::Value>>,
     out: Plan,
     errors: Vec<LoadError>,
+    missing_env: template::MissingEnv,
 }
 
 impl<'i> Planner<'i> {
     fn new(inputs: &'i Inputs) -> Result<Planner<'i>, LoadError> {
         let secrets = Secrets::default();
-        let tpl = Templater::new(secrets.clone());
+        let mut tpl = Templater::new(secrets.clone());
+        let missing_env = template::MissingEnv::default();
+        if inputs.tolerate_missing_env {
+            tpl.tolerate_missing_env(missing_env.clone());
+        }
         // Vars files are read once and shared by every suite.
         let mut file_vars: Vec<IndexMap<String, serde_json::Value>> = Vec::new();
         for f in &inputs.vars_files {
             file_vars.push(parse_vars_file(f)?);
         }
-        Ok(Planner { inputs, tpl, file_vars, out: Plan { secrets, ..Default::default() }, errors: Vec::new() })
+        Ok(Planner { inputs, tpl, file_vars, out: Plan { secrets, ..Default::default() }, errors: Vec::new(), missing_env })
     }
 
     fn add(&mut self, l: &Loaded) {
@@ -201,12 +240,102 @@ impl<'i> Planner<'i> {
 
     fn finish(mut self) -> Result<Plan, LoadError> {
         if !self.errors.is_empty() {
-            return Err(LoadError::many(self.errors));
+            return Err(LoadError::many(dedupe(self.errors)));
         }
+        check_selection(self.inputs, &self.out)?;
+        self.out.missing_env = self.missing_env.names();
         // The run holds the plan throughout: no spare capacity (up to half of it after growth).
         self.out.checks.shrink_to_fit();
         Ok(self.out)
     }
+}
+
+/// Whether `pattern` has glob characters (`*`, `?`, `[`, `{`).
+fn is_glob(pattern: &str) -> bool {
+    pattern.contains(['*', '?', '[', '{'])
+}
+
+/// Whether a `--scenario` value selects the instance `name`: a glob when it has glob
+/// characters, otherwise the exact name, or — when `exact_exists` is false (no instance of the
+/// suite has exactly that name) — a prefix of it: `--scenario arc-sql` selects
+/// `arc-sql eastus`, while `--scenario "tls inspection"` selects only that scenario when the
+/// suite also has `tls inspection over https`.
+pub fn selects(pattern: &str, name: &str, exact_exists: bool) -> bool {
+    if is_glob(pattern) {
+        glob_match(pattern, name)
+    } else if exact_exists {
+        name == pattern
+    } else {
+        name.starts_with(pattern)
+    }
+}
+
+/// A selection (`--tag`, `--scenario`, `--check`) that matches no check, or a `--matrix` axis
+/// no suite has, is an error: a gate that tests nothing must not pass.
+///
+/// Errors: [`LoadError::Input`] naming each value that matched nothing, with the tags,
+/// scenarios or axes there are (and a did-you-mean for a close one).
+fn check_selection(inputs: &Inputs, plan: &Plan) -> Result<(), LoadError> {
+    let seen = &plan.seen;
+    let mut errors = Vec::new();
+    for (axis, _) in &inputs.matrix {
+        if !seen.axes.contains(axis) {
+            let known = seen.axes.iter().map(String::as_str).collect::<Vec<_>>();
+            let hint = match did_you_mean(axis, known.iter().copied()) {
+                Some(c) => format!("did you mean `{c}`? The suites' axes: {}", list_or_none(&known)),
+                None => format!("the suites' axes: {}", list_or_none(&known)),
+            };
+            errors.push(LoadError::input(format!("--matrix {axis}: no suite has a matrix axis `{axis}`"), Some(&hint)));
+        }
+    }
+    let tags = seen.tags.iter().map(String::as_str).collect::<Vec<_>>();
+    for t in &inputs.tags {
+        if !seen.tags.contains(t) {
+            let hint = match did_you_mean(t, tags.iter().copied()) {
+                Some(c) => format!("did you mean `{c}`? Tags: {}", list_or_none(&tags)),
+                None => format!("tags: {}", list_or_none(&tags)),
+            };
+            errors.push(LoadError::input(format!("--tag {t} matches no check"), Some(&hint)));
+        }
+    }
+    let scenarios = scenario_list(seen);
+    for (g, hit) in inputs.scenarios.iter().zip(&seen.scenario_hit) {
+        if !hit {
+            let hint = match did_you_mean(g, seen.scenarios.iter().map(String::as_str)) {
+                Some(c) => format!("did you mean `{c}`? Scenarios: {scenarios}"),
+                None => format!("scenarios: {scenarios}"),
+            };
+            errors.push(LoadError::input(format!("--scenario {g} matches no scenario"), Some(&hint)));
+        }
+    }
+    for (g, hit) in inputs.checks.iter().zip(&seen.check_hit) {
+        if !hit {
+            errors.push(LoadError::input(
+                format!("--check {g} matches no check name or id"),
+                Some("`netspec plan` lists the check ids (suite/scenario/check); a value without * or ? matches a name or id exactly"),
+            ));
+        }
+    }
+    if errors.is_empty() && plan.checks.is_empty() && !(inputs.tags.is_empty() && inputs.scenarios.is_empty() && inputs.checks.is_empty()) {
+        errors.push(LoadError::input(
+            "the selection (--tag, --scenario, --check together) matches no check",
+            Some(&format!(
+                "each value matches something, but no check matches all of them; tags: {}; scenarios: {scenarios}",
+                list_or_none(&tags)
+            )),
+        ));
+    }
+    if errors.is_empty() { Ok(()) } else { Err(LoadError::many(errors)) }
+}
+
+fn list_or_none(v: &[&str]) -> String {
+    if v.is_empty() { "(none)".into() } else { v.join(", ") }
+}
+
+fn scenario_list(seen: &Seen) -> String {
+    let shown = seen.scenarios.iter().map(String::as_str).collect::<Vec<_>>();
+    let more = seen.scenario_count.saturating_sub(shown.len());
+    if more > 0 { format!("{} and {more} more", shown.join(", ")) } else { list_or_none(&shown) }
 }
 
 /// Where a definition was written: its file, the file's text (for snippets) and directory
@@ -215,6 +344,8 @@ impl<'i> Planner<'i> {
 pub struct Origin {
     /// The file.
     pub path: PathBuf,
+    /// The file's path as text, as it was given (shared by every check defined in it).
+    pub display: Arc<str>,
     /// Its text.
     pub source: String,
     /// Its directory.
@@ -224,7 +355,12 @@ pub struct Origin {
 impl Origin {
     /// The origin of a loaded suite.
     pub fn of(l: &Loaded) -> Arc<Origin> {
-        Arc::new(Origin { path: l.path.clone(), source: l.source.clone(), base: l.path.parent().unwrap_or(Path::new(".")).to_path_buf() })
+        Arc::new(Origin {
+            path: l.path.clone(),
+            display: Arc::from(l.path.display().to_string()),
+            source: l.source.clone(),
+            base: l.path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+        })
     }
 }
 
@@ -232,6 +368,13 @@ struct Ctx<'a> {
     origin: Arc<Origin>,
     tpl: &'a Templater,
     errors: Vec<LoadError>,
+    /// Index in `errors` of the first failed include: errors that follow from the missing
+    /// definitions (unknown templates, proxies, resolvers, undefined variables) are then dropped.
+    failed_include: Option<usize>,
+    /// Per variable (and template parameter) in scope: the directory of the file it was written
+    /// in, which a relative path taken from it starts at (empty: the current directory, for
+    /// `--var`, `NETSPEC_VAR_*` and `{{ env.NAME }}`).
+    var_bases: HashMap<String, PathBuf>,
 }
 
 pub use crate::util::did_you_mean;
@@ -272,11 +415,105 @@ impl Ctx<'_> {
     }
 }
 
+impl Ctx<'_> {
+    /// Renders a path and resolves it where it was written: a path that starts with a variable
+    /// (`"{{ ca }}"`, `"{{ certs }}/ca.pem"`) starts at the directory of the file that defined
+    /// the variable (the suite for a suite variable used in a library's template; the current
+    /// directory for `--var`); any other relative path at the file that holds the text.
+    fn render_path(&mut self, t: &str, at: (u32, u32), scope: &Scope) -> Option<PathBuf> {
+        let rendered = self.render_at(t, at, scope)?;
+        let base = self.base_for(t);
+        // The current directory is made explicit: the path may be joined to another base later.
+        let base = if base.as_os_str().is_empty() { std::env::current_dir().unwrap_or_default() } else { base };
+        Some(base.join(rendered))
+    }
+
+    /// The directory a relative path written as `text` starts at (see [`Ctx::render_path`]).
+    fn base_for(&self, text: &str) -> PathBuf {
+        if let Some(rest) = text.trim_start().strip_prefix("{{") {
+            let name: String = rest.trim_start().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+            if name == "env" {
+                return PathBuf::new();
+            }
+            if let Some(b) = self.var_bases.get(&name) {
+                return b.clone();
+            }
+        }
+        self.origin.base.clone()
+    }
+
+    /// Renders every template string in `v`; a rendered string is then read as a YAML scalar,
+    /// so `"{{ port }}"` giving `443` is the number 443 and `"{{ on }}"` giving `true` a boolean.
+    fn render_value(&mut self, v: &serde_json::Value, at: (u32, u32), scope: &Scope) -> Option<serde_json::Value> {
+        use serde_json::Value as J;
+        Some(match v {
+            J::String(s) if template::is_template(s) => {
+                let r = self.render_at(s, at, scope)?;
+                match serde_saphyr::from_str::<J>(&r) {
+                    Ok(J::Null) | Err(_) => J::String(r),
+                    Ok(scalar @ (J::Bool(_) | J::Number(_) | J::String(_))) => scalar,
+                    // A rendered value is one scalar: flow lists and maps are not re-read.
+                    Ok(J::Array(_) | J::Object(_)) => J::String(r),
+                }
+            }
+            J::Array(a) => J::Array(a.iter().map(|x| self.render_value(x, at, scope)).collect::<Option<_>>()?),
+            J::Object(m) => {
+                let mut out = serde_json::Map::new();
+                for (k, x) in m {
+                    out.insert(k.clone(), self.render_value(x, at, scope)?);
+                }
+                J::Object(out)
+            }
+            other => other.clone(),
+        })
+    }
+
+    /// The value of a templatable typed field: as written, or rendered and read as `T`.
+    ///
+    /// Errors (located at the template): the rendered text is not a `T`; `accepts` says what is.
+    fn typed<T: serde::de::DeserializeOwned + Clone>(&mut self, t: &Tpl<T>, accepts: &str, scope: &Scope) -> Option<T> {
+        match t {
+            Tpl::Value(v) => Some(v.clone()),
+            Tpl::Invalid(m) => {
+                self.err(m.line, m.column, m.value.clone(), Some(&format!("write {accepts}")));
+                None
+            }
+            Tpl::Template(w) => {
+                let at = (w.line, w.column);
+                let v = self.render_value(&w.value, at, scope)?;
+                match T::deserialize(&v) {
+                    Ok(x) => Some(x),
+                    Err(e) => {
+                        self.err(at.0, at.1, rendered_type_error(&w.value, &v, &e), Some(&format!("write {accepts}")));
+                        None
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// "`{{ port }}` gives `70000`: invalid value …" for a rendered value that is not of its type.
+fn rendered_type_error(written: &serde_json::Value, rendered: &serde_json::Value, e: &serde_json::Error) -> String {
+    let show = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    format!("`{}` gives `{}`: {e}", show(written), show(rendered))
+}
+
+/// What a port accepts, for messages.
+const PORT_ACCEPTS: &str = "a port number from 1 to 65535";
+/// What a duration accepts, for messages.
+const DUR_ACCEPTS: &str = "a duration such as 500ms, 5s, 2m or 14d";
+
 /// Definitions a suite can use: its own and those of its included libraries, each with the
 /// file it was written in.
 #[derive(Default)]
 struct Defs {
     vars: IndexMap<String, serde_json::Value>,
+    /// The directory of the file each variable was defined in.
+    var_bases: HashMap<String, PathBuf>,
     resolvers: IndexMap<String, (Arc<Origin>, ResolverDef)>,
     proxies: IndexMap<String, (Arc<Origin>, ProxyDef)>,
     templates: IndexMap<String, (Arc<Origin>, CheckTemplate)>,
@@ -294,6 +531,7 @@ impl Defs {
     ) {
         for (k, v) in vars {
             self.vars.insert(k.clone(), v.clone());
+            self.var_bases.insert(k.clone(), origin.base.clone());
         }
         for (k, v) in resolvers {
             self.resolvers.insert(k.clone(), (origin.clone(), v.clone()));
@@ -329,12 +567,39 @@ fn include_all(cx: &mut Ctx, origin: &Arc<Origin>, includes: &[Text], stack: &mu
         } else {
             match suite::load_library(&path) {
                 Err(e) => {
-                    cx.err(inc.line, inc.column, format!("cannot include {}", inc.value), None);
+                    // One error: the library's own, located in the library, saying where it was
+                    // included from; or, when it cannot be read, the include line with the reason.
+                    let from = format!("included from {}:{}:{}", cx.origin.path.display(), inc.line, inc.column);
+                    let e = match e {
+                        LoadError::Located(mut l) => {
+                            l.hint = Some(match l.hint.take() {
+                                Some(h) => format!("{h}\n  = note: {from}"),
+                                None => from,
+                            });
+                            LoadError::Located(l)
+                        }
+                        other => {
+                            let why = other.read_reason();
+                            LoadError::at(
+                                &cx.origin.path,
+                                Some(&cx.origin.source),
+                                inc.line,
+                                inc.column,
+                                format!("cannot include {}: {why}", inc.value),
+                            )
+                            .with_hint(format!("the path is relative to {}", cx.origin.base.display()))
+                        }
+                    };
+                    cx.failed_include.get_or_insert(cx.errors.len());
                     cx.errors.push(e);
                 }
                 Ok((lib, source)) => {
-                    let lib_origin =
-                        Arc::new(Origin { path: path.clone(), source, base: path.parent().unwrap_or(Path::new(".")).to_path_buf() });
+                    let lib_origin = Arc::new(Origin {
+                        path: path.clone(),
+                        display: Arc::from(path.display().to_string()),
+                        source,
+                        base: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+                    });
                     stack.push(canon);
                     include_all(cx, &lib_origin, &lib.include, stack, defs);
                     stack.pop();
@@ -355,7 +620,7 @@ fn plan_suite(
 ) -> Result<(), LoadError> {
     let s: &SuiteFile = &l.suite;
     let origin = Origin::of(l);
-    let mut cx = Ctx { origin: origin.clone(), tpl, errors: Vec::new() };
+    let mut cx = Ctx { origin: origin.clone(), tpl, errors: Vec::new(), failed_include: None, var_bases: HashMap::new() };
     let base = origin.base.clone();
 
     // Definitions: included libraries first, then the suite's own.
@@ -366,16 +631,20 @@ fn plan_suite(
 
     // Variables, lowest precedence first.
     let mut vars: IndexMap<String, serde_json::Value> = std::mem::take(&mut defs.vars);
-    for fv in file_vars {
+    cx.var_bases = std::mem::take(&mut defs.var_bases);
+    for (fv, path) in file_vars.iter().zip(&inputs.vars_files) {
         for (k, v) in fv {
             vars.insert(k.clone(), v.clone());
+            cx.var_bases.insert(k.clone(), path.parent().map(Path::to_path_buf).unwrap_or_default());
         }
     }
     for (k, v) in &inputs.typed_vars {
         vars.insert(k.clone(), v.clone());
+        cx.var_bases.insert(k.clone(), PathBuf::new());
     }
     for (k, v) in inputs.env_vars.iter().chain(inputs.vars.iter()) {
         vars.insert(k.clone(), serde_json::Value::String(v.clone()));
+        cx.var_bases.insert(k.clone(), PathBuf::new());
     }
     let base_scope: Scope = vars.iter().map(|(k, v)| (k.clone(), json_to_value(v))).collect();
     let suite_name = cx.render(&s.name, &base_scope).unwrap_or_else(|| s.name.value.clone());
@@ -422,9 +691,15 @@ fn plan_suite(
         };
         axes.insert(name.clone(), values);
     }
+    out.seen.axes.extend(axes.keys().cloned());
+    for sc in &s.scenarios {
+        out.seen.axes.extend(tpl.variables(&sc.name.value));
+    }
     for (name, values) in &inputs.matrix {
         axes.insert(name.clone(), values.clone());
     }
+    out.seen.scenario_hit.resize(inputs.scenarios.len(), false);
+    out.seen.check_hit.resize(inputs.checks.len(), false);
 
     let mut st = SuiteState {
         suite_name: suite_name.clone(),
@@ -437,6 +712,38 @@ fn plan_suite(
         default_retry: s.defaults.retry,
     };
 
+    // Every tag there is, whatever the selection (for the error when a `--tag` matches nothing).
+    for sc in &s.scenarios {
+        out.seen.tags.extend(sc.tags.iter().cloned());
+        for c in &sc.checks {
+            out.seen.tags.extend(c.tags.iter().cloned());
+            if let Some((_, t)) = c.use_template.as_ref().and_then(|t| st.defs.templates.get(&t.value)) {
+                out.seen.tags.extend(t.checks.iter().flat_map(|tc| tc.tags.iter().cloned()));
+            }
+        }
+    }
+    // Per `--scenario` value without glob characters: whether an instance has exactly that name
+    // (then it selects only that one, not others it is a prefix of).
+    let mut exact = vec![false; inputs.scenarios.len()];
+    if inputs.scenarios.iter().any(|g| !is_glob(g)) {
+        for sc in &s.scenarios {
+            let used: Vec<String> = tpl.variables(&sc.name.value).into_iter().filter(|v| axes.contains_key(v)).collect();
+            let used: Vec<String> = axes.keys().filter(|k| used.contains(k)).cloned().collect();
+            let count = used.iter().map(|a| axes[a].len()).try_fold(1usize, |acc, n| acc.checked_mul(n)).unwrap_or(usize::MAX);
+            if count > MAX_INSTANCES {
+                continue;
+            }
+            for combo in combinations(&used, &axes) {
+                let mut scope = base_scope.clone();
+                scope.extend(combo.into_iter().map(|(k, v)| (k, Value::from(v))));
+                if let Ok(inst) = tpl.render(&sc.name.value, &scope) {
+                    for (g, e) in inputs.scenarios.iter().zip(exact.iter_mut()) {
+                        *e |= *g == inst;
+                    }
+                }
+            }
+        }
+    }
     let mut seen_instances: HashMap<String, (u32, u32)> = HashMap::new();
     for sc in &s.scenarios {
         let used: Vec<String> = tpl.variables(&sc.name.value).into_iter().filter(|v| axes.contains_key(v)).collect();
@@ -471,7 +778,18 @@ fn plan_suite(
                 );
                 continue;
             }
-            if !inputs.scenarios.is_empty() && !inputs.scenarios.iter().any(|g| glob_match(g, &inst)) {
+            out.seen.scenario_count += 1;
+            if out.seen.scenarios.len() < SEEN_LISTED {
+                out.seen.scenarios.push(inst.clone());
+            }
+            let mut selected = inputs.scenarios.is_empty();
+            for ((g, hit), exact) in inputs.scenarios.iter().zip(out.seen.scenario_hit.iter_mut()).zip(&exact) {
+                if selects(g, &inst, *exact) {
+                    *hit = true;
+                    selected = true;
+                }
+            }
+            if !selected {
                 continue;
             }
             if sc.checks.is_empty() {
@@ -506,7 +824,74 @@ fn plan_suite(
             }
         }
     }
+    if let Some(at) = cx.failed_include {
+        drop_cascade(&mut cx.errors, at);
+    }
     if cx.errors.is_empty() { Ok(()) } else { Err(LoadError::many(cx.errors)) }
+}
+
+/// Whether an error may only follow from definitions a failed include would have given.
+fn is_cascade(e: &LoadError) -> bool {
+    let m = match e {
+        LoadError::Located(l) => l.message.as_str(),
+        LoadError::Input { message, .. } => message.as_str(),
+        LoadError::Read { .. } | LoadError::Many(_) => return false,
+    };
+    ["unknown template `", "unknown proxy `", "unknown resolver `", "undefined variable `"].iter().any(|p| m.starts_with(p))
+        || (m.starts_with("template `") && m.contains("` needs parameter"))
+        || m.contains(", which is not defined")
+}
+
+/// Drops the errors after a failed include (at index `at`) that follow from it, and says how
+/// many on the include's error.
+fn drop_cascade(errors: &mut Vec<LoadError>, at: usize) {
+    let before = errors.len();
+    let mut i = 0;
+    errors.retain(|e| {
+        let keep = i <= at || !is_cascade(e);
+        i += 1;
+        keep
+    });
+    let dropped = before - errors.len();
+    if dropped > 0
+        && let Some(LoadError::Located(l)) = errors.get_mut(at)
+    {
+        let note = format!("{dropped} error(s) about unknown templates, proxies, resolvers or variables that follow from it are not shown");
+        l.hint = Some(match l.hint.take() {
+            Some(h) => format!("{h}\n  = note: {note}"),
+            None => format!("fix this include first; {note}"),
+        });
+    }
+}
+
+/// One error per source location and message: the same mistake in a scenario that expands over a matrix
+/// (or a template used many times) is reported once, saying how many instances it affects.
+fn dedupe(errors: Vec<LoadError>) -> Vec<LoadError> {
+    let mut out: Vec<LoadError> = Vec::new();
+    let mut counts: Vec<usize> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for e in errors {
+        let key = match &e {
+            LoadError::Located(l) if l.line > 0 => format!("{}\0{}\0{}\0{}", l.path.display(), l.line, l.column, l.message),
+            other => other.to_string(),
+        };
+        match index.get(&key) {
+            Some(&i) => counts[i] += 1,
+            None => {
+                index.insert(key, out.len());
+                out.push(e);
+                counts.push(1);
+            }
+        }
+    }
+    for (e, n) in out.iter_mut().zip(counts) {
+        if n > 1
+            && let LoadError::Located(l) = e
+        {
+            l.message = format!("{} (in {n} instances: matrix values or template uses)", l.message);
+        }
+    }
+    out
 }
 
 /// Per-suite planning state.
@@ -567,6 +952,9 @@ fn expand_template(
     // Parameters: `with` values (templated in the scenario's scope), then the template's defaults.
     let mut tscope = scope.clone();
     let mut ok = true;
+    // Where a relative path given as a parameter starts: the file the `with` is written in
+    // (or, for a value taken from a variable, that variable's file).
+    let mut param_bases: Vec<(String, PathBuf)> = Vec::new();
     for (k, v) in &c.with_params {
         if !tmpl.params.contains(k) {
             let hint = match did_you_mean(k, tmpl.params.iter().map(String::as_str)) {
@@ -579,7 +967,10 @@ fn expand_template(
         }
         let value = match v {
             serde_json::Value::String(s) => match cx.render_at(s, (t.line, t.column), scope) {
-                Some(r) => Value::from(r),
+                Some(r) => {
+                    param_bases.push((k.clone(), cx.base_for(s)));
+                    Value::from(r)
+                }
                 None => {
                     ok = false;
                     continue;
@@ -594,6 +985,7 @@ fn expand_template(
             match tmpl.defaults.get(p) {
                 Some(d) => {
                     tscope.insert(p.clone(), json_to_value(d));
+                    param_bases.push((p.clone(), torigin.base.clone()));
                 }
                 None => {
                     cx.err(
@@ -611,6 +1003,7 @@ fn expand_template(
         return;
     }
     // The template's checks are located in the file that defines it.
+    let replaced: Vec<(String, Option<PathBuf>)> = param_bases.into_iter().map(|(k, b)| (k.clone(), cx.var_bases.insert(k, b))).collect();
     let saved = std::mem::replace(&mut cx.origin, torigin);
     let saved_path = inst.path;
     inst.path = c.path.unwrap_or(inst.path);
@@ -626,6 +1019,12 @@ fn expand_template(
     }
     inst.path = saved_path;
     cx.origin = saved;
+    for (k, old) in replaced.into_iter().rev() {
+        match old {
+            Some(b) => cx.var_bases.insert(k, b),
+            None => cx.var_bases.remove(&k),
+        };
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -651,11 +1050,15 @@ fn plan_check(
     }
     let mut tags: Vec<String> = inst.tags.clone();
     tags.extend(check_tags.iter().cloned());
-    if !inputs.tags.is_empty() && !tags.iter().any(|t| inputs.tags.contains(t)) {
-        return;
-    }
     let id = format!("{}/{}/{name}", st.suite_name, inst.name);
-    if !inputs.checks.is_empty() && !inputs.checks.iter().any(|g| glob_match(g, &name) || glob_match(g, &id)) {
+    let mut check_selected = inputs.checks.is_empty();
+    for (g, hit) in inputs.checks.iter().zip(out.seen.check_hit.iter_mut()) {
+        if glob_match(g, &name) || glob_match(g, &id) {
+            *hit = true;
+            check_selected = true;
+        }
+    }
+    if !check_selected || (!inputs.tags.is_empty() && !tags.iter().any(|t| inputs.tags.contains(t))) {
         return;
     }
     let resolver = match kind_resolver(c) {
@@ -727,6 +1130,13 @@ fn plan_check(
         },
         None => None,
     };
+    let timeout = match &c.timeout {
+        None => None,
+        Some(t) => match cx.typed(t, DUR_ACCEPTS, scope) {
+            Some(d) => Some(d.0),
+            None => return,
+        },
+    };
     let retry = c.retry.or(st.default_retry);
     let attempts = retry.map(|r| r.attempts.max(1)).unwrap_or(1);
     let index = out.checks.len();
@@ -739,7 +1149,7 @@ fn plan_check(
         target,
         expect,
         resolver,
-        timeout: inputs.timeout.or(c.timeout.map(|d| d.0)).unwrap_or(st.default_timeout),
+        timeout: inputs.timeout.or(timeout).unwrap_or(st.default_timeout),
         attempts,
         retry_delay: retry.map(|r| r.delay.0).unwrap_or(Duration::from_secs(1)),
         retry_backoff: retry.map(|r| r.backoff).filter(|b| b.is_finite() && *b >= 1.0).unwrap_or(1.0),
@@ -747,6 +1157,7 @@ fn plan_check(
         tags,
         vars: inst.combo.clone(),
         path: c.path.unwrap_or(inst.path),
+        defined: Some((cx.origin.display.clone(), c.name.line)),
     });
 }
 
@@ -865,10 +1276,11 @@ fn build_target(cx: &mut Ctx, c: &Check, scope: &Scope, base: &Path, st: &mut Su
         cx.err(c.name.line, c.name.column, format!("check `{}`: {msg}", c.name.value), Some(hint));
         return None;
     }
+    let _ = base;
     let path_of = |cx: &mut Ctx, t: &Option<Text>| -> Option<Option<PathBuf>> {
         match t {
             None => Some(None),
-            Some(t) => Some(Some(base.join(cx.render(t, scope)?))),
+            Some(t) => Some(Some(cx.render_path(&t.value, (t.line, t.column), scope)?)),
         }
     };
     if let Some(d) = &c.dns {
@@ -899,7 +1311,8 @@ fn build_target(cx: &mut Ctx, c: &Check, scope: &Scope, base: &Path, st: &mut Su
                 }
             }
         };
-        return Some(Target::Tcp { host, port: t.port.0, source });
+        let port = cx.typed(&t.port, PORT_ACCEPTS, scope)?.0;
+        return Some(Target::Tcp { host, port, source });
     }
     if let Some(t) = &c.tls {
         let host = host_of(cx, &t.host, scope)?;
@@ -908,7 +1321,8 @@ fn build_target(cx: &mut Ctx, c: &Check, scope: &Scope, base: &Path, st: &mut Su
             None => host.clone(),
         };
         let ca_file = path_of(cx, &t.ca_file)?;
-        return Some(Target::Tls { host, port: t.port.0, sni, ca_file, refuse_versions: Vec::new() });
+        let port = cx.typed(&t.port, PORT_ACCEPTS, scope)?.0;
+        return Some(Target::Tls { host, port, sni, ca_file, refuse_versions: Vec::new() });
     }
     let h = c.http.as_ref()?;
     let raw = cx.render(&h.url, scope)?;
@@ -1151,13 +1565,34 @@ fn render_am(
         equals: render_terms(cx, &m.equals, at, scope)?,
         from_hosts_file: match &m.from_hosts_file {
             None => None,
+            // Compiling resolves it against the file holding the text; a path taken from a
+            // variable defined elsewhere is resolved here, against that variable's file.
+            Some(p) if cx.base_for(p) != cx.origin.base => Some(cx.render_path(p, at, scope)?.to_string_lossy().into_owned()),
             Some(p) => Some(cx.render_at(p, at, scope)?),
         },
     })
 }
 
-fn render_expect(cx: &mut Ctx, e: &Expect, at: (u32, u32), scope: &Scope) -> Option<Expect> {
+fn render_expect(cx: &mut Ctx, spec: &ExpectSpec, at: (u32, u32), scope: &Scope) -> Option<Expect> {
+    if let Some((key, m)) = spec.invalid.first() {
+        cx.err(m.line, m.column, m.value.clone(), Some(&format!("`{}` takes {}", key.name(), key.accepts())));
+        return None;
+    }
+    let e = &spec.typed;
     let mut r = e.clone();
+    for (key, w) in &spec.templated {
+        let wat = (w.line, w.column);
+        let v = cx.render_value(&w.value, wat, scope)?;
+        if let Err(err) = key.set(&mut r, v.clone()) {
+            cx.err(
+                wat.0,
+                wat.1,
+                format!("{}: {}", key.name(), rendered_type_error(&w.value, &v, &err)),
+                Some(&format!("write {}", key.accepts())),
+            );
+            return None;
+        }
+    }
     if let Some(a) = &e.addresses {
         r.addresses = Some(Box::new(render_am(cx, a, at, scope)?));
     }

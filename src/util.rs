@@ -90,7 +90,13 @@ pub fn check_writable(path: &Path) -> std::io::Result<()> {
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .map(|c| {
+            // Jaro's matching window is too small for short words (`dsn` for `dns`): one edit
+            // or transposition counts as close too.
+            let jw = strsim::jaro_winkler(word, c);
+            let one_edit = word.chars().count() >= 3 && strsim::osa_distance(word, c) <= 1;
+            (if one_edit { jw.max(0.8) } else { jw }, c)
+        })
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)

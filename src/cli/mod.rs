@@ -43,8 +43,9 @@ pub struct Cli {
 pub enum Command {
     /// Run suites and report.
     Run(Box<RunArgs>),
-    /// Parse, template and check suites; no network.
-    Validate(PlanArgs),
+    /// Parse, template and check suites; no network. Run-time secrets are not needed: an unset
+    /// `{{ env.NAME }}` is a warning (an error with --strict, and always when running).
+    Validate(ValidateArgs),
     /// Print the expanded checks; no network.
     Plan(PlanCmd),
     /// Print the JSON Schema of the suite format (or, with --library, of an included library).
@@ -73,14 +74,17 @@ pub struct PlanArgs {
     /// Read variables from a YAML mapping; repeatable, later files win.
     #[arg(long = "vars-file", value_name = "FILE", help_heading = "Variables")]
     pub vars_files: Vec<PathBuf>,
-    /// Replace a matrix axis: `region=eastus,westus2`; repeatable.
+    /// Replace a matrix axis: `region=eastus,westus2`; repeatable. An axis no suite has is an
+    /// error (exit 2).
     #[arg(long = "matrix", value_name = "NAME=V1,V2", help_heading = "Variables")]
     pub matrix: Vec<String>,
-    /// Keep only checks with this tag (scenario tags count); repeatable.
+    /// Keep only checks with this tag (scenario tags count); repeatable. A tag no check has is an
+    /// error (exit 2), as is a selection that leaves no check.
     #[arg(long = "tag", value_name = "TAG", help_heading = "Selection")]
     pub tags: Vec<String>,
-    /// Keep only scenario instances whose name matches this glob; repeatable.
-    #[arg(long = "scenario", value_name = "GLOB", help_heading = "Selection")]
+    /// Keep only scenario instances matching this: a glob (`*`, `?`), else the exact name, else
+    /// names it begins (`arc-sql` keeps `arc-sql eastus`); repeatable.
+    #[arg(long = "scenario", value_name = "NAME|GLOB", help_heading = "Selection")]
     pub scenarios: Vec<String>,
     /// Keep only checks whose name or id (`suite/scenario/check`) matches this glob; repeatable.
     #[arg(long = "check", value_name = "GLOB", help_heading = "Selection")]
@@ -88,6 +92,17 @@ pub struct PlanArgs {
     /// Deadline of every attempt, overriding the suites' (e.g. 2s, 500ms).
     #[arg(long, value_name = "DUR", value_parser = parse_duration, help_heading = "Execution")]
     pub timeout: Option<Duration>,
+}
+
+/// `netspec validate`.
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    /// Inputs.
+    pub plan: PlanArgs,
+    /// Treat an unset environment variable read by `{{ env.NAME }}` as an error, as a run does.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// `netspec plan`.
@@ -460,8 +475,16 @@ pub fn main() -> i32 {
             crate::util::out(&format!("{schema}\n"));
             EXIT_OK
         }
-        Command::Validate(a) => match a.plan() {
+        Command::Validate(a) => match a.plan.inputs().and_then(|mut i| {
+            i.tolerate_missing_env = !a.strict;
+            plan::load_and_plan(&a.plan.paths, &i)
+        }) {
             Ok(p) => {
+                for name in &p.missing_env {
+                    eprintln!(
+                        "warning: environment variable `{name}` is not set: `netspec run` needs it (validated with an empty value; --strict makes this an error)"
+                    );
+                }
                 crate::util::out(&format!("ok: {} suite(s), {} checks\n", p.suites.len(), p.checks.len()));
                 // The process ends here: freeing every planned check would only delay the exit.
                 std::mem::forget(p);
@@ -493,20 +516,80 @@ fn print_plan(p: &Plan, format: Format) {
     let rows: Vec<_> = p.checks.iter().map(|c| c.row()).collect();
     let text = match format {
         Format::Json => format!("{}\n", serde_json::to_string_pretty(&rows).unwrap_or_default()),
-        Format::Table => {
-            use std::fmt::Write as _;
-            let w = rows.iter().map(|r| r.id.len()).max().unwrap_or(2);
-            let mut t = String::new();
-            for r in &rows {
-                let via = r.proxy.as_ref().map(|p| format!(" via {p}")).unwrap_or_default();
-                let _ = writeln!(t, "{:w$}  {:4}  {:10}  {:>6} ms  {}{via}", r.id, r.kind.to_string(), r.resolver, r.timeout_ms, r.target);
-                let _ = writeln!(t, "{:w$}  expect: {}", "", r.expect.join("; "));
-            }
-            let _ = writeln!(t, "{} checks", rows.len());
-            t
-        }
+        Format::Table => plan_table(&rows, terminal_width()),
     };
     crate::util::out(&text);
+}
+
+/// Columns of the terminal on standard output (`None` when it is not a terminal: then
+/// `$COLUMNS` if set, else no limit).
+fn terminal_width() -> Option<usize> {
+    use std::io::IsTerminal;
+    if std::io::stdout().is_terminal() {
+        let mut ws = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+        // SAFETY: TIOCGWINSZ writes one winsize into the struct we pass; fd 1 is open.
+        let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) } == 0;
+        if ok && ws.ws_col > 0 {
+            return Some(ws.ws_col as usize);
+        }
+    }
+    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).filter(|c: &usize| *c >= 40)
+}
+
+/// `s` cut into pieces of at most `n` characters (at least one piece).
+fn chunks(s: &str, n: usize) -> Vec<String> {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.is_empty() || n == 0 {
+        return vec![s.to_owned()];
+    }
+    chars.chunks(n).map(|c| c.iter().collect()).collect()
+}
+
+/// `netspec plan`'s table: a header row, then per check a line of id, kind, resolver and
+/// timeout, and indented `target:` (with `via proxy NAME` for a proxied request) and `expect:`
+/// lines, wrapped at `width` columns when given (ids longer than the width are not cut).
+pub fn plan_table(rows: &[crate::plan::PlanRow], width: Option<usize>) -> String {
+    use std::fmt::Write as _;
+    let idw = rows.iter().map(|r| r.id.chars().count()).max().unwrap_or(0).max("CHECK".len());
+    let resw = rows.iter().map(|r| r.resolver.chars().count()).max().unwrap_or(0).max("RESOLVER".len());
+    // The id column shrinks to what leaves room for the rest on a narrow terminal.
+    let idw = match width {
+        Some(w) => idw.min(w.saturating_sub(4 + 2 + resw + 2 + 10 + 4).max(20)),
+        None => idw,
+    };
+    let mut t = String::new();
+    let _ = writeln!(t, "{:idw$}  {:4}  {:resw$}  {:>10}", "CHECK", "KIND", "RESOLVER", "TIMEOUT");
+    let wrap = |t: &mut String, label: &str, text: &str| {
+        let indent = "    ";
+        let first = format!("{indent}{label}: ");
+        let limit = width.unwrap_or(usize::MAX).max(first.len() + 20);
+        let mut line = first.clone();
+        // A word longer than a line (a long URL) is cut into line-long pieces.
+        let words = text.split(' ').flat_map(|w| chunks(w, limit - first.len()));
+        for word in words {
+            if line.chars().count() + word.chars().count() + 1 > limit && line.len() > first.len() {
+                let _ = writeln!(t, "{}", line.trim_end());
+                line = " ".repeat(first.len());
+            }
+            line.push_str(&word);
+            line.push(' ');
+        }
+        let _ = writeln!(t, "{}", line.trim_end());
+    };
+    for r in rows {
+        let id = if r.id.chars().count() > idw {
+            let mut pieces = chunks(&r.id, width.unwrap_or(usize::MAX));
+            pieces.push(String::new());
+            pieces.join("\n")
+        } else {
+            r.id.clone()
+        };
+        let _ = writeln!(t, "{id:idw$}  {:4}  {:resw$}  {:>7} ms", r.kind.to_string(), r.resolver, r.timeout_ms);
+        wrap(&mut t, "target", &r.target);
+        wrap(&mut t, "expect", &r.expect.join("; "));
+    }
+    let _ = writeln!(t, "{} checks", rows.len());
+    t
 }
 
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {

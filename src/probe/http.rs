@@ -478,13 +478,28 @@ async fn open(
         }
         Ok(Err(e)) => {
             let mut f = tls_failure(&e, t.proxy.is_some());
-            if matches!(f.reason, Reason::TlsUntrusted | Reason::TlsExpired | Reason::TlsHostnameMismatch | Reason::TlsHandshake)
-                && t.proxy.is_none()
-            {
-                // Show what was presented: a second handshake that records instead of refusing.
+            if matches!(f.reason, Reason::TlsUntrusted | Reason::TlsExpired | Reason::TlsHostnameMismatch | Reason::TlsHandshake) {
+                // Show what was presented: a second handshake that records instead of refusing;
+                // through a proxy, over a new CONNECT tunnel (an inspecting proxy re-signs it).
                 if let Ok(roots) = ctx.roots_for(t.ca_file.as_deref()) {
-                    let ep = super::tls::handshake(ctx, remote, host, roots, deadline).await;
-                    obs.tls = ep.handshake.map(Box::new);
+                    match &t.proxy {
+                        None => {
+                            let ep = super::tls::handshake(ctx, remote, host, roots, deadline).await;
+                            obs.tls = ep.handshake.map(Box::new);
+                        }
+                        Some(p) => {
+                            // The recording connection's timings are not the check's.
+                            let timings = obs.timings.clone();
+                            if let Ok((mut stream, proxy_addr)) = connect_proxy(ctx, resolver, p, deadline, obs).await
+                                && tunnel(&mut stream, p, host, port, deadline).await.is_ok()
+                            {
+                                let state = super::PortState::Open;
+                                let ep = super::tls::handshake_over(stream, proxy_addr, state, host, roots, deadline).await;
+                                obs.tls = ep.handshake.map(Box::new);
+                            }
+                            obs.timings = timings;
+                        }
+                    }
                 }
                 if f.reason == Reason::TlsUntrusted
                     && let Some(why) = obs.tls.as_ref().and_then(|h| super::tls::interception(&h.chain, h.trusted))

@@ -358,12 +358,26 @@ pub(crate) async fn handshake(
     deadline: Instant,
 ) -> TlsEndpoint {
     let (attempt, stream) = tcp::connect(ctx, addr, None, deadline).await;
-    let mut ep = TlsEndpoint { address: addr, tcp: attempt.state, handshake: None, failure: None, version_probes: Vec::new() };
     let Some(stream) = stream else {
+        let mut ep = TlsEndpoint { address: addr, tcp: attempt.state, handshake: None, failure: None, version_probes: Vec::new() };
         let reason = attempt.reason.unwrap_or(Reason::TcpNoRoute);
         ep.failure = Some(Failure::new(reason, format!("no TCP connection: {}", attempt.detail)));
         return ep;
     };
+    handshake_over(stream, addr, attempt.state, sni, roots, deadline).await
+}
+
+/// A recording handshake over a connected stream (`addr` and `tcp` describe it: the server,
+/// or the proxy whose `CONNECT` tunnel the stream is).
+pub(crate) async fn handshake_over(
+    stream: tokio::net::TcpStream,
+    addr: SocketAddr,
+    tcp: PortState,
+    sni: &str,
+    roots: Arc<rustls::RootCertStore>,
+    deadline: Instant,
+) -> TlsEndpoint {
+    let mut ep = TlsEndpoint { address: addr, tcp, handshake: None, failure: None, version_probes: Vec::new() };
     let server_name = match ServerName::try_from(sni.to_owned()) {
         Ok(n) => n,
         Err(e) => {

@@ -39,19 +39,53 @@ fn styled_mark(o: Outcome, width: usize) -> String {
     format!("{s}{:width$}{s:#}", mark(o))
 }
 
-/// Consumes events until the channel closes, printing one line per finished check.
+/// Longest silence on a non-terminal during a run: a heartbeat line (checks finished, failed so
+/// far, elapsed) is written to stderr when nothing else was for this long (30 s; override with
+/// `NETSPEC_HEARTBEAT_SECS`, e.g. for tests).
+pub fn heartbeat_every() -> std::time::Duration {
+    let secs = std::env::var("NETSPEC_HEARTBEAT_SECS").ok().and_then(|s| s.parse::<u64>().ok()).filter(|s| *s > 0).unwrap_or(30);
+    std::time::Duration::from_secs(secs)
+}
+
+/// Consumes events until the channel closes. On a terminal: a progress bar and one line per
+/// finished check that did not pass (every check with `verbose`). Elsewhere (CI logs, pipes):
+/// no per-check lines unless `verbose` — the summary explains each failure once — and a
+/// heartbeat line on stderr at most every [`heartbeat_every`] while checks are running.
 pub async fn live(mut rx: mpsc::UnboundedReceiver<RunEvent>, secrets: Secrets, verbose: bool) {
-    let bar = if interactive() { ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()) } else { ProgressBar::hidden() };
+    let tty = interactive();
+    let bar = if tty { ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()) } else { ProgressBar::hidden() };
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} checks {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    while let Some(ev) = rx.recv().await {
+    let start = tokio::time::Instant::now();
+    let every = heartbeat_every();
+    let mut beat = tokio::time::interval_at(start + every, every);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (mut total, mut done, mut bad) = (0usize, 0usize, 0usize);
+    loop {
+        let ev = tokio::select! {
+            ev = rx.recv() => match ev {
+                Some(ev) => ev,
+                None => break,
+            },
+            _ = beat.tick(), if !tty => {
+                eprintln!("… {done}/{total} checks finished, {bad} not passed so far ({:.0} s)", start.elapsed().as_secs_f64());
+                continue;
+            }
+        };
         match ev {
-            RunEvent::Started { total } => bar.set_length(total as u64),
+            RunEvent::Started { total: n } => {
+                total = n;
+                bar.set_length(n as u64)
+            }
             RunEvent::Finished(r) => {
                 bar.inc(1);
-                if verbose || r.outcome != Outcome::Passed {
+                done += 1;
+                if r.outcome != Outcome::Passed {
+                    bad += 1;
+                }
+                if verbose || (tty && r.outcome != Outcome::Passed) {
                     let line = format!("{} {} ({:.0} ms)", styled_mark(r.outcome, 6), r.id, r.elapsed.as_secs_f64() * 1000.0);
                     bar.suspend(|| {
                         let _ = writeln!(anstream::stdout(), "{}", secrets.redact(&line));
@@ -119,12 +153,30 @@ fn write_summary(w: &mut dyn Write, spool: &Spool, wall: std::time::Duration) ->
     let t = spool.totals();
     if t.failed + t.errors > 0 {
         w.write_all(b"\nfailures:\n")?;
-        for e in spool.ordered().iter().filter(|e| matches!(e.outcome, Outcome::Failed | Outcome::Error)) {
+        let bad: Vec<_> = spool.ordered().into_iter().filter(|e| matches!(e.outcome, Outcome::Failed | Outcome::Error)).collect();
+        let dependents = dependents(&bad);
+        for (i, e) in bad.iter().enumerate() {
+            if dependents.iter().any(|(_, d)| d.contains(&i)) {
+                continue;
+            }
             match spool.record(e) {
                 Ok(rec) => w.write_all(rec.console.unwrap_or_default().as_bytes())?,
                 Err(err) => writeln!(w, "\n(check #{}: its explanation could not be read back: {err})", e.index)?,
             }
+            if let Some((_, deps)) = dependents.iter().find(|(root, _)| *root == i) {
+                writeln!(w, "  also failing because this name does not resolve ({}):", deps.len())?;
+                for d in deps {
+                    // The dependent's own block starts with its mark and id: that line only.
+                    let first = spool.record(&bad[*d]).ok().and_then(|r| r.console).unwrap_or_default();
+                    let head = first.lines().find(|l| !l.trim().is_empty()).unwrap_or_default().to_owned();
+                    let code = bad[*d].reason.map(|r| r.as_str()).unwrap_or("");
+                    writeln!(w, "    {head} ({code})")?;
+                }
+            }
         }
+    }
+    if t.failed + t.errors > 0 {
+        write_tables(w, spool)?;
     }
     let insecure = spool.insecure_ids();
     if !insecure.is_empty() {
@@ -143,6 +195,82 @@ fn write_summary(w: &mut dyn Write, spool: &Spool, wall: std::time::Duration) ->
         if t.cancelled > 0 { format!(", {} cancelled", t.cancelled) } else { String::new() },
         wall.as_secs_f64()
     )
+}
+
+/// Failures that follow from another one (positions in `bad`, plan order): a DNS check that
+/// got NXDOMAIN is the root of the tcp, tls and http checks of the same scenario instance whose
+/// host is that name and that failed for a `dns.` reason. Returns `(root, dependents)`.
+fn dependents(bad: &[super::spool::Entry]) -> Vec<(usize, Vec<usize>)> {
+    use crate::model::{Kind, Reason};
+    let mut out = Vec::new();
+    for (i, root) in bad.iter().enumerate() {
+        if root.kind != Kind::Dns || root.reason != Some(Reason::DnsNxdomain) || root.host == 0 {
+            continue;
+        }
+        let deps: Vec<usize> = bad
+            .iter()
+            .enumerate()
+            .filter(|(j, e)| {
+                *j != i
+                    && e.kind != Kind::Dns
+                    && e.group == root.group
+                    && e.host == root.host
+                    && e.reason.is_some_and(|r| r.as_str().starts_with("dns."))
+            })
+            .map(|(j, _)| j)
+            .collect();
+        if !deps.is_empty() {
+            out.push((i, deps));
+        }
+    }
+    out
+}
+
+/// The failures counted by reason code and by scenario: `tcp.closed ×10: uksouth, node2`
+/// (scenario instances in plan order, at most 8 named), most frequent first; then per scenario.
+fn write_tables(w: &mut dyn Write, spool: &Spool) -> std::io::Result<()> {
+    use indexmap::IndexMap;
+    let mut by_reason: IndexMap<String, (usize, Vec<String>)> = IndexMap::new();
+    let mut by_scenario: IndexMap<String, (usize, Vec<String>)> = IndexMap::new();
+    for e in spool.ordered().iter().filter(|e| matches!(e.outcome, Outcome::Failed | Outcome::Error)) {
+        let scenario = spool.groups().get_index(e.group as usize).map(|(_, sc)| sc.clone()).unwrap_or_default();
+        let code = e.reason.map(|r| r.as_str().to_owned()).unwrap_or_else(|| "unexplained".into());
+        let r = by_reason.entry(code.clone()).or_default();
+        r.0 += 1;
+        if !r.1.contains(&scenario) {
+            r.1.push(scenario.clone());
+        }
+        let s = by_scenario.entry(scenario).or_default();
+        s.0 += 1;
+        if !s.1.contains(&code) {
+            s.1.push(code);
+        }
+    }
+    let list = |names: &[String]| {
+        let shown = names.iter().take(8).cloned().collect::<Vec<_>>().join(", ");
+        if names.len() > 8 { format!("{shown} and {} more", names.len() - 8) } else { shown }
+    };
+    let mut reasons: Vec<_> = by_reason.into_iter().collect();
+    reasons.sort_by_key(|r| std::cmp::Reverse(r.1.0));
+    let width = reasons.iter().map(|(c, _)| c.len()).max().unwrap_or(0);
+    writeln!(
+        w,
+        "
+by reason:"
+    )?;
+    for (code, (n, scenarios)) in &reasons {
+        writeln!(w, "  {code:width$} ×{n:<3} {}", list(scenarios))?;
+    }
+    let width = by_scenario.keys().map(|c| c.chars().count()).max().unwrap_or(0);
+    writeln!(
+        w,
+        "
+by scenario:"
+    )?;
+    for (scenario, (n, codes)) in &by_scenario {
+        writeln!(w, "  {scenario:width$} ×{n:<3} {}", list(codes))?;
+    }
+    Ok(())
 }
 
 /// Prints the summary of the spooled checks to stdout (coloured only where anstream allows it).

@@ -53,7 +53,14 @@ pub fn annotations(items: &[(&str, &CheckSummary)]) -> Vec<String> {
         .map(|(v, s)| {
             let level = if s.outcome == Outcome::Cancelled { "warning" } else { "error" };
             let title = if at { format!("{} {} @ {v}", mark(s.outcome), s.id) } else { format!("{} {}", mark(s.outcome), s.id) };
-            format!("::{level} title={}::{}", escape_property(&title), escape_data(&message(s)))
+            // file= and line= point GitHub at the check's definition (shown on the diff and
+            // the file); a path is relative to the repository when the suite path was.
+            let at_file = match (&s.file, s.line) {
+                (Some(f), Some(l)) if l > 0 => format!("file={},line={l},", escape_property(f)),
+                (Some(f), _) => format!("file={},", escape_property(f)),
+                _ => String::new(),
+            };
+            format!("::{level} {at_file}title={}::{}", escape_property(&title), escape_data(&message(s)))
         })
         .collect()
 }
@@ -167,10 +174,10 @@ mod tests {
         assert_eq!(a.len(), 1);
         assert_eq!(
             a[0],
-            "::error title=FAIL s/sc%3A 1%2C 2/c::state: expected open, observed 100%25 filtered%0Asecond line%0Areason: tcp.filtered%0Acheck: tcp h:1 (resolver system)%0Ahint: check the firewall"
+            "::error file=suites/s.yaml,line=7,title=FAIL s/sc%3A 1%2C 2/c::state: expected open, observed 100%25 filtered%0Asecond line%0Areason: tcp.filtered%0Acheck: tcp h:1 (resolver system)%0Ahint: check the firewall"
         );
         let a = annotations(&[("east", &bad), ("west", &ok)]);
-        assert!(a[0].starts_with("::error title=FAIL s/sc%3A 1%2C 2/c @ east::"), "{}", a[0]);
+        assert!(a[0].starts_with("::error file=suites/s.yaml,line=7,title=FAIL s/sc%3A 1%2C 2/c @ east::"), "{}", a[0]);
     }
 
     #[test]

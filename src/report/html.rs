@@ -232,6 +232,9 @@ fn render(page: &Page) -> Result<String, ReportError> {
 /// One suite's grid while it is built: check names (columns) and each scenario's checks (rows).
 type SuiteGrid<'a> = (Vec<&'a str>, IndexMap<&'a str, Vec<&'a CheckSummary>>);
 
+/// Scenario instances and their checks, in plan order.
+type ScenarioRows<'a> = IndexMap<&'a str, Vec<&'a CheckSummary>>;
+
 /// Renders a run's page from its checks (in plan order).
 ///
 /// Errors: [`ReportError::Render`] from the template engine.
@@ -248,7 +251,26 @@ pub fn render_run(meta: &RunMeta, checks: &[CheckSummary]) -> Result<String, Rep
     let anchor = |c: &CheckSummary| (c.outcome != Outcome::Passed).then(|| format!("d-{}", c.index));
     let mut tables = Vec::new();
     let mut row_count = 0;
-    for (suite, (cols, rows)) in &suites {
+    // Within a suite, scenarios with the same checks share a table (a matrix scenario's
+    // instances), so a table has no empty cells where scenarios check different things.
+    let mut families: Vec<(&str, Vec<&str>, ScenarioRows)> = Vec::new();
+    for (suite, (_, rows)) in &suites {
+        let mut by_checks: IndexMap<Vec<&str>, ScenarioRows> = IndexMap::new();
+        for (scenario, cs) in rows {
+            let names: Vec<&str> = cs.iter().map(|c| c.name.as_str()).collect();
+            by_checks.entry(names).or_default().insert(scenario, cs.clone());
+        }
+        for (names, rows) in by_checks {
+            families.push((suite, names, rows));
+        }
+    }
+    let per_suite = |s: &str| families.iter().filter(|(x, _, _)| *x == s).count();
+    for (suite, cols, rows) in &families {
+        let caption = match (per_suite(suite), rows.keys().next()) {
+            (n, Some(first)) if n > 1 && rows.len() > 1 => format!("{suite}: {first} and {} like it", rows.len() - 1),
+            (n, Some(first)) if n > 1 => format!("{suite}: {first}"),
+            _ => suite.to_string(),
+        };
         let rows: Vec<Row> = rows
             .iter()
             .map(|(scenario, cs)| {
@@ -268,12 +290,7 @@ pub fn render_run(meta: &RunMeta, checks: &[CheckSummary]) -> Result<String, Rep
             })
             .collect();
         row_count += rows.len();
-        tables.push(Table {
-            caption: suite.to_string(),
-            corner: "scenario \\ check".into(),
-            columns: cols.iter().map(|c| c.to_string()).collect(),
-            rows,
-        });
+        tables.push(Table { caption, corner: "scenario \\ check".into(), columns: cols.iter().map(|c| c.to_string()).collect(), rows });
     }
     let mut totals = Totals::default();
     for c in checks {
@@ -330,7 +347,13 @@ pub fn render_merged(m: &Merged) -> Result<String, ReportError> {
                     if let Some(a) = &anchor {
                         details.push(detail(&r.summary, Some(v), a.clone()));
                     }
-                    let note = (!r.summary.addresses.is_empty()).then(|| crate::merge::address_class(&r.summary.addresses));
+                    // A cell that did not pass shows its reason code beside the address class.
+                    let class = (!r.summary.addresses.is_empty()).then(|| crate::merge::address_class(&r.summary.addresses));
+                    let code = (r.summary.outcome != Outcome::Passed).then(|| r.summary.reason_code.clone()).flatten();
+                    let note = match (code, class) {
+                        (Some(c), Some(a)) => Some(format!("{c} · {a}")),
+                        (c, a) => c.or(a),
+                    };
                     cell(&r.summary, Some(v), anchor, note)
                 })
             })
@@ -430,9 +453,10 @@ mod tests {
         assert!(!html.contains("<script>alert"), "check names are escaped");
         assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"), "{html}");
         assert!(html.contains("a firewall &amp; a &quot;proxy&quot;"));
-        // Two scenario rows, two check columns; west has no second check.
-        assert_eq!(html.matches("<td class=\"cell ").count(), 4);
-        assert_eq!(html.matches("<td class=\"cell missing\">").count(), 1);
+        // east checks two things, west one: a table each, so no empty cell.
+        assert_eq!(html.matches("<td class=\"cell ").count(), 3);
+        assert_eq!(html.matches("<td class=\"cell missing\">").count(), 0);
+        assert_eq!(html.matches("<table class=\"matrix\">").count(), 2);
         assert!(html.contains("data-outcome=\"failed\""));
         assert!(html.contains("id=\"d-1\""));
         for banned in ["<link", "src=", "@import", "url(", "<img", "<iframe"] {

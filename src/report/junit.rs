@@ -3,12 +3,26 @@
 //! `<failure>` (type = the reason code), a check that could not be evaluated an `<error>`;
 //! cancelled checks are `<skipped>`. Observations go to `<system-out>`, and the check id, kind,
 //! target, resolver, tags and matrix values to `<properties>`.
+//!
+//! The report validates against the Jenkins xunit plugin's `junit-10.xsd` (what pytest, Maven
+//! Surefire and most CI readers follow; a copy is in tests/fixtures/junit-10.xsd): each
+//! `<testsuite>` carries `time` (the sum of its checks' wall times), `timestamp` (the run's start)
+//! and `hostname` (the vantage point); cancelled checks are counted in `skipped` (quick-junit's
+//! `disabled` attribute, which the schema does not have, is written as `skipped`); a flaky
+//! pass's `<flakyFailure>` has the `type` the schema requires. One difference is kept on
+//! purpose: `<properties>` inside `<testcase>` (the check's id, kind, target, resolver, tags,
+//! matrix values), which junit-10.xsd allows only on `<testsuite>`: GitLab, Jenkins' JUnit
+//! plugin and Azure DevOps read them per test case, and one testsuite-level list could not say
+//! which check a value belongs to. A test validates the report against the schema with only
+//! that element added. Two suites with a scenario of the same name get distinct testsuite
+//! names, `<suite>/<scenario>`.
 
 use std::path::Path;
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
 
 use std::io::Write;
+use std::time::{Duration, SystemTime};
 
 use super::spool::{Entry, Needs, Spool};
 use super::{ReportError, write_file, write_streamed};
@@ -18,16 +32,60 @@ use crate::suite::template::Secrets;
 /// Builds the report's XML. `name` is the `<testsuites name>`.
 ///
 /// Errors: quick-junit's serialization error (text).
-pub fn render(name: &str, vantage: &str, results: &[CheckResult], secrets: &Secrets) -> Result<String, String> {
+pub fn render(name: &str, vantage: &str, started: SystemTime, results: &[CheckResult], secrets: &Secrets) -> Result<String, String> {
     let spool = Spool::from_results(results, Needs { junit: true, ..Default::default() }, secrets, vantage);
     let mut out = Vec::new();
-    stream(&mut out, name, &spool, secrets).map_err(|e| e.to_string())?;
+    stream(&mut out, name, vantage, started, &spool, secrets).map_err(|e| e.to_string())?;
     String::from_utf8(out).map_err(|e| e.to_string())
+}
+
+/// The `<testsuite>` of `(suite, scenario)`: named after the scenario, or `<suite>/<scenario>`
+/// when another suite has a scenario of that name; `time`, `timestamp` and `hostname` set.
+fn new_suite(
+    suite: &str,
+    scenario: &str,
+    ambiguous: bool,
+    vantage: &str,
+    started: SystemTime,
+    time: Duration,
+    secrets: &Secrets,
+) -> TestSuite {
+    let name = if ambiguous { format!("{suite}/{scenario}") } else { scenario.to_owned() };
+    let mut ts = TestSuite::new(secrets.redact(&name));
+    ts.set_time(time);
+    ts.extra.insert("timestamp".into(), humantime::format_rfc3339_millis(started).to_string().into());
+    ts.extra.insert("hostname".into(), secrets.redact(vantage).into());
+    ts
+}
+
+/// Scenario names that more than one suite has, among `(suite, scenario)` groups.
+fn ambiguous_scenarios<'a>(groups: impl Iterator<Item = (&'a str, &'a str)>) -> std::collections::HashSet<&'a str> {
+    let mut first: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    let mut out = std::collections::HashSet::new();
+    for (suite, scenario) in groups {
+        match first.get(scenario) {
+            Some(s) if *s != suite => {
+                out.insert(scenario);
+            }
+            Some(_) => {}
+            None => {
+                first.insert(scenario, suite);
+            }
+        }
+    }
+    out
+}
+
+/// quick-junit's rendering made to fit junit-10.xsd: its `disabled` count of a `<testsuite>`
+/// (our cancelled checks) becomes `skipped`, the attribute the schema has. Only start tags hold
+/// ` disabled="` (in text and attribute values a `"` is escaped).
+pub fn fit_schema(xml: &str) -> String {
+    xml.replace(" disabled=\"", " skipped=\"")
 }
 
 /// The whole report as quick-junit's model, built in memory (what [`stream`] writes without
 /// holding it): one `<testsuite>` per (suite, scenario instance) in order of first appearance.
-pub fn report(name: &str, vantage: &str, results: &[CheckResult], secrets: &Secrets) -> Report {
+pub fn report(name: &str, vantage: &str, started: SystemTime, results: &[CheckResult], secrets: &Secrets) -> Report {
     let mut report = Report::new(name);
     let mut order: Vec<(&str, &str)> = Vec::new();
     for r in results {
@@ -36,9 +94,12 @@ pub fn report(name: &str, vantage: &str, results: &[CheckResult], secrets: &Secr
             order.push(key);
         }
     }
+    let ambiguous = ambiguous_scenarios(order.iter().copied());
     for (suite, scenario) in order {
-        let mut ts = TestSuite::new(secrets.redact(scenario));
-        for r in results.iter().filter(|r| r.suite == suite && r.scenario == scenario) {
+        let mine = || results.iter().filter(|r| r.suite == suite && r.scenario == scenario);
+        let time = mine().map(|r| r.elapsed).sum();
+        let mut ts = new_suite(suite, scenario, ambiguous.contains(scenario), vantage, started, time, secrets);
+        for r in mine() {
             ts.add_test_case(case(r, vantage, secrets));
         }
         report.add_test_suite(ts);
@@ -74,7 +135,7 @@ pub fn case_xml(r: &CheckResult, vantage: &str, secrets: &Secrets) -> String {
 /// The bytes equal quick-junit's rendering of the whole report (a test holds it to that).
 ///
 /// Errors: writing to `w`, reading the spool back, or quick-junit's serialization error.
-pub fn stream(w: &mut dyn Write, name: &str, spool: &Spool, secrets: &Secrets) -> std::io::Result<()> {
+pub fn stream(w: &mut dyn Write, name: &str, vantage: &str, started: SystemTime, spool: &Spool, secrets: &Secrets) -> std::io::Result<()> {
     // The <testsuite>s in order of first appearance, each with its checks in plan order (a
     // group that recurs later in the plan keeps them together, as quick-junit would).
     let mut suites: indexmap::IndexMap<u32, Vec<Entry>> = indexmap::IndexMap::new();
@@ -82,9 +143,12 @@ pub fn stream(w: &mut dyn Write, name: &str, spool: &Spool, secrets: &Secrets) -
         suites.entry(e.group).or_default().push(e);
     }
     let mut envelope = Report::new(name);
+    let key = |g: u32| spool.groups().get_index(g as usize).map(|(su, sc)| (su.as_str(), sc.as_str())).unwrap_or_default();
+    let ambiguous = ambiguous_scenarios(suites.keys().map(|g| key(*g)));
     for (g, entries) in &suites {
-        let scenario = spool.groups().get_index(*g as usize).map(|(_, sc)| sc.as_str()).unwrap_or_default();
-        let mut ts = TestSuite::new(secrets.redact(scenario));
+        let (suite, scenario) = key(*g);
+        let time = entries.iter().map(|e| e.elapsed).sum();
+        let mut ts = new_suite(suite, scenario, ambiguous.contains(scenario), vantage, started, time, secrets);
         ts.tests = entries.len();
         for e in entries {
             match e.outcome {
@@ -96,7 +160,7 @@ pub fn stream(w: &mut dyn Write, name: &str, spool: &Spool, secrets: &Secrets) -
         }
         envelope.add_test_suite(ts);
     }
-    let envelope = xml_chars(&envelope.to_string().map_err(std::io::Error::other)?);
+    let envelope = fit_schema(&xml_chars(&envelope.to_string().map_err(std::io::Error::other)?));
     let mut parts = envelope.split(SUITE_END);
     for entries in suites.values() {
         w.write_all(parts.next().unwrap_or_default().as_bytes())?;
@@ -141,6 +205,8 @@ fn case(r: &CheckResult, vantage: &str, secrets: &Secrets) -> TestCase {
             let mut s = TestCaseStatus::success();
             for a in &r.attempts[..r.attempts.len().saturating_sub(1)] {
                 let mut rerun = TestRerun::new(NonSuccessKind::Failure);
+                // junit-10.xsd requires a type: the reason code of the failed attempt.
+                rerun.set_type(a.verdict().1.map(|r| r.as_str()).unwrap_or("assertion"));
                 let msg = a.assertions.iter().filter(|x| !x.passed).map(|x| x.message()).collect::<Vec<_>>().join("; ");
                 rerun.set_message(red(&msg));
                 rerun.set_system_out(red(&a.observation.describe().join("\n")));
@@ -222,8 +288,8 @@ fn case(r: &CheckResult, vantage: &str, secrets: &Secrets) -> TestCase {
 /// Streams the report of the spooled checks to `path`, atomically.
 ///
 /// Errors: rendering or writing failed.
-pub fn write(path: &Path, name: &str, spool: &Spool, secrets: &Secrets) -> Result<(), ReportError> {
-    write_streamed(path, |w| stream(w, name, spool, secrets))
+pub fn write(path: &Path, name: &str, vantage: &str, started: SystemTime, spool: &Spool, secrets: &Secrets) -> Result<(), ReportError> {
+    write_streamed(path, |w| stream(w, name, vantage, started, spool, secrets))
 }
 
 /// Builds the JUnit XML of a merged report: one `<testsuite>` per vantage point and scenario
@@ -245,13 +311,20 @@ pub fn render_merged(m: &crate::merge::Merged) -> Result<String, ReportError> {
         }
         for scenario in order {
             let mut ts = TestSuite::new(format!("{} / {scenario}", v.vantage));
+            let mut ms = 0.0;
             for s in here.iter().filter(|s| s.scenario == scenario) {
+                ms += s.elapsed;
                 ts.add_test_case(summary_case(s, &v.vantage));
             }
+            ts.set_time(Duration::from_secs_f64((ms / 1000.0).max(0.0)));
+            if !v.started.is_empty() {
+                ts.extra.insert("timestamp".into(), v.started.clone().into());
+            }
+            ts.extra.insert("hostname".into(), v.vantage.clone().into());
             report.add_test_suite(ts);
         }
     }
-    report.to_string().map(|x| xml_chars(&x)).map_err(|e| ReportError::render("junit", e))
+    report.to_string().map(|x| fit_schema(&xml_chars(&x))).map_err(|e| ReportError::render("junit", e))
 }
 
 fn summary_case(s: &crate::report::CheckSummary, vantage: &str) -> TestCase {
@@ -341,6 +414,7 @@ mod tests {
             vars: vec![("region".into(), "eastus".into())],
             insecure: index == 2,
             elapsed: Duration::from_millis(index as u64 * 7),
+            defined: None,
         }
     }
 
@@ -351,14 +425,26 @@ mod tests {
         // scenario `a` recurs after `b`; suites `s` and `t` share a scenario name
         let keys = [("s", "a"), ("s", "a"), ("s", "b"), ("t", "b"), ("s", "a"), ("s", "b")];
         let results: Vec<CheckResult> = keys.iter().enumerate().map(|(i, (su, sc))| result(i, su, sc, o[i % 4])).collect();
-        let whole = xml_chars(&report("n", "v", &results, &secrets).to_string().unwrap());
+        let t = SystemTime::UNIX_EPOCH;
+        let whole = fit_schema(&xml_chars(&report("n", "v", t, &results, &secrets).to_string().unwrap()));
         // finishing order differs from plan order
         let mut shuffled = results.clone();
         shuffled.reverse();
-        let streamed = render("n", "v", &shuffled, &secrets).unwrap();
+        let streamed = render("n", "v", t, &shuffled, &secrets).unwrap();
         assert_eq!(streamed, whole);
         assert_eq!(whole.matches("<testsuite ").count(), 3, "{whole}");
+        // scenario `b` is in suites `s` and `t`: distinct testsuite names
+        assert!(
+            whole.contains("<testsuite name=\"s/b\"")
+                && whole.contains("<testsuite name=\"t/b\"")
+                && whole.contains("<testsuite name=\"a\""),
+            "{whole}"
+        );
+        assert!(!whole.contains("disabled=") && whole.contains("skipped=\"1\""), "{whole}");
         // an empty run too
-        assert_eq!(render("n", "v", &[], &secrets).unwrap(), xml_chars(&report("n", "v", &[], &secrets).to_string().unwrap()));
+        assert_eq!(
+            render("n", "v", t, &[], &secrets).unwrap(),
+            fit_schema(&xml_chars(&report("n", "v", t, &[], &secrets).to_string().unwrap()))
+        );
     }
 }

@@ -167,7 +167,7 @@ impl Outputs {
             }
         };
         if let Some(p) = &self.junit {
-            keep(junit::write(p, &meta.name, spool, secrets));
+            keep(junit::write(p, &meta.name, &meta.vantage, meta.started, spool, secrets));
         }
         if let Some(p) = &self.json {
             keep(json::write(p, meta, spool, secrets));
@@ -282,6 +282,13 @@ pub struct CheckSummary {
     /// absent for a cancelled check and in files older than schema version 2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub facts: Option<crate::facts::Facts>,
+    /// The file that defines the check, as given (absent in results written before netspec
+    /// recorded it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The 1-based line of the check's `name` in `file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
 }
 
 /// The addresses an observation resolved the checked name to.
@@ -325,6 +332,8 @@ impl CheckSummary {
             path: r.path.as_deref().cloned(),
             elapsed: (r.elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0,
             facts: crate::facts::of_result(r, secrets),
+            file: r.defined.as_ref().map(|(f, _)| red(f)),
+            line: r.defined.as_ref().map(|(_, l)| *l),
         }
     }
 }
@@ -435,6 +444,8 @@ pub(crate) mod test_support {
             insecure: false,
             elapsed: 1500.0,
             facts: None,
+            file: Some("suites/s.yaml".into()),
+            line: Some(7),
         }
     }
 }

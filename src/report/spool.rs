@@ -121,6 +121,36 @@ pub struct Entry {
     pub group: u32,
     /// Where its record is: byte offset and length; `None` when no report needed one.
     loc: Option<(u64, u32)>,
+    /// Wall time of the check (every attempt).
+    pub elapsed: std::time::Duration,
+    /// The reason of its verdict (failed and errored checks always have one).
+    pub reason: Option<crate::model::Reason>,
+    /// The check's kind.
+    pub kind: crate::model::Kind,
+    /// A hash of the (lower-cased) host name the check asked about (0: none observed), to find
+    /// the checks that fail because a DNS check of the same name failed.
+    pub host: u64,
+}
+
+/// The host name a result's last attempt asked about: the DNS query, or the name a tcp, tls or
+/// http check resolved; hashed (0 when none).
+fn host_key(r: &CheckResult) -> u64 {
+    use crate::probe::Observation;
+    use std::hash::{Hash, Hasher};
+    let name = r.attempts.last().and_then(|a| match &a.observation {
+        Observation::Dns(d) => Some(d.query.as_str()),
+        Observation::Tcp(t) => Some(t.resolution.host.as_str()),
+        Observation::Tls(t) => Some(t.resolution.host.as_str()),
+        Observation::Http(h) => h.resolution.as_ref().map(|r| r.host.as_str()),
+    });
+    match name {
+        Some(n) if !n.is_empty() => {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            n.trim_end_matches('.').to_ascii_lowercase().hash(&mut h);
+            h.finish().max(1)
+        }
+        _ => 0,
+    }
 }
 
 /// A `(suite, scenario)` group key by reference, for lookups in [`Spool::groups`].
@@ -220,7 +250,16 @@ impl Spool {
             console: (self.needs.console && bad).then(|| super::console::explain(r, &self.secrets)),
         };
         let loc = if record.is_empty() { None } else { Some(self.store(&record)) };
-        self.entries.push(Entry { index: r.index, outcome: r.outcome, group: group as u32, loc });
+        self.entries.push(Entry {
+            index: r.index,
+            outcome: r.outcome,
+            group: group as u32,
+            loc,
+            elapsed: r.elapsed,
+            reason: r.verdict_reason(),
+            kind: r.kind,
+            host: host_key(r),
+        });
     }
 
     fn store(&mut self, record: &Record) -> (u64, u32) {
@@ -363,6 +402,7 @@ mod tests {
             vars: vec![],
             insecure: index == 3,
             elapsed: Duration::from_millis(index as u64),
+            defined: None,
         }
     }
 

@@ -110,6 +110,10 @@ pub struct CheckResult {
     #[serde(with = "crate::util::millis")]
     #[schemars(with = "crate::util::Millis")]
     pub elapsed: Duration,
+    /// Where the check is defined: file and 1-based line (for CI annotations).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub defined: Option<(Arc<str>, u32)>,
 }
 
 impl CheckResult {
@@ -447,6 +451,7 @@ fn base_result(c: &PlannedCheck, outcome: Outcome, attempts: Vec<Attempt>, elaps
         insecure: matches!(&c.target, crate::plan::Target::Http(h) if h.insecure),
         path: None,
         elapsed,
+        defined: c.defined.clone(),
     }
 }
 

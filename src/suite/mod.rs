@@ -249,11 +249,13 @@ mod tests {
 
     #[test]
     fn port_out_of_range_is_rejected() {
-        let e = parse_str(
+        // Read as a possibly templated value, a bad port is reported (located) by planning.
+        let loaded = parse_str(
             "netspec: 1\nname: x\nscenarios:\n  - name: a\n    checks:\n      - name: c\n        tcp: { host: h, port: 70000 }\n",
         )
-        .unwrap_err()
-        .to_string();
+        .unwrap();
+        let e = plan::plan(&[loaded], &plan::Inputs::default()).unwrap_err().to_string();
+        assert!(e.contains("t.yaml:7:31"), "{e}");
         assert!(e.contains("out of range"), "{e}");
     }
 }

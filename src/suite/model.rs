@@ -1,4 +1,4 @@
-//! The serde model of a suite file, exactly as written (format v1, `../design/SUITE-FORMAT.md`).
+//! The serde model of a suite file, exactly as written (format v1, docs/suite-format.md).
 //!
 //! Boundary: this module only describes shapes. Strings may still hold `{{ var }}` templates; they
 //! are rendered and checked by [`crate::plan`]. Values whose syntax does not depend on
@@ -390,16 +390,16 @@ pub struct Check {
     /// What must hold; when absent, the kind's default (dns: NOERROR with answers; tcp: open;
     /// tls: trusted; http: a 2xx or 3xx status).
     #[serde(default)]
-    pub expect: Option<Loc<Box<Expect>>>,
+    pub expect: Option<Loc<Box<ExpectSpec>>>,
     /// Troubleshooting hint printed with a failure (templated).
     #[serde(default)]
     pub hint: Option<String>,
     /// Tags for `--tag` filtering.
     #[serde(default)]
     pub tags: Vec<String>,
-    /// Deadline of one attempt (overrides `defaults.timeout`).
+    /// Deadline of one attempt (overrides `defaults.timeout`); templatable.
     #[serde(default)]
-    pub timeout: Option<Dur>,
+    pub timeout: Option<Tpl<Dur>>,
     /// Retry policy (overrides `defaults.retry`).
     #[serde(default)]
     pub retry: Option<Retry>,
@@ -432,8 +432,8 @@ pub struct DnsSpec {
 pub struct TcpSpec {
     /// Host name or IP literal (an IP literal skips resolution).
     pub host: Text,
-    /// Port, 1–65535.
-    pub port: Port,
+    /// Port, 1–65535; templatable (`"{{ port }}"`).
+    pub port: Tpl<Port>,
     /// Resolver name.
     #[serde(default)]
     pub resolver: Option<Text>,
@@ -448,9 +448,9 @@ pub struct TcpSpec {
 pub struct TlsSpec {
     /// Host name or IP literal.
     pub host: Text,
-    /// Port (default 443).
+    /// Port (default 443); templatable (`"{{ port }}"`).
     #[serde(default = "Port::https")]
-    pub port: Port,
+    pub port: Tpl<Port>,
     /// Server name sent in SNI and verified against the certificate (default: host).
     #[serde(default)]
     pub sni: Option<Text>,
@@ -502,8 +502,8 @@ pub struct HttpSpec {
 pub struct Port(#[schemars(range(min = 1, max = 65535))] pub u16);
 
 impl Port {
-    fn https() -> Port {
-        Port(443)
+    fn https() -> Tpl<Port> {
+        Tpl::Value(Port(443))
     }
 }
 
@@ -950,5 +950,421 @@ impl JsonSchema for StatusSet {
                 { "type": "array", "minItems": 1, "items": { "type": ["integer", "string"] } }
             ]
         })
+    }
+}
+
+/// Whether a YAML value holds template syntax (`{{` or `{%`) in any of its strings.
+pub fn holds_template(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::String(s) => crate::suite::template::is_template(s),
+        serde_json::Value::Array(a) => a.iter().any(holds_template),
+        serde_json::Value::Object(m) => m.values().any(holds_template),
+        serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => false,
+    }
+}
+
+/// A typed value (a port, a duration, a status, a boolean) that may instead be written as a
+/// template, `port: "{{ port }}"`: the template is rendered per check at plan time and the
+/// rendered text is then read as a YAML scalar of the field's type (`"443"` is the number 443,
+/// `"true"` a boolean), with a located error when it is not one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tpl<T> {
+    /// Written as a value of the type: parsed (and checked) when the file is read.
+    Value(T),
+    /// Holds `{{ … }}` somewhere: the value as written, with its position.
+    Template(Loc<serde_json::Value>),
+    /// Not a value of the type: the message (`expected …, found …`) at the value's position,
+    /// reported by planning (the YAML library cannot locate errors of values read this way).
+    Invalid(Loc<String>),
+}
+
+/// serde's "invalid value: integer `70000`, expected a port …" as "expected a port …, found
+/// `70000`", the form the YAML library's own messages take.
+fn expected_found(msg: &str) -> String {
+    let Some(rest) = msg.strip_prefix("invalid value: ").or_else(|| msg.strip_prefix("invalid type: ")) else {
+        return msg.to_owned();
+    };
+    match rest.split_once(", expected ") {
+        Some((found, expected)) => {
+            let found = found.split_once(' ').map_or(found, |(_, v)| v).trim_matches('"');
+            let found = found.trim_matches('`');
+            let expected = match expected {
+                "u64" | "u32" | "u16" => "a whole number (0 or more)",
+                other => other,
+            };
+            format!("expected {expected}, found `{found}`")
+        }
+        None => msg.to_owned(),
+    }
+}
+
+/// What a [`Tpl`] reads inside `Spanned` (which supplies the position): a scalar is handed to
+/// `T` while the parser still stands on it, so `T`'s errors keep their line and column.
+enum TplInner<T> {
+    Value(T),
+    Template(serde_json::Value),
+    Invalid(String),
+}
+
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for TplInner<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::IntoDeserializer;
+        struct V<T>(std::marker::PhantomData<T>);
+        fn value<T: serde::de::DeserializeOwned, E: de::Error>(r: Result<T, de::value::Error>) -> Result<TplInner<T>, E> {
+            Ok(r.map_or_else(|e| TplInner::Invalid(expected_found(&e.to_string())), TplInner::Value))
+        }
+        impl<'de, T: serde::de::DeserializeOwned> Visitor<'de> for V<T> {
+            type Value = TplInner<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a value or a `{{ template }}`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<TplInner<T>, E> {
+                if crate::suite::template::is_template(v) {
+                    return Ok(TplInner::Template(serde_json::Value::String(v.to_owned())));
+                }
+                value(T::deserialize(IntoDeserializer::<de::value::Error>::into_deserializer(v)))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<TplInner<T>, E> {
+                value(T::deserialize(IntoDeserializer::<de::value::Error>::into_deserializer(v)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<TplInner<T>, E> {
+                // A number where text is expected (`timeout: 5`) is read as its text, so the
+                // field says what it accepts.
+                match T::deserialize(IntoDeserializer::<de::value::Error>::into_deserializer(v)) {
+                    Ok(x) => Ok(TplInner::Value(x)),
+                    Err(e) => match self.visit_str(&v.to_string()) {
+                        // A number where a number is read but out of range: that message.
+                        Ok(TplInner::Invalid(_)) if !e.to_string().starts_with("invalid type") => {
+                            Ok(TplInner::Invalid(expected_found(&e.to_string())))
+                        }
+                        other => other,
+                    },
+                }
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<TplInner<T>, E> {
+                match T::deserialize(IntoDeserializer::<de::value::Error>::into_deserializer(v)) {
+                    Ok(x) => Ok(TplInner::Value(x)),
+                    Err(e) => match self.visit_str(&v.to_string()) {
+                        // A number where a number is read but out of range: that message.
+                        Ok(TplInner::Invalid(_)) if !e.to_string().starts_with("invalid type") => {
+                            Ok(TplInner::Invalid(expected_found(&e.to_string())))
+                        }
+                        other => other,
+                    },
+                }
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<TplInner<T>, E> {
+                match T::deserialize(IntoDeserializer::<de::value::Error>::into_deserializer(v)) {
+                    Ok(x) => Ok(TplInner::Value(x)),
+                    Err(e) => match self.visit_str(&v.to_string()) {
+                        // A number where a number is read but out of range: that message.
+                        Ok(TplInner::Invalid(_)) if !e.to_string().starts_with("invalid type") => {
+                            Ok(TplInner::Invalid(expected_found(&e.to_string())))
+                        }
+                        other => other,
+                    },
+                }
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<TplInner<T>, A::Error> {
+                // A mapping (`{ min: 30d }`) is read whole first: a template may be inside it.
+                let v = serde_json::Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                if holds_template(&v) {
+                    return Ok(TplInner::Template(v));
+                }
+                Ok(T::deserialize(v).map_or_else(|e| TplInner::Invalid(expected_found(&e.to_string())), TplInner::Value))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<TplInner<T>, A::Error> {
+                let v = serde_json::Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+                if holds_template(&v) {
+                    return Ok(TplInner::Template(v));
+                }
+                Ok(T::deserialize(v).map_or_else(|e| TplInner::Invalid(expected_found(&e.to_string())), TplInner::Value))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Tpl<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = Loc::<TplInner<T>>::deserialize(d)?;
+        Ok(match s.value {
+            TplInner::Value(v) => Tpl::Value(v),
+            TplInner::Template(t) => Tpl::Template(Loc { value: t, line: s.line, column: s.column }),
+            TplInner::Invalid(m) => Tpl::Invalid(Loc { value: m, line: s.line, column: s.column }),
+        })
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Tpl<T> {
+    fn schema_name() -> Cow<'static, str> {
+        format!("Templatable{}", T::schema_name()).into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let inner = generator.subschema_for::<T>();
+        json_schema!({
+            "anyOf": [
+                inner,
+                { "type": "string", "pattern": "\\{[{%]", "description": "A template rendered per check, then read as this field's type." }
+            ]
+        })
+    }
+}
+
+/// `expect:` as written: the expectations whose values are known when the file is read, and
+/// those written with templates (`status: "{{ code }}"`, `expires_in: { min: "{{ days }}d" }`),
+/// rendered per check at plan time ([`crate::suite::plan`]) and then checked as the key's type.
+#[derive(Debug, Clone, Default)]
+pub struct ExpectSpec {
+    /// Every key without a template.
+    pub typed: Expect,
+    /// Keys of typed values (not string matchers, which are rendered in place) written with a
+    /// template, in file order: the key and its value as written, with its position.
+    pub templated: Vec<(ExpectKey, Loc<serde_json::Value>)>,
+    /// Typed values that are not of their key's type: the message at the value's position.
+    pub invalid: Vec<(ExpectKey, Loc<String>)>,
+}
+
+/// The keys of `expect:` whose values are not strings (string matchers and address lists are
+/// templated in place).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpectKey {
+    /// `rcode`.
+    Rcode,
+    /// `resolves`.
+    Resolves,
+    /// `ttl`.
+    Ttl,
+    /// `agree`.
+    Agree,
+    /// `private_endpoint`.
+    PrivateEndpoint,
+    /// `state`.
+    State,
+    /// `trusted`.
+    Trusted,
+    /// `min_version`.
+    MinVersion,
+    /// `expires_in`.
+    ExpiresIn,
+    /// `status`.
+    Status,
+    /// `time`.
+    Time,
+}
+
+impl ExpectKey {
+    /// The key as written.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExpectKey::Rcode => "rcode",
+            ExpectKey::Resolves => "resolves",
+            ExpectKey::Ttl => "ttl",
+            ExpectKey::Agree => "agree",
+            ExpectKey::PrivateEndpoint => "private_endpoint",
+            ExpectKey::State => "state",
+            ExpectKey::Trusted => "trusted",
+            ExpectKey::MinVersion => "min_version",
+            ExpectKey::ExpiresIn => "expires_in",
+            ExpectKey::Status => "status",
+            ExpectKey::Time => "time",
+        }
+    }
+
+    /// What the key accepts, for error messages.
+    pub fn accepts(self) -> &'static str {
+        match self {
+            ExpectKey::Rcode => "an rcode: NOERROR, NXDOMAIN, SERVFAIL, REFUSED, FORMERR or NOTIMP",
+            ExpectKey::Resolves | ExpectKey::Agree | ExpectKey::PrivateEndpoint | ExpectKey::Trusted => "true or false",
+            ExpectKey::Ttl | ExpectKey::ExpiresIn | ExpectKey::Time => "{ min: DUR, max: DUR } with durations such as 500ms, 5s, 2m or 14d",
+            ExpectKey::State => "open, closed, filtered or blocked",
+            ExpectKey::MinVersion => "a TLS version: \"1.2\" or \"1.3\"",
+            ExpectKey::Status => "an HTTP status: a code 100-599, a class such as 2xx, or a list of them",
+        }
+    }
+
+    fn of(key: &str) -> Option<ExpectKey> {
+        [
+            ExpectKey::Rcode,
+            ExpectKey::Resolves,
+            ExpectKey::Ttl,
+            ExpectKey::Agree,
+            ExpectKey::PrivateEndpoint,
+            ExpectKey::State,
+            ExpectKey::Trusted,
+            ExpectKey::MinVersion,
+            ExpectKey::ExpiresIn,
+            ExpectKey::Status,
+            ExpectKey::Time,
+        ]
+        .into_iter()
+        .find(|k| k.name() == key)
+    }
+
+    /// Sets this key of `e` from a (rendered) value.
+    ///
+    /// Errors: the value is not of the key's type (serde's message).
+    pub fn set(self, e: &mut Expect, v: serde_json::Value) -> Result<(), serde_json::Error> {
+        use serde_json::from_value as f;
+        match self {
+            ExpectKey::Rcode => e.rcode = Some(f(v)?),
+            ExpectKey::Resolves => e.resolves = Some(f(v)?),
+            ExpectKey::Ttl => e.ttl = Some(f(v)?),
+            ExpectKey::Agree => e.agree = Some(f(v)?),
+            ExpectKey::PrivateEndpoint => e.private_endpoint = Some(f(v)?),
+            ExpectKey::State => e.state = Some(f(v)?),
+            ExpectKey::Trusted => e.trusted = Some(f(v)?),
+            ExpectKey::MinVersion => e.min_version = Some(f(v)?),
+            ExpectKey::ExpiresIn => e.expires_in = Some(f(v)?),
+            ExpectKey::Status => e.status = Some(f(v)?),
+            ExpectKey::Time => e.time = Some(f(v)?),
+        }
+        Ok(())
+    }
+}
+
+impl<'de> Deserialize<'de> for ExpectSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ExpectSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a mapping of expectations")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ExpectSpec, A::Error> {
+                // Keys of typed values are read as values first, so that a template among them is
+                // kept for plan time; every other key is read as its own type directly.
+                let mut out = ExpectSpec::default();
+                let mut e = Expect::default();
+                let mut seen: Vec<String> = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if seen.contains(&key) {
+                        return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
+                    }
+                    seen.push(key.clone());
+                    if let Some(k) = ExpectKey::of(&key) {
+                        fn take<'de, T: serde::de::DeserializeOwned, A: MapAccess<'de>>(
+                            map: &mut A,
+                            k: ExpectKey,
+                            slot: &mut Option<T>,
+                            out: &mut ExpectSpec,
+                        ) -> Result<(), A::Error> {
+                            match map.next_value::<Tpl<T>>()? {
+                                Tpl::Value(v) => *slot = Some(v),
+                                Tpl::Template(t) => out.templated.push((k, t)),
+                                Tpl::Invalid(m) => out.invalid.push((k, m)),
+                            }
+                            Ok(())
+                        }
+                        let t = &mut out;
+                        match k {
+                            ExpectKey::Rcode => take(&mut map, k, &mut e.rcode, t)?,
+                            ExpectKey::Resolves => take(&mut map, k, &mut e.resolves, t)?,
+                            ExpectKey::Ttl => take(&mut map, k, &mut e.ttl, t)?,
+                            ExpectKey::Agree => take(&mut map, k, &mut e.agree, t)?,
+                            ExpectKey::PrivateEndpoint => take(&mut map, k, &mut e.private_endpoint, t)?,
+                            ExpectKey::State => take(&mut map, k, &mut e.state, t)?,
+                            ExpectKey::Trusted => take(&mut map, k, &mut e.trusted, t)?,
+                            ExpectKey::MinVersion => take(&mut map, k, &mut e.min_version, t)?,
+                            ExpectKey::ExpiresIn => take(&mut map, k, &mut e.expires_in, t)?,
+                            ExpectKey::Status => take(&mut map, k, &mut e.status, t)?,
+                            ExpectKey::Time => take(&mut map, k, &mut e.time, t)?,
+                        }
+                        continue;
+                    }
+                    match key.as_str() {
+                        "addresses" => e.addresses = Some(map.next_value()?),
+                        "cname" => e.cname = Some(map.next_value()?),
+                        "san" => e.san = Some(map.next_value()?),
+                        "issuer" => e.issuer = Some(map.next_value()?),
+                        "refuses_versions" => e.refuses_versions = Some(map.next_value()?),
+                        "headers" => e.headers = map.next_value()?,
+                        "body" => e.body = Some(map.next_value()?),
+                        "remote_address" => e.remote_address = Some(map.next_value()?),
+                        other => return Err(de::Error::unknown_field(other, EXPECT_KEYS)),
+                    }
+                }
+                // Every field is named here: a new expectation must be read above too.
+                let Expect {
+                    rcode,
+                    resolves,
+                    addresses,
+                    cname,
+                    ttl,
+                    agree,
+                    private_endpoint,
+                    state,
+                    trusted,
+                    min_version,
+                    expires_in,
+                    san,
+                    issuer,
+                    refuses_versions,
+                    status,
+                    headers,
+                    body,
+                    remote_address,
+                    time,
+                } = e;
+                out.typed = Expect {
+                    rcode,
+                    resolves,
+                    addresses,
+                    cname,
+                    ttl,
+                    agree,
+                    private_endpoint,
+                    state,
+                    trusted,
+                    min_version,
+                    expires_in,
+                    san,
+                    issuer,
+                    refuses_versions,
+                    status,
+                    headers,
+                    body,
+                    remote_address,
+                    time,
+                };
+                Ok(out)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Every key of `expect:`.
+const EXPECT_KEYS: &[&str] = &[
+    "rcode",
+    "resolves",
+    "addresses",
+    "cname",
+    "ttl",
+    "agree",
+    "private_endpoint",
+    "state",
+    "trusted",
+    "min_version",
+    "expires_in",
+    "san",
+    "issuer",
+    "refuses_versions",
+    "status",
+    "headers",
+    "body",
+    "remote_address",
+    "time",
+];
+
+impl JsonSchema for ExpectSpec {
+    fn schema_name() -> Cow<'static, str> {
+        Expect::schema_name()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        Expect::json_schema(generator)
+    }
+    fn inline_schema() -> bool {
+        Expect::inline_schema()
     }
 }

@@ -61,13 +61,36 @@ impl Secrets {
 #[derive(Debug)]
 struct EnvObject {
     secrets: Secrets,
+    missing: Option<MissingEnv>,
 }
 
 impl Object for EnvObject {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let v = std::env::var(key.as_str()?).ok()?;
-        self.secrets.add(&v);
-        Some(Value::from(v))
+        let name = key.as_str()?;
+        match std::env::var(name) {
+            Ok(v) => {
+                self.secrets.add(&v);
+                Some(Value::from(v))
+            }
+            Err(_) => {
+                let missing = self.missing.as_ref()?;
+                missing.0.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_owned());
+                // Validation only: an empty stand-in so the rest of the suite is still checked.
+                Some(Value::from(""))
+            }
+        }
+    }
+}
+
+/// Names of environment variables templates read that were not set, when the templater
+/// tolerates them ([`Templater::tolerate_missing_env`], `netspec validate` without `--strict`).
+#[derive(Debug, Default, Clone)]
+pub struct MissingEnv(Arc<Mutex<std::collections::BTreeSet<String>>>);
+
+impl MissingEnv {
+    /// The names, sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect()
     }
 }
 
@@ -75,6 +98,7 @@ impl Object for EnvObject {
 pub struct Templater {
     env: Environment<'static>,
     secrets: Secrets,
+    missing: Option<MissingEnv>,
 }
 
 /// The variables visible to one render: name → value.
@@ -96,7 +120,13 @@ impl Templater {
         env.set_keep_trailing_newline(true);
         // Values are short expressions; bound the work a template may do (loops, recursion).
         env.set_fuel(Some(TEMPLATE_FUEL));
-        Templater { env, secrets }
+        Templater { env, secrets, missing: None }
+    }
+
+    /// Renders a missing `{{ env.NAME }}` as an empty string and records NAME in `missing`
+    /// instead of failing: run-time secrets are not needed to validate a suite.
+    pub fn tolerate_missing_env(&mut self, missing: MissingEnv) {
+        self.missing = Some(missing);
     }
 
     /// The secret store this templater writes to.
@@ -113,7 +143,7 @@ impl Templater {
         }
         let tmpl = self.env.template_from_str(text).map_err(|e| format!("invalid template: {}", e.detail().unwrap_or("syntax error")))?;
         let mut ctx = scope.clone();
-        ctx.insert("env".into(), Value::from_object(EnvObject { secrets: self.secrets.clone() }));
+        ctx.insert("env".into(), Value::from_object(EnvObject { secrets: self.secrets.clone(), missing: self.missing.clone() }));
         match tmpl.render(&ctx) {
             Ok(s) => Ok(s),
             Err(e) if e.kind() == minijinja::ErrorKind::UndefinedError => {

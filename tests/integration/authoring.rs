@@ -133,8 +133,10 @@ fn import_hosts_round_trips_through_validate_and_plan() {
     assert_eq!(
         ids,
         vec![
-            "pe/private endpoints/contoso-kv.vaultcore.azure.net resolves privately via privatelink",
-            "pe/private endpoints/abc-agent.cus.disc.prod.migration.windowsazure.com resolves privately via privatelink"
+            "pe/private endpoints/contoso-kv.privatelink.vaultcore.azure.net resolves to 10.12.4.20 as dns-settings.txt lists",
+            "pe/private endpoints/contoso-kv.vault.azure.net resolves to 10.12.4.20 through contoso-kv.privatelink.vaultcore.azure.net",
+            "pe/private endpoints/abc-agent.cus.disc.privatelink.prod.migration.windowsazure.com resolves to 10.12.4.23 as dns-settings.txt lists",
+            "pe/private endpoints/abc-agent.cus.disc.prod.migration.windowsazure.com resolves to 10.12.4.23 through abc-agent.cus.disc.privatelink.prod.migration.windowsazure.com"
         ]
     );
     let text = std::fs::read_to_string(&suite).unwrap();

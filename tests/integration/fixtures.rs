@@ -35,7 +35,8 @@ fn validate(file: &Path) -> Outcome {
     if time.exists() {
         script.push_str(&format!("{} -f %M -o '{}' ", time.display(), rss_file.display()));
     }
-    script.push_str("\"$0\" validate \"$1\"");
+    // --strict: a missing environment variable is an error, as in a run.
+    script.push_str("\"$0\" validate --strict \"$1\"");
     let start = Instant::now();
     let mut child = Command::new("sh")
         .args(["-c", &script, env!("CARGO_BIN_EXE_netspec"), file.to_str().unwrap()])

@@ -9,6 +9,7 @@ mod common;
 mod deploy;
 mod drift;
 mod faults;
+mod first_hour;
 mod fixtures;
 mod hardening;
 mod lab;

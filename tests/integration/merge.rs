@@ -155,6 +155,9 @@ async fn merge_of_three_vantage_points_shows_the_split_horizon() {
     assert_eq!(cells.len(), 12);
     assert_eq!(cells[&format!("{BLOB} @ spoke")].0, "passed");
     assert_eq!(cells[&format!("{BLOB} @ hub")].0, "failed");
+    // The failing cell shows its reason code beside the address class.
+    let code = cells[&format!("{BLOB} @ hub")].1.clone().expect("a reason code");
+    assert!(html.contains(&format!("<small>{code} · ")), "the failure cell shows {code}");
     let row_start = html.find(&format!("data-id=\"{}\"", BLOB.replace('/', "&#x2f;"))).expect("a difference row for the blob check");
     let row = html_unescape(&html[row_start..row_start + html[row_start..].find("</tr>").unwrap()]);
     assert!(row.contains("FAIL public 20.60.1.10") && row.contains("PASS private 10.12.4.21"), "{row}");

@@ -457,9 +457,11 @@ async fn retry_timeout_waits_until_healthy_and_a_late_pass_is_flaky() {
     assert_eq!(r[0].outcome, Outcome::Passed, "{}", r[0].reason());
     assert!(r[0].attempts.len() >= 2, "{} attempts", r[0].attempts.len());
     assert!(!r[0].attempts[0].assertions[0].passed, "the first attempt saw it closed");
-    let xml = netspec::report::junit::render("gate", "here", &r, &Default::default()).unwrap();
+    let xml = netspec::report::junit::render("gate", "here", std::time::SystemTime::UNIX_EPOCH, &r, &Default::default()).unwrap();
     assert!(xml.contains("flakyFailure"), "{xml}");
     assert!(xml.contains("closed"), "{xml}");
+    // junit-10.xsd requires a type on flakyFailure: the failed attempt's reason code.
+    assert!(xml.contains("<flakyFailure type=\"tcp.closed\"") || xml.contains("type=\"tcp.closed\""), "{xml}");
     opener.abort();
 
     // Without the retry window the same check fails on its single attempt.
@@ -552,4 +554,42 @@ scenarios:
     let loaded = netspec::suite::parse(Path::new("t.yaml"), bad.to_owned()).unwrap();
     let e = plan::plan(&[loaded], &Inputs::default()).unwrap_err().to_string();
     assert!(e.contains("`agree` needs resolvers to compare with"), "{e}");
+}
+
+/// TLS inspection through a proxy (the SHIR case): the proxy's `CONNECT` tunnel reaches a server
+/// whose certificate an inspection CA signed. The check records the presented chain as a direct
+/// one does and says `tls.intercepted`, naming the issuer.
+#[tokio::test]
+async fn an_inspecting_proxy_is_reported_as_intercepted_with_the_chain() {
+    let trusted = Ca::new("test root").unwrap();
+    let inspection = Ca::new("Contoso TLS Inspection CA").unwrap();
+    let resigned =
+        HttpServer::start(Some(inspection.issue(&["svc.example.test"], Validity::Current).unwrap()), Reply::new(200, "ok")).await.unwrap();
+    let resigned_addr = resigned.addr();
+    let proxy = Proxy::start(ProxyConfig {
+        credentials: None,
+        route: Arc::new(move |host: &str, port: u16| match (host, port) {
+            ("svc.example.test", 443) => Some(resigned_addr),
+            _ => None,
+        }),
+    })
+    .await
+    .unwrap();
+    let yaml = r#"
+netspec: 1
+name: t
+defaults: { timeout: 2s }
+proxies: { corp: { url: "http://{{ proxy }}" } }
+scenarios:
+  - name: s
+    checks:
+      - { name: through the proxy, http: { url: "https://svc.example.test/", proxy: corp }, expect: { status: 200 } }
+"#;
+    let ctx = ContextOptions { extra_roots: vec![trusted.cert_der()], no_system_roots: true, ..Default::default() };
+    let r = run_yaml(yaml, &[("proxy", proxy.addr().to_string())], ctx).await;
+    assert_eq!(r[0].reason_code(), Some("tls.intercepted"), "{}", r[0].reason());
+    assert!(r[0].reason().contains("Contoso TLS Inspection CA"), "{}", r[0].reason());
+    let Observation::Http(h) = &r[0].attempts[0].observation else { panic!() };
+    let tls = h.tls.as_ref().expect("the presented chain is recorded");
+    assert!(!tls.trusted && tls.chain.iter().any(|c| c.issuer.contains("Contoso TLS Inspection CA")), "{:?}", tls.chain);
 }

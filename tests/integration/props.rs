@@ -421,6 +421,7 @@ fn result_strategy() -> impl Strategy<Value = (Vec<CheckResult>, String)> {
                         insecure,
                         path: None,
                         elapsed: Duration::from_millis(12),
+                        defined: None,
                     }
                 })
                 .collect();
@@ -441,7 +442,7 @@ proptest! {
             vars: Default::default(),
             drift: None,
         };
-        let xml = report::junit::render("n", "v", &results, &secrets).map_err(TestCaseError::fail)?;
+        let xml = report::junit::render("n", "v", meta.started, &results, &secrets).map_err(TestCaseError::fail)?;
         prop_assert!(roxmltree::Document::parse(&xml).is_ok(), "JUnit is not well-formed XML:\n{}", xml);
         prop_assert!(!xml.contains(&secret), "JUnit leaks the secret");
 
@@ -471,8 +472,8 @@ proptest! {
         report::redact_value(&mut whole, &secrets);
         prop_assert_eq!(&js, &serde_json::to_string_pretty(&whole).unwrap());
         // and JUnit is quick-junit's rendering of the whole report
-        let junit_whole = report::junit::report("n", "v", &results, &secrets).to_string().map_err(|e| TestCaseError::fail(e.to_string()))?;
-        prop_assert_eq!(&xml, &report::junit::xml_chars(&junit_whole));
+        let junit_whole = report::junit::report("n", "v", meta.started, &results, &secrets).to_string().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(&xml, &report::junit::fit_schema(&report::junit::xml_chars(&junit_whole)));
 
         let summaries: Vec<CheckSummary> = results.iter().map(|r| CheckSummary::of(r, &secrets)).collect();
         let html = report::html::render_run(&meta, &summaries).map_err(|e| TestCaseError::fail(e.to_string()))?;

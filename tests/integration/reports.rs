@@ -202,11 +202,13 @@ fn one_run_writes_reports_that_agree_on_every_check() {
     }
 
     // CI annotations: one per check that did not pass, and the step summary lists them.
-    let gh: Vec<&str> = stdout.lines().filter(|l| l.starts_with("::error title=")).collect();
+    let gh: Vec<&str> = stdout.lines().filter(|l| l.starts_with("::error ")).collect();
     let az: Vec<&str> = stdout.lines().filter(|l| l.starts_with("##vso[task.logissue type=error")).collect();
     assert_eq!(gh.len(), bad.len(), "{stdout}");
     assert_eq!(az.len(), bad.len(), "{stdout}");
-    assert!(gh.iter().any(|l| l.contains("::error title=FAIL azure-arc-sql/arc-sql southeastasia/DPS port 443 is open::")), "{stdout}");
+    assert!(gh.iter().any(|l| l.contains("title=FAIL azure-arc-sql/arc-sql southeastasia/DPS port 443 is open::")), "{stdout}");
+    // Each points at the check's definition.
+    assert!(gh.iter().all(|l| l.starts_with("::error file=") && l.contains(".yaml,line=")), "{stdout}");
     assert!(az.iter().any(|l| l.contains("code=tcp.filtered]FAIL azure-arc-sql/arc-sql southeastasia/DPS port 443 is open")), "{stdout}");
     let md = std::fs::read_to_string(p("summary.md")).unwrap();
     assert!(md.starts_with("### netspec: netspec-demo (demo)"), "{md}");
@@ -289,6 +291,8 @@ fn html_report_renders_and_filters_in_headless_chromium() {
     let visible: Vec<&str> = rows.iter().filter(|(hidden, _)| !hidden).map(|(_, l)| l.as_str()).collect();
     assert_eq!(visible, vec!["arc-sql southeastasia"]);
     assert!(dom.contains("<span id=\"shown\">1</span>"), "the counter follows the filter");
+    // So does the failure count: the three southeastasia failures.
+    assert!(dom.contains("<span id=\"failures-shown\">3</span>"), "the failure count follows the filter");
 
     // A screenshot for people (kept where NETSPEC_SCREENSHOT says, if set).
     let shot = dir.path().join("report.png");
@@ -328,7 +332,7 @@ fn colour_only_where_allowed_and_exit_zero() {
     assert!(String::from_utf8_lossy(&forced.stdout).contains("\x1b["), "CLICOLOR_FORCE colours even a pipe");
     let no_color = run_closed_port_suite(dir.path(), &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")], &[]);
     let text = String::from_utf8_lossy(&no_color.stdout);
-    assert!(!text.contains('\x1b') && text.contains("FAIL   colour/s/closed"), "NO_COLOR wins:\n{text}");
+    assert!(!text.contains('\x1b') && text.contains("FAIL colour/s/closed"), "NO_COLOR wins:\n{text}");
     let piped = run_closed_port_suite(dir.path(), &[], &["--exit-zero"]);
     assert!(!String::from_utf8_lossy(&piped.stdout).contains('\x1b'), "no colour into a pipe");
     assert_eq!(piped.status.code(), Some(0), "--exit-zero");
