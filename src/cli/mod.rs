@@ -434,7 +434,9 @@ fn run_cmd(a: RunArgs) -> i32 {
         Err(e) => return invalid(&e),
     };
     let outputs = a.reports.outputs();
-    if let Err(e) = outputs.check_writable() {
+    let mut inputs = plan.inputs.clone();
+    inputs.extend(a.extra_ca.clone());
+    if let Err(e) = outputs.check_writable(&inputs) {
         eprintln!("{e}");
         return EXIT_INVALID;
     }
@@ -570,6 +572,8 @@ pub async fn execute(plan: Plan, ctx_opts: ContextOptions, mut opts: RunOptions,
                 eprintln!("\ninterrupted: finishing reports for the checks that completed (signal again to abort)");
                 cancel.cancel();
                 if let Some(code) = stop_signal(&mut term).await {
+                    // Destructors do not run on exit: remove the reports' temporary files here.
+                    crate::util::remove_temp_files();
                     std::process::exit(code);
                 }
             }
@@ -612,7 +616,7 @@ pub async fn execute(plan: Plan, ctx_opts: ContextOptions, mut opts: RunOptions,
 fn merge_cmd(a: MergeArgs) -> i32 {
     let (github, azure) = report::ci_annotations(a.ci.github, a.ci.azure_pipelines, a.ci.no_ci_annotations);
     let outputs = report::Outputs { junit: a.junit.clone(), json: a.json.clone(), html: a.html.clone(), ..Default::default() };
-    if let Err(e) = outputs.check_writable() {
+    if let Err(e) = outputs.check_writable(&crate::merge::input_files(&a.inputs)) {
         eprintln!("{e}");
         return EXIT_INVALID;
     }

@@ -246,6 +246,10 @@ pub struct Plan {
     /// Each suite's effective variables after precedence (suite name → name → value), as
     /// reports record them (the reports redact secrets).
     pub vars: IndexMap<String, IndexMap<String, serde_json::Value>>,
+    /// Every file the plan was made from or the run will read: suites, included libraries,
+    /// vars, matrix and hosts files, CA files (filled by [`load_and_plan`]). No report may be
+    /// one of them.
+    pub inputs: Vec<PathBuf>,
 }
 
 fn json_to_value(v: &serde_json::Value) -> Value {
@@ -280,6 +284,26 @@ pub fn plan(loaded: &[Loaded], inputs: &Inputs) -> Result<Plan, LoadError> {
 /// Errors: as [`plan`] — when a file cannot be loaded, every load error and no plan error
 /// (a plan error may come from a file that did not load).
 pub fn load_and_plan(paths: &[PathBuf], inputs: &Inputs) -> Result<Plan, LoadError> {
+    let (plan, read) = super::recording(|| load_and_plan_files(paths, inputs));
+    let mut plan = plan?;
+    let mut seen: HashSet<&Path> = HashSet::new();
+    let ca_files: Vec<PathBuf> = plan
+        .checks
+        .iter()
+        .filter_map(|c| match &c.target {
+            Target::Tls { ca_file, .. } => ca_file.as_deref(),
+            Target::Http(h) => h.ca_file.as_deref(),
+            Target::Dns { .. } | Target::Tcp { .. } => None,
+        })
+        .filter(|p| seen.insert(p))
+        .map(Path::to_path_buf)
+        .collect();
+    plan.inputs = read;
+    plan.inputs.extend(ca_files);
+    Ok(plan)
+}
+
+fn load_and_plan_files(paths: &[PathBuf], inputs: &Inputs) -> Result<Plan, LoadError> {
     let files = super::expand_paths(paths)?;
     let mut p = Planner::new(inputs)?;
     let mut load_errors = Vec::new();

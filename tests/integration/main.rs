@@ -12,6 +12,7 @@ mod fixtures;
 mod hardening;
 mod lab;
 mod merge;
+mod pipeline;
 mod probes;
 mod props;
 mod reports;
