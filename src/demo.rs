@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use crate::cli::{DemoArgs, EXIT_INVALID, Reports, execute};
 use crate::loopback::DemoWorld;
+use crate::plan::{self, Inputs};
 use crate::probe::{ContextOptions, Sandbox};
 use crate::run::RunOptions;
-use crate::suite::plan::{self, Inputs};
 
 /// The shipped suites, as the repository has them.
 pub const SUITES: &[(&str, &str)] = &[

@@ -242,6 +242,17 @@ pub fn check_writable(path: &Path) -> std::io::Result<()> {
     }
 }
 
+/// The closest candidate to `word` by Jaro-Winkler similarity, when it is close enough to be a
+/// plausible typo (similarity ≥ 0.8).
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

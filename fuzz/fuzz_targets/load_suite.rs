@@ -1,5 +1,5 @@
 //! Fuzz target for the suite loader: arbitrary bytes → `suite::parse` → (when it parses)
-//! `suite::plan::plan` with empty inputs. No network: parsing and planning never open sockets.
+//! `plan::plan` with empty inputs. No network: parsing and planning never open sockets.
 //!
 //! Run: see docs/fuzzing.md.
 

@@ -12,11 +12,11 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
+use crate::plan::{self, Inputs, Plan};
 use crate::probe::{ContextOptions, ProbeContext};
 use crate::report;
 use crate::run::{self, RunOptions};
 use crate::suite::LoadError;
-use crate::suite::plan::{self, Inputs, Plan};
 
 /// Exit code: every check passed.
 pub const EXIT_OK: i32 = 0;

@@ -10,6 +10,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use crate::model::rcode::{self, ResponseCode};
 use hickory_proto::op::{Edns, Message, Query};
 use hickory_proto::rr::{Name, RData, RecordType as HRecordType};
 use serde::Serialize;
@@ -18,8 +19,9 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::{Instant, timeout_at};
 
 use super::{AnswerSource, Failure, ProbeContext, Resolution, join_ips};
+use crate::model::Reason;
+use crate::plan::ResolverSpec;
 use crate::suite::model::{Protocol, RecordType};
-use crate::suite::plan::ResolverSpec;
 
 /// Interval after which an unanswered UDP query is sent again (glibc's default is 5 s with 2
 /// attempts; a checker under a short deadline resends sooner).
@@ -58,7 +60,9 @@ pub struct DnsObservation {
     /// The server whose response is reported.
     pub server: Option<String>,
     /// Response code (`NOERROR`, `NXDOMAIN`, `SERVFAIL`, `REFUSED`, …); `None` without a response.
-    pub rcode: Option<String>,
+    #[serde(serialize_with = "crate::model::rcode::opt::serialize")]
+    #[schemars(with = "Option<String>")]
+    pub rcode: Option<ResponseCode>,
     /// Every answer record, in order, including those of re-queries along the chain.
     pub answers: Vec<Record>,
     /// Names the query's CNAME chain led to, in order (not including the query).
@@ -76,7 +80,57 @@ pub struct DnsObservation {
     pub compared: Vec<DnsObservation>,
 }
 
+/// What a DNS query obtained, as evidence for expectations: an answer (with records of the
+/// asked type, without them, or NXDOMAIN) or no usable answer with its reason. A matcher that
+/// needs an answer gets one here or nothing: "no addresses" is not seen where there was no
+/// answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DnsEvidence<'a> {
+    /// NOERROR with records of the asked type at the end of the chain (`addresses`: the A/AAAA
+    /// ones, empty for other types).
+    Records {
+        /// Addresses of the chain's last name.
+        addresses: &'a [IpAddr],
+    },
+    /// NOERROR without records of the asked type (RFC 2308 NODATA).
+    Empty,
+    /// NXDOMAIN: the name (or the chain's last name) does not exist.
+    NxDomain,
+    /// No usable answer: no response, SERVFAIL, REFUSED, another error code, or the chain could
+    /// not be followed.
+    NoAnswer(Reason, String),
+}
+
 impl DnsObservation {
+    /// The evidence this query gives (see [`DnsEvidence`]).
+    pub fn evidence(&self) -> DnsEvidence<'_> {
+        if let Some(f) = &self.failure {
+            return DnsEvidence::NoAnswer(f.reason, f.message.clone());
+        }
+        match self.rcode {
+            None => DnsEvidence::NoAnswer(Reason::DnsTimeout, "no response".into()),
+            Some(ResponseCode::NoError) if self.resolves() => DnsEvidence::Records { addresses: &self.addresses },
+            Some(ResponseCode::NoError) => DnsEvidence::Empty,
+            Some(ResponseCode::NXDomain) => DnsEvidence::NxDomain,
+            Some(rc) => DnsEvidence::NoAnswer(rcode_reason(rc), format!("the resolver answered {}", rcode::name(rc))),
+        }
+    }
+
+    /// The reason of an NXDOMAIN answer: [`Reason::DnsPrivateZoneNxdomain`] when the chain
+    /// reached a `privatelink.` zone (the private zone lacks the record: another fix).
+    pub fn nxdomain_reason(&self) -> Reason {
+        if self.cname_chain.last().is_some_and(|n| n.to_ascii_lowercase().contains(".privatelink.")) {
+            Reason::DnsPrivateZoneNxdomain
+        } else {
+            Reason::DnsNxdomain
+        }
+    }
+
+    /// The response code's mnemonic, or `no response`.
+    pub fn rcode_text(&self) -> String {
+        self.rcode.map(rcode::name).unwrap_or_else(|| "no response".into())
+    }
+
     /// Records of the queried type owned by the last name of the chain.
     pub fn resolves(&self) -> bool {
         let last = self.cname_chain.last().map(String::as_str).unwrap_or(self.query.as_str());
@@ -102,7 +156,9 @@ impl DnsObservation {
                 f.reason,
                 if self.servers_tried.is_empty() { "none".into() } else { self.servers_tried.join(", ") }
             )),
-            (Some(rc), None) => out.push(format!("{} {} via {} answered by {}: {}", self.query, self.record_type, self.resolver, from, rc)),
+            (Some(rc), None) => {
+                out.push(format!("{} {} via {} answered by {}: {}", self.query, self.record_type, self.resolver, from, rcode::name(*rc)))
+            }
             (None, None) => {}
         }
         for r in &self.answers {
@@ -126,24 +182,6 @@ pub fn system_servers() -> Vec<SocketAddr> {
     match hickory_resolver::system_conf::read_system_conf() {
         Ok((cfg, _)) => cfg.name_servers().iter().map(|ns| SocketAddr::new(ns.ip, 53)).collect(),
         Err(_) => Vec::new(),
-    }
-}
-
-/// The response code's standard mnemonic (RFC 6895 registry names, upper case).
-pub fn rcode_name(code: u16) -> String {
-    match code {
-        0 => "NOERROR".into(),
-        1 => "FORMERR".into(),
-        2 => "SERVFAIL".into(),
-        3 => "NXDOMAIN".into(),
-        4 => "NOTIMP".into(),
-        5 => "REFUSED".into(),
-        6 => "YXDOMAIN".into(),
-        7 => "YXRRSET".into(),
-        8 => "NXRRSET".into(),
-        9 => "NOTAUTH".into(),
-        10 => "NOTZONE".into(),
-        n => format!("RCODE{n}"),
     }
 }
 
@@ -189,7 +227,7 @@ pub async fn query(ctx: &ProbeContext, resolver: &ResolverSpec, name: &str, reco
         let ips: Vec<IpAddr> = ctx.hosts.lookup(name).iter().copied().filter(|ip| ip.is_ipv4() == (record_type == RecordType::A)).collect();
         if !ips.is_empty() {
             obs.source = AnswerSource::HostsFile;
-            obs.rcode = Some("NOERROR".into());
+            obs.rcode = Some(ResponseCode::NoError);
             obs.answers = ips
                 .iter()
                 .map(|ip| Record { name: obs.query.clone(), record_type: record_type.to_string(), ttl: 0, data: ip.to_string() })
@@ -201,7 +239,7 @@ pub async fn query(ctx: &ProbeContext, resolver: &ResolverSpec, name: &str, reco
     }
     let servers: &[SocketAddr] = resolver.servers.as_deref().unwrap_or(&ctx.system_servers);
     if servers.is_empty() {
-        obs.failure = Some(Failure::new("dns.no_servers", "the resolver has no servers (is /etc/resolv.conf empty?)"));
+        obs.failure = Some(Failure::new(Reason::DnsNoServers, "the resolver has no servers (is /etc/resolv.conf empty?)"));
         obs.elapsed = start.elapsed();
         return obs;
     }
@@ -211,7 +249,7 @@ pub async fn query(ctx: &ProbeContext, resolver: &ResolverSpec, name: &str, reco
     }) {
         Ok(n) => n,
         Err(e) => {
-            obs.failure = Some(Failure::new("dns.bad_name", format!("`{name}` is not a valid DNS name: {e}")));
+            obs.failure = Some(Failure::new(Reason::DnsBadName, format!("`{name}` is not a valid DNS name: {e}")));
             obs.elapsed = start.elapsed();
             return obs;
         }
@@ -227,8 +265,8 @@ pub async fn query(ctx: &ProbeContext, resolver: &ResolverSpec, name: &str, reco
         obs.servers_tried.push(format!("{server}/{}", if resolver.protocol == Protocol::Tcp { "tcp" } else { "udp" }));
         match exchange(ctx, *server, &qname, htype(record_type), resolver.protocol, try_deadline).await {
             Ok(msg) => {
-                let code = u16::from(msg.metadata.response_code);
-                let retry_next = (code == 2 || code == 5) && i + 1 < servers.len();
+                let code = msg.metadata.response_code;
+                let retry_next = matches!(code, ResponseCode::ServFail | ResponseCode::Refused) && i + 1 < servers.len();
                 chosen = Some((*server, msg));
                 if !retry_next {
                     break;
@@ -243,14 +281,14 @@ pub async fn query(ctx: &ProbeContext, resolver: &ResolverSpec, name: &str, reco
         return obs;
     };
     obs.server = Some(server.to_string());
-    obs.rcode = Some(rcode_name(u16::from(msg.metadata.response_code)));
+    obs.rcode = Some(msg.metadata.response_code);
     absorb(&mut obs, &msg);
 
     // Follow a chain the server left unfinished.
     let want = htype(record_type);
     let mut hops = 0;
     while record_type != RecordType::CNAME
-        && obs.rcode.as_deref() == Some("NOERROR")
+        && obs.rcode == Some(ResponseCode::NoError)
         && !obs.cname_chain.is_empty()
         && !obs.resolves()
         && hops < MAX_HOPS
@@ -261,9 +299,8 @@ pub async fn query(ctx: &ProbeContext, resolver: &ResolverSpec, name: &str, reco
         };
         match exchange(ctx, server, &target, want, resolver.protocol, deadline).await {
             Ok(m) => {
-                let code = u16::from(m.metadata.response_code);
-                if code != 0 {
-                    obs.rcode = Some(rcode_name(code));
+                if m.metadata.response_code != ResponseCode::NoError {
+                    obs.rcode = Some(m.metadata.response_code);
                 }
                 let before = obs.answers.len();
                 absorb(&mut obs, &m);
@@ -333,7 +370,7 @@ async fn exchange(
     edns.set_max_payload(1232);
     msg.set_edns(edns);
     let id = msg.metadata.id;
-    let wire = msg.to_vec().map_err(|e| Failure::new("dns.bad_name", format!("cannot encode the query: {e}")))?;
+    let wire = msg.to_vec().map_err(|e| Failure::new(Reason::DnsBadName, format!("cannot encode the query: {e}")))?;
     // The decoding error of the last undecodable datagram: a server that only ever answers
     // garbage is reported as such at the deadline, not as silent.
     let mut garbled: Option<String> = None;
@@ -350,15 +387,17 @@ async fn exchange(
     match result {
         Ok(r) => r,
         Err(_) => Err(match garbled {
-            Some(e) => Failure::new("dns.malformed", format!("{server} answered only with undecodable responses before the deadline: {e}")),
-            None => Failure::new("dns.timeout", format!("no response from {server} before the deadline")),
+            Some(e) => {
+                Failure::new(Reason::DnsMalformed, format!("{server} answered only with undecodable responses before the deadline: {e}"))
+            }
+            None => Failure::new(Reason::DnsTimeout, format!("no response from {server} before the deadline")),
         }),
     }
 }
 
 async fn udp_exchange(server: SocketAddr, wire: &[u8], id: u16, garbled: &mut Option<String>) -> Result<Message, Failure> {
     let bind: SocketAddr = if server.is_ipv4() { "0.0.0.0:0".parse().unwrap_or(server) } else { "[::]:0".parse().unwrap_or(server) };
-    let net = |e: std::io::Error| Failure::new("dns.network", format!("{server}: {e}"));
+    let net = |e: std::io::Error| Failure::new(Reason::DnsNetwork, format!("{server}: {e}"));
     let sock = UdpSocket::bind(bind).await.map_err(net)?;
     // connect() makes the kernel drop datagrams from any other source address or port.
     sock.connect(server).await.map_err(net)?;
@@ -371,7 +410,7 @@ async fn udp_exchange(server: SocketAddr, wire: &[u8], id: u16, garbled: &mut Op
             loop {
                 let n = sock.recv(&mut buf).await.map_err(|e| {
                     if e.kind() == std::io::ErrorKind::ConnectionRefused {
-                        Failure::new("dns.refused_port", format!("{server}: nothing listens on the DNS port (ICMP port unreachable)"))
+                        Failure::new(Reason::DnsRefusedPort, format!("{server}: nothing listens on the DNS port (ICMP port unreachable)"))
                     } else {
                         net(e)
                     }
@@ -392,7 +431,7 @@ async fn udp_exchange(server: SocketAddr, wire: &[u8], id: u16, garbled: &mut Op
 }
 
 async fn tcp_exchange(server: SocketAddr, wire: &[u8], id: u16) -> Result<Message, Failure> {
-    let net = |e: std::io::Error| Failure::new("dns.network", format!("{server} over TCP: {e}"));
+    let net = |e: std::io::Error| Failure::new(Reason::DnsNetwork, format!("{server} over TCP: {e}"));
     let mut s = TcpStream::connect(server).await.map_err(net)?;
     let mut framed = Vec::with_capacity(wire.len() + 2);
     framed.extend_from_slice(&(wire.len() as u16).to_be_bytes());
@@ -406,7 +445,7 @@ async fn tcp_exchange(server: SocketAddr, wire: &[u8], id: u16) -> Result<Messag
             Ok(m) if m.metadata.id == id => return Ok(m),
             Ok(_) => continue,
             Err(e) => {
-                return Err(Failure::new("dns.malformed", format!("{server} sent an undecodable response: {e}")));
+                return Err(Failure::new(Reason::DnsMalformed, format!("{server} sent an undecodable response: {e}")));
             }
         }
     }
@@ -434,7 +473,7 @@ pub async fn resolve(ctx: &ProbeContext, resolver: &ResolverSpec, host: &str, de
                 source: AnswerSource::HostsFile,
                 addresses,
                 cname_chain: Vec::new(),
-                rcode: Some("NOERROR".into()),
+                rcode: Some(ResponseCode::NoError),
                 failure: None,
                 elapsed: start.elapsed(),
             };
@@ -449,11 +488,13 @@ pub async fn resolve(ctx: &ProbeContext, resolver: &ResolverSpec, host: &str, de
     } else if let Some(f) = a.failure.clone() {
         Some(f)
     } else {
-        match a.rcode.as_deref() {
-            Some("NXDOMAIN") => Some(Failure::new("dns.nxdomain", format!("{host} does not exist (NXDOMAIN)"))),
-            Some("NOERROR") => Some(Failure::new("dns.no_answer", format!("{host} has no A or AAAA records (NOERROR, empty answer)"))),
-            Some(rc) => Some(Failure::new(rcode_reason(rc), format!("the resolver answered {rc} for {host}"))),
-            None => Some(Failure::new("dns.timeout", format!("no response for {host}"))),
+        match a.rcode {
+            Some(ResponseCode::NXDomain) => Some(Failure::new(a.nxdomain_reason(), format!("{host} does not exist (NXDOMAIN)"))),
+            Some(ResponseCode::NoError) => {
+                Some(Failure::new(Reason::DnsNoAnswer, format!("{host} has no A or AAAA records (NOERROR, empty answer)")))
+            }
+            Some(rc) => Some(Failure::new(rcode_reason(rc), format!("the resolver answered {} for {host}", rcode::name(rc)))),
+            None => Some(Failure::new(Reason::DnsTimeout, format!("no response for {host}"))),
         }
     };
     Resolution {
@@ -468,12 +509,13 @@ pub async fn resolve(ctx: &ProbeContext, resolver: &ResolverSpec, host: &str, de
     }
 }
 
-fn rcode_reason(rc: &str) -> &'static str {
+/// The reason of a response code that is not an answer: SERVFAIL, REFUSED, or another error.
+fn rcode_reason(rc: ResponseCode) -> Reason {
     match rc {
-        "SERVFAIL" => "dns.servfail",
-        "REFUSED" => "dns.refused",
-        "NXDOMAIN" => "dns.nxdomain",
-        _ => "dns.error",
+        ResponseCode::ServFail => Reason::DnsServfail,
+        ResponseCode::Refused => Reason::DnsRefused,
+        ResponseCode::NXDomain => Reason::DnsNxdomain,
+        _ => Reason::DnsError,
     }
 }
 

@@ -27,10 +27,11 @@ use tokio::time::{Instant, timeout_at};
 use tokio_rustls::TlsConnector;
 use tokio_util::either::Either;
 
-use super::tcp::{self, PortState};
+use super::tcp;
 use super::tls::Handshake;
 use super::{Failure, ProbeContext, Resolution, dns};
-use crate::suite::plan::{HttpTarget, ProxySpec, ResolverSpec};
+use crate::model::Reason;
+use crate::plan::{HttpTarget, ProxySpec, ResolverSpec};
 
 /// Most redirects followed before `http.too_many_redirects` (curl and browsers use 20–50; a
 /// health endpoint needs a few).
@@ -224,7 +225,8 @@ pub async fn probe(ctx: &Arc<ProbeContext>, resolver: &Arc<ResolverSpec>, t: &Ht
     loop {
         match hop(ctx, resolver, t, &url, &method, body.as_deref(), deadline, &mut obs).await {
             Err(f) => {
-                // No complete answer: a head whose body broke off is not a response to judge.
+                // No complete answer: a head whose body broke off is not a response to judge
+                // (a status, header or body expectation fails with the reason it broke off).
                 obs.status = None;
                 obs.failure = Some(f);
                 break;
@@ -233,7 +235,7 @@ pub async fn probe(ctx: &Arc<ProbeContext>, resolver: &Arc<ResolverSpec>, t: &Ht
             Ok(Some(next)) => {
                 if hops == MAX_REDIRECTS {
                     obs.failure = Some(Failure::new(
-                        "http.too_many_redirects",
+                        Reason::HttpTooManyRedirects,
                         format!("more than {MAX_REDIRECTS} redirects (the last one to {next}); the chain loops or is too long"),
                     ));
                     obs.status = None;
@@ -310,7 +312,7 @@ async fn hop(
     }
     let req = match req.body(Full::new(Bytes::from(body.unwrap_or_default().to_owned()))) {
         Ok(r) => r,
-        Err(e) => return Err(Failure::new("http.error", format!("cannot build the request: {e}"))),
+        Err(e) => return Err(Failure::new(Reason::HttpError, format!("cannot build the request: {e}"))),
     };
 
     let (mut sender, conn) = match timeout_at(deadline, hyper::client::conn::http1::handshake(TokioIo::new(opened.stream))).await {
@@ -363,7 +365,9 @@ async fn hop(
     obs.body = String::from_utf8_lossy(&kept).into_owned();
     obs.body_truncated = truncated;
     match body_result {
-        Err(_) => return Err(Failure::new("http.timeout", format!("HTTP {status} arrived, but not the whole body before the deadline"))),
+        Err(_) => {
+            return Err(Failure::new(Reason::HttpTimeout, format!("HTTP {status} arrived, but not the whole body before the deadline")));
+        }
         Ok(Err(e)) => {
             let f = hyper_failure(&e, deadline);
             return Err(Failure::new(f.reason, format!("HTTP {status} arrived, but the body broke off: {}", f.message)));
@@ -385,14 +389,14 @@ async fn hop(
     {
         return match url.join(&loc) {
             Ok(next) if matches!(next.scheme(), "http" | "https") => Ok(Some(next)),
-            _ => Err(Failure::new("http.error", format!("HTTP {status} redirects to `{loc}`, which is not an http(s) URL"))),
+            _ => Err(Failure::new(Reason::HttpError, format!("HTTP {status} redirects to `{loc}`, which is not an http(s) URL"))),
         };
     }
     Ok(None)
 }
 
 fn timeout_failure() -> Failure {
-    Failure::new("http.timeout", "no complete response before the deadline")
+    Failure::new(Reason::HttpTimeout, "no complete response before the deadline")
 }
 
 /// Connects for one hop: resolve (direct), TCP to each address in turn, the proxy's tunnel,
@@ -412,7 +416,7 @@ async fn open(
     // Local problems first: nothing is sent when the trust store or the server name is unusable.
     let tls = if https {
         let cfg = if t.insecure { Ok(super::tls::insecure_config()) } else { ctx.tls_config(t.ca_file.as_deref()) };
-        Some((cfg.map_err(|msg| Failure::new("tls.ca_file", msg))?, server_name(host)?))
+        Some((cfg.map_err(|msg| Failure::new(Reason::TlsCaFile, msg))?, server_name(host)?))
     } else {
         None
     };
@@ -459,7 +463,7 @@ async fn open(
     let r = timeout_at(deadline, TlsConnector::from(cfg).connect(server_name, tcp)).await;
     add(&mut obs.timings.tls_ms, t0.elapsed());
     match r {
-        Err(_) => Err(Failure::new("tls.handshake_timeout", "the TLS handshake did not finish before the deadline")),
+        Err(_) => Err(Failure::new(Reason::TlsHandshakeTimeout, "the TLS handshake did not finish before the deadline")),
         Ok(Ok(tls)) => {
             let (_, conn) = tls.get_ref();
             obs.tls = Some(Box::new(Handshake {
@@ -468,21 +472,24 @@ async fn open(
                 chain: Vec::new(),
                 trusted: !t.insecure,
                 trust_error: None,
+                trust_reason: None,
             }));
             Ok(Opened { stream: Either::Right(tls), remote, absolute_form: false })
         }
         Ok(Err(e)) => {
             let mut f = tls_failure(&e, t.proxy.is_some());
-            if f.reason.starts_with("tls.") && f.reason != "tls.protocol" && t.proxy.is_none() {
+            if matches!(f.reason, Reason::TlsUntrusted | Reason::TlsExpired | Reason::TlsHostnameMismatch | Reason::TlsHandshake)
+                && t.proxy.is_none()
+            {
                 // Show what was presented: a second handshake that records instead of refusing.
                 if let Ok(roots) = ctx.roots_for(t.ca_file.as_deref()) {
                     let ep = super::tls::handshake(ctx, remote, host, roots, deadline).await;
                     obs.tls = ep.handshake.map(Box::new);
                 }
-                if f.reason == "tls.untrusted"
+                if f.reason == Reason::TlsUntrusted
                     && let Some(why) = obs.tls.as_ref().and_then(|h| super::tls::interception(&h.chain, h.trusted))
                 {
-                    f = Failure::new("tls.intercepted", format!("{}; {why}", f.message));
+                    f = Failure::new(Reason::TlsIntercepted, format!("{}; {why}", f.message));
                 }
             }
             Err(f)
@@ -494,7 +501,7 @@ fn server_name(host: &str) -> Result<ServerName<'static>, Failure> {
     match host.parse::<IpAddr>() {
         Ok(ip) => Ok(ServerName::IpAddress(ip.into())),
         Err(_) => ServerName::try_from(host.to_owned())
-            .map_err(|e| Failure::new("tls.bad_sni", format!("`{host}` is not a valid server name: {e}"))),
+            .map_err(|e| Failure::new(Reason::TlsBadSni, format!("`{host}` is not a valid server name: {e}"))),
     }
 }
 
@@ -516,18 +523,14 @@ async fn connect_any(
             add(&mut obs.timings.connect_ms, t0.elapsed());
             return Ok((s, addr));
         }
-        let reason = match attempt.state {
-            PortState::Closed => "tcp.closed",
-            PortState::Filtered => "tcp.filtered",
-            _ => "tcp.no_route",
-        };
+        let reason = attempt.reason.unwrap_or(Reason::TcpNoRoute);
         first.get_or_insert(Failure::new(reason, format!("{addr}: {}", attempt.detail)));
         if Instant::now() >= deadline {
             break;
         }
     }
     add(&mut obs.timings.connect_ms, t0.elapsed());
-    Err(first.unwrap_or_else(|| Failure::new("tcp.no_route", "no address to connect to")))
+    Err(first.unwrap_or_else(|| Failure::new(Reason::TcpNoRoute, "no address to connect to")))
 }
 
 /// TCP to the proxy: its host through the check's resolver.
@@ -539,7 +542,7 @@ async fn connect_proxy(
     obs: &mut HttpObservation,
 ) -> Result<(TcpStream, SocketAddr), Failure> {
     if p.url.scheme() != "http" {
-        return Err(Failure::new("http.bad_proxy", format!("proxy {}: only http:// proxies are supported", p.url)));
+        return Err(Failure::new(Reason::HttpBadProxy, format!("proxy {}: only http:// proxies are supported", p.url)));
     }
     let phost = p.url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_owned();
     let pport = p.url.port_or_known_default().unwrap_or(3128);
@@ -556,7 +559,7 @@ async fn connect_proxy(
         }
     };
     connect_any(ctx, &addresses, pport, deadline, obs).await.map_err(|f| {
-        let reason = if f.reason == "sandbox.refused" { f.reason } else { "http.proxy_connect_failed" };
+        let reason = if f.reason == Reason::SandboxRefused { f.reason } else { Reason::HttpProxyConnectFailed };
         Failure::new(reason, format!("cannot reach the proxy {}: {} [{}]", p.url, f.message, f.reason))
     })
 }
@@ -593,8 +596,8 @@ async fn tunnel(stream: &mut TcpStream, p: &ProxySpec, host: &str, port: u16, de
         Ok::<_, std::io::Error>(buf)
     };
     let head = match timeout_at(deadline, exchange).await {
-        Err(_) => return Err(Failure::new("http.timeout", format!("the proxy {} did not answer CONNECT before the deadline", p.url))),
-        Ok(Err(e)) => return Err(Failure::new("http.proxy_connect_failed", format!("the proxy {} dropped the CONNECT: {e}", p.url))),
+        Err(_) => return Err(Failure::new(Reason::HttpTimeout, format!("the proxy {} did not answer CONNECT before the deadline", p.url))),
+        Ok(Err(e)) => return Err(Failure::new(Reason::HttpProxyConnectFailed, format!("the proxy {} dropped the CONNECT: {e}", p.url))),
         Ok(Ok(h)) => h,
     };
     let mut headers = [httparse::EMPTY_HEADER; 64];
@@ -603,13 +606,13 @@ async fn tunnel(stream: &mut TcpStream, p: &ProxySpec, host: &str, port: u16, de
         Ok(httparse::Status::Complete(_)) => resp.code.unwrap_or(0),
         _ if head.is_empty() => {
             return Err(Failure::new(
-                "http.proxy_connect_failed",
+                Reason::HttpProxyConnectFailed,
                 format!("the proxy {} closed the connection without answering CONNECT", p.url),
             ));
         }
         _ => {
             return Err(Failure::new(
-                "http.proxy_connect_failed",
+                Reason::HttpProxyConnectFailed,
                 format!("the proxy {} answered CONNECT with something that is not HTTP", p.url),
             ));
         }
@@ -625,18 +628,41 @@ async fn tunnel(stream: &mut TcpStream, p: &ProxySpec, host: &str, port: u16, de
     Err(match code {
         // tinyproxy answers 401 rather than 407 (RFC 9110 15.5.8); either way it is the proxy's
         // demand, not the endpoint's.
-        401 | 407 => Failure::new("http.proxy_auth_required", format!("the proxy answered CONNECT with {line} (it demands credentials)")),
-        403 => Failure::new("http.proxy_denied", format!("the proxy answered CONNECT with {line} (its policy blocks this destination)")),
-        _ => Failure::new("http.proxy_connect_failed", format!("the proxy answered CONNECT with {line}")),
+        401 | 407 => {
+            Failure::new(Reason::HttpProxyAuthRequired, format!("the proxy answered CONNECT with {line} (it demands credentials)"))
+        }
+        403 => {
+            Failure::new(Reason::HttpProxyDenied, format!("the proxy answered CONNECT with {line} (its policy blocks this destination)"))
+        }
+        _ => Failure::new(Reason::HttpProxyConnectFailed, format!("the proxy answered CONNECT with {line}")),
     })
 }
 
-/// Whether a plain-HTTP answer relayed by a proxy is the proxy's own (an error or block page):
-/// status 401/403/407/5xx with a `Proxy-Status` (RFC 9209) or `X-Squid-Error` header, or a
-/// `Server` header naming a proxy product. `None` when it is the endpoint's answer.
+/// Whether a plain-HTTP answer relayed by a proxy is the proxy's own (an error, a block page or
+/// a credentials challenge) rather than the endpoint's. `None` when it is the endpoint's answer.
+///
+/// The proxy's own, whatever its headers: 407 (RFC 9110 15.5.8: only proxies send it), and a
+/// 401 that carries `Proxy-Authenticate` or no `WWW-Authenticate` (RFC 9110 11.6.1: a server
+/// that sends 401 MUST send `WWW-Authenticate`; tinyproxy answers 401 with `Proxy-Authenticate`).
+/// A 401/403/5xx with a `Proxy-Status` (RFC 9209) or `X-Squid-Error` header, or a `Server`
+/// header naming a proxy product, is the proxy's too.
 pub fn proxy_answer(status: u16, headers: &[(String, String)]) -> Option<Failure> {
     let get = |n: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.as_str());
-    if !matches!(status, 401 | 403 | 407 | 500..=599) {
+    let auth = |why: String| {
+        Failure::new(Reason::HttpProxyAuthRequired, format!("the proxy answered {status} itself ({why}): it demands credentials"))
+    };
+    if status == 407 {
+        return Some(auth("407 comes only from proxies".into()));
+    }
+    if status == 401 {
+        if let Some(v) = get("proxy-authenticate") {
+            return Some(auth(format!("Proxy-Authenticate: {v}")));
+        }
+        if get("www-authenticate").is_none() {
+            return Some(auth("a 401 without WWW-Authenticate, which an endpoint must send".into()));
+        }
+    }
+    if !matches!(status, 401 | 403 | 500..=599) {
         return None;
     }
     let server = get("server").unwrap_or("");
@@ -649,12 +675,10 @@ pub fn proxy_answer(status: u16, headers: &[(String, String)]) -> Option<Failure
     }
     let why = marker.unwrap_or_else(|| format!("Server: {server}"));
     Some(match status {
-        401 | 407 => {
-            Failure::new("http.proxy_auth_required", format!("the proxy answered {status} itself ({why}): it demands credentials"))
-        }
-        403 => Failure::new("http.proxy_denied", format!("the proxy answered 403 itself ({why}): its policy blocks this destination")),
+        401 => auth(why),
+        403 => Failure::new(Reason::HttpProxyDenied, format!("the proxy answered 403 itself ({why}): its policy blocks this destination")),
         _ => Failure::new(
-            "http.proxy_error",
+            Reason::HttpProxyError,
             format!("the proxy answered {status} itself ({why}): it could not reach or refused the endpoint"),
         ),
     })
@@ -662,22 +686,20 @@ pub fn proxy_answer(status: u16, headers: &[(String, String)]) -> Option<Failure
 
 /// Classifies a failed TLS handshake (rustls errors arrive wrapped in `io::Error`).
 fn tls_failure(e: &std::io::Error, tunnelled: bool) -> Failure {
-    use rustls::{CertificateError as C, Error as R};
+    use rustls::Error as R;
     let inner = e.get_ref().and_then(|i| i.downcast_ref::<R>());
     let msg = format!("TLS handshake failed: {e}");
     let reason = match inner {
-        Some(R::InvalidCertificate(C::Expired | C::ExpiredContext { .. })) => "tls.expired",
-        Some(R::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. })) => "tls.hostname_mismatch",
-        Some(R::InvalidCertificate(_)) => "tls.untrusted",
-        Some(R::AlertReceived(_) | R::PeerIncompatible(_) | R::NoApplicationProtocol) => "tls.protocol",
-        Some(_) => "tls.handshake",
+        Some(c @ R::InvalidCertificate(_)) => super::tls::certificate_reason(c),
+        Some(R::AlertReceived(_) | R::PeerIncompatible(_) | R::NoApplicationProtocol) => Reason::TlsProtocol,
+        Some(_) => Reason::TlsHandshake,
         None if tunnelled && matches!(e.kind(), std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset) => {
             return Failure::new(
-                "http.proxy_connect_failed",
+                Reason::HttpProxyConnectFailed,
                 format!("the proxy accepted CONNECT, then closed the tunnel during the TLS handshake: {e}"),
             );
         }
-        None => "tls.handshake",
+        None => Reason::TlsHandshake,
     };
     Failure::new(reason, msg)
 }
@@ -696,13 +718,13 @@ fn hyper_failure(e: &hyper::Error, deadline: Instant) -> Failure {
     }
     let reason =
         if matches!(io_kind, Some(std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe)) || e.is_incomplete_message() {
-            "http.reset"
+            Reason::HttpReset
         } else if e.is_parse() || e.is_parse_status() || e.is_parse_too_large() {
-            "http.protocol"
+            Reason::HttpProtocol
         } else if e.is_timeout() || Instant::now() >= deadline {
-            "http.timeout"
+            Reason::HttpTimeout
         } else {
-            "http.error"
+            Reason::HttpError
         };
     Failure::new(reason, text)
 }
@@ -718,10 +740,10 @@ mod tests {
     #[test]
     fn a_proxy_block_page_is_told_apart_from_the_endpoint() {
         let f = proxy_answer(403, &h(&[("Server", "tinyproxy/1.11.1")])).unwrap();
-        assert_eq!(f.reason, "http.proxy_denied");
+        assert_eq!(f.reason, Reason::HttpProxyDenied);
         assert!(f.message.contains("tinyproxy/1.11.1"), "{}", f.message);
-        assert_eq!(proxy_answer(502, &h(&[("Proxy-Status", "corp; error=dns_timeout")])).unwrap().reason, "http.proxy_error");
-        assert_eq!(proxy_answer(407, &h(&[("X-Squid-Error", "ERR_CACHE_ACCESS_DENIED 0")])).unwrap().reason, "http.proxy_auth_required");
+        assert_eq!(proxy_answer(502, &h(&[("Proxy-Status", "corp; error=dns_timeout")])).unwrap().reason, Reason::HttpProxyError);
+        assert_eq!(proxy_answer(407, &h(&[("X-Squid-Error", "ERR_CACHE_ACCESS_DENIED 0")])).unwrap().reason, Reason::HttpProxyAuthRequired);
     }
 
     #[test]
@@ -730,19 +752,25 @@ mod tests {
         assert!(proxy_answer(403, &h(&[("Server", "nginx")])).is_none());
         assert!(proxy_answer(200, &h(&[("Server", "squid/5.7")])).is_none());
         assert!(proxy_answer(404, &h(&[("Proxy-Status", "corp")])).is_none());
-        assert!(proxy_answer(401, &h(&[])).is_none());
+        // An endpoint's 401 carries its challenge (RFC 9110 11.6.1); without one, or with a
+        // proxy's, it is the proxy's own.
+        assert!(proxy_answer(401, &h(&[("WWW-Authenticate", "Basic realm=\"api\"")])).is_none());
+        assert!(proxy_answer(401, &h(&[])).is_some());
     }
 
     #[test]
     fn tls_errors_get_their_reason() {
         let wrap = |e: rustls::Error| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
-        assert_eq!(tls_failure(&wrap(rustls::Error::InvalidCertificate(rustls::CertificateError::Expired)), false).reason, "tls.expired");
+        assert_eq!(
+            tls_failure(&wrap(rustls::Error::InvalidCertificate(rustls::CertificateError::Expired)), false).reason,
+            Reason::TlsExpired
+        );
         assert_eq!(
             tls_failure(&wrap(rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)), false).reason,
-            "tls.untrusted"
+            Reason::TlsUntrusted
         );
         let eof = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "tls handshake eof");
-        assert_eq!(tls_failure(&eof, true).reason, "http.proxy_connect_failed");
-        assert_eq!(tls_failure(&eof, false).reason, "tls.handshake");
+        assert_eq!(tls_failure(&eof, true).reason, Reason::HttpProxyConnectFailed);
+        assert_eq!(tls_failure(&eof, false).reason, Reason::TlsHandshake);
     }
 }

@@ -18,9 +18,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::suite::plan::{ResolverSpec, Target};
+pub use crate::model::Failure;
+use crate::model::Reason;
+use crate::plan::{ResolverSpec, Target};
 
-pub use dns::{DnsObservation, Record};
+pub use dns::{DnsEvidence, DnsObservation, Record};
 pub use http::HttpObservation;
 pub use tcp::{PortState, TcpAttempt, TcpObservation};
 pub use tls::{CertInfo, TlsEndpoint, TlsObservation};
@@ -40,6 +42,16 @@ pub enum Observation {
 }
 
 impl Observation {
+    /// The kind of check that made it.
+    pub fn kind(&self) -> crate::model::Kind {
+        match self {
+            Observation::Dns(_) => crate::model::Kind::Dns,
+            Observation::Tcp(_) => crate::model::Kind::Tcp,
+            Observation::Tls(_) => crate::model::Kind::Tls,
+            Observation::Http(_) => crate::model::Kind::Http,
+        }
+    }
+
     /// Wall time of the attempt.
     pub fn elapsed(&self) -> Duration {
         match self {
@@ -58,23 +70,6 @@ impl Observation {
             Observation::Tls(o) => o.describe(),
             Observation::Http(o) => o.describe(),
         }
-    }
-}
-
-/// A network outcome that is not a clean answer, with a stable reason code such as
-/// `dns.timeout` or `tcp.filtered`.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema, PartialEq, Eq)]
-pub struct Failure {
-    /// Stable reason code, `<kind>.<reason>`.
-    pub reason: &'static str,
-    /// What happened, for people.
-    pub message: String,
-}
-
-impl Failure {
-    /// A failure with a reason code.
-    pub fn new(reason: &'static str, message: impl Into<String>) -> Self {
-        Failure { reason, message: message.into() }
     }
 }
 
@@ -104,7 +99,9 @@ pub struct Resolution {
     /// The CNAME chain followed, in order (names after the host).
     pub cname_chain: Vec<String>,
     /// Response code of the A query (`None` for literals and failures without a response).
-    pub rcode: Option<String>,
+    #[serde(serialize_with = "crate::model::rcode::opt::serialize")]
+    #[schemars(with = "Option<String>")]
+    pub rcode: Option<crate::model::rcode::ResponseCode>,
     /// Why there are no addresses, when there are none.
     pub failure: Option<Failure>,
     /// Time spent resolving.
@@ -177,7 +174,7 @@ impl Sandbox {
         if dest.ip().is_loopback() {
             return Ok(dest);
         }
-        Err(Failure::new("sandbox.refused", format!("{dest} is outside the loopback lab; nothing was sent")))
+        Err(Failure::new(Reason::SandboxRefused, format!("{dest} is outside the loopback lab; nothing was sent")))
     }
 
     /// The lab address a loopback address plays (for reporting), or the address itself.

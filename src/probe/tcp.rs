@@ -1,7 +1,10 @@
 //! The TCP probe: a connect to every address of a host, each classified in nmap's port states
-//! (`open`: handshake completed; `closed`: RST / refused; `filtered`: no answer before the
-//! deadline, or ICMP host unreachable). Addresses this host has no route for (for example AAAA
-//! answers on an IPv4-only machine) are reported as `no_route` and left out of verdicts.
+//! (`open`: handshake completed; `closed`: RST / refused; `filtered`: silence until the
+//! deadline), with the ICMP answers that are not silence told apart by the kernel's error
+//! (`unreachable`: EHOSTUNREACH, ICMP host unreachable; `prohibited`: EACCES/EPERM, ICMP
+//! administratively prohibited or a local firewall). Addresses this host has no route for (for
+//! example AAAA answers on an IPv4-only machine: ENETUNREACH) are reported as `no_route` and left
+//! out of verdicts while another address counts.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -11,7 +14,8 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::{Instant, timeout_at};
 
 use super::{Failure, ProbeContext, Resolution, dns};
-use crate::suite::plan::ResolverSpec;
+use crate::model::Reason;
+use crate::plan::ResolverSpec;
 
 /// Port state of one address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -21,8 +25,13 @@ pub enum PortState {
     Open,
     /// The connection was actively refused (RST).
     Closed,
-    /// No answer before the deadline, or ICMP host unreachable.
+    /// No answer before the deadline (silence).
     Filtered,
+    /// A router answered ICMP destination unreachable (host or network; EHOSTUNREACH).
+    Unreachable,
+    /// The connection was administratively prohibited: ICMP admin-prohibited from a router, or
+    /// this machine's own firewall (EACCES, EPERM).
+    Prohibited,
     /// This host has no route to the address' family or network; not counted in verdicts.
     NoRoute,
 }
@@ -33,6 +42,8 @@ impl std::fmt::Display for PortState {
             PortState::Open => "open",
             PortState::Closed => "closed",
             PortState::Filtered => "filtered",
+            PortState::Unreachable => "unreachable",
+            PortState::Prohibited => "prohibited",
             PortState::NoRoute => "no_route",
         })
     }
@@ -51,6 +62,47 @@ pub struct TcpAttempt {
     pub connect_time: Option<Duration>,
     /// The OS error or timeout text.
     pub detail: String,
+    /// Why it is not open: the state's reason, or a local one ([`Reason::TcpSocket`],
+    /// [`Reason::SandboxRefused`]) for a connect that was never tried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+}
+
+impl PortState {
+    /// The reason code of a state that is not `open` (`None` for `open`).
+    pub const fn reason(self) -> Option<Reason> {
+        match self {
+            PortState::Open => None,
+            PortState::Closed => Some(Reason::TcpClosed),
+            PortState::Filtered => Some(Reason::TcpFiltered),
+            PortState::Unreachable => Some(Reason::TcpUnreachable),
+            PortState::Prohibited => Some(Reason::TcpProhibited),
+            PortState::NoRoute => Some(Reason::TcpNoRoute),
+        }
+    }
+
+    /// The state a failed `connect(2)` means, from its error: the raw OS error first (the
+    /// kernel's translation of ICMP, RFC 1122 4.2.3.9 / RFC 792), then the portable kind.
+    pub fn of_connect_error(e: &std::io::Error) -> PortState {
+        match e.raw_os_error() {
+            Some(libc::ECONNREFUSED) | Some(libc::ECONNRESET) => PortState::Closed,
+            Some(libc::EHOSTUNREACH) => PortState::Unreachable,
+            Some(libc::EACCES) | Some(libc::EPERM) => PortState::Prohibited,
+            Some(libc::ENETUNREACH) | Some(libc::EADDRNOTAVAIL) | Some(libc::EAFNOSUPPORT) => PortState::NoRoute,
+            Some(libc::ETIMEDOUT) => PortState::Filtered,
+            _ => {
+                use std::io::ErrorKind as K;
+                match e.kind() {
+                    K::ConnectionRefused | K::ConnectionReset => PortState::Closed,
+                    K::HostUnreachable => PortState::Unreachable,
+                    K::PermissionDenied => PortState::Prohibited,
+                    K::NetworkUnreachable | K::AddrNotAvailable => PortState::NoRoute,
+                    // Anything else ends the attempt without an answer from the network.
+                    _ => PortState::Filtered,
+                }
+            }
+        }
+    }
 }
 
 fn opt_millis<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
@@ -98,41 +150,41 @@ impl TcpObservation {
 /// Connects to `addr` (through the sandbox when set) before `deadline`; the stream is returned
 /// for `open` so TLS can continue on it.
 pub async fn connect(ctx: &ProbeContext, addr: SocketAddr, source: Option<IpAddr>, deadline: Instant) -> (TcpAttempt, Option<TcpStream>) {
-    let attempt = |state, detail: String| TcpAttempt { address: addr, state, connect_time: None, detail };
+    let attempt =
+        |state: PortState, detail: String| TcpAttempt { address: addr, state, connect_time: None, detail, reason: state.reason() };
+    let local =
+        |reason, detail: String| TcpAttempt { address: addr, state: PortState::NoRoute, connect_time: None, detail, reason: Some(reason) };
     let real = match ctx.route(addr) {
         Ok(r) => r,
-        Err(Failure { message, .. }) => return (attempt(PortState::NoRoute, message), None),
+        Err(Failure { message, reason }) => return (local(reason, message), None),
     };
     let start = Instant::now();
     let sock = match if real.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() } {
         Ok(s) => s,
         Err(e) => {
-            return (attempt(PortState::NoRoute, format!("cannot create a socket: {e}")), None);
+            return (local(Reason::TcpSocket, format!("cannot create a socket: {e}")), None);
         }
     };
     if let Some(src) = source
         && let Err(e) = sock.bind(SocketAddr::new(src, 0))
     {
-        return (attempt(PortState::NoRoute, format!("cannot bind source address {src}: {e}")), None);
+        return (local(Reason::TcpSocket, format!("cannot bind source address {src}: {e}")), None);
     }
     match timeout_at(deadline, sock.connect(real)).await {
         Ok(Ok(stream)) => {
             let t = start.elapsed();
             (
-                TcpAttempt { address: addr, state: PortState::Open, connect_time: Some(t), detail: "handshake completed".into() },
+                TcpAttempt {
+                    address: addr,
+                    state: PortState::Open,
+                    connect_time: Some(t),
+                    detail: "handshake completed".into(),
+                    reason: None,
+                },
                 Some(stream),
             )
         }
-        Ok(Err(e)) => {
-            use std::io::ErrorKind as K;
-            let state = match e.kind() {
-                K::ConnectionRefused | K::ConnectionReset => PortState::Closed,
-                K::HostUnreachable | K::TimedOut => PortState::Filtered,
-                K::NetworkUnreachable | K::AddrNotAvailable => PortState::NoRoute,
-                _ => PortState::Filtered,
-            };
-            (attempt(state, e.to_string()), None)
-        }
+        Ok(Err(e)) => (attempt(PortState::of_connect_error(&e), e.to_string()), None),
         Err(_) => (attempt(PortState::Filtered, format!("no answer within {:.1} s", start.elapsed().as_secs_f64())), None),
     }
 }

@@ -24,8 +24,9 @@ use tokio_rustls::TlsConnector;
 
 use super::tcp::{self, PortState};
 use super::{Failure, ProbeContext, Resolution, dns};
+use crate::model::Reason;
+use crate::plan::ResolverSpec;
 use crate::suite::model::TlsVersion;
-use crate::suite::plan::ResolverSpec;
 
 /// One certificate of the presented chain.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema, PartialEq, Eq)]
@@ -57,6 +58,10 @@ pub struct Handshake {
     pub trusted: bool,
     /// The verifier's reason when not trusted.
     pub trust_error: Option<String>,
+    /// The verifier's reason as a code (`tls.untrusted`, `tls.expired`,
+    /// `tls.hostname_mismatch`), from rustls' `CertificateError`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trust_reason: Option<Reason>,
 }
 
 /// One address' TLS result.
@@ -248,7 +253,7 @@ pub fn now_unix() -> i64 {
 #[derive(Debug)]
 struct Recording {
     inner: Arc<WebPkiServerVerifier>,
-    verdict: Mutex<Option<Result<(), String>>>,
+    verdict: Mutex<Option<Result<(), rustls::Error>>>,
 }
 
 impl ServerCertVerifier for Recording {
@@ -261,7 +266,7 @@ impl ServerCertVerifier for Recording {
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         let r = self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now);
-        *self.verdict.lock().unwrap_or_else(|e| e.into_inner()) = Some(r.map(|_| ()).map_err(|e| e.to_string()));
+        *self.verdict.lock().unwrap_or_else(|e| e.into_inner()) = Some(r.map(|_| ()));
         Ok(ServerCertVerified::assertion())
     }
     fn verify_tls12_signature(
@@ -309,7 +314,7 @@ pub async fn probe(
                 address: SocketAddr::new(*ip, port),
                 tcp: PortState::NoRoute,
                 handshake: None,
-                failure: Some(Failure::new("tls.ca_file", msg.clone())),
+                failure: Some(Failure::new(Reason::TlsCaFile, msg.clone())),
                 version_probes: Vec::new(),
             })
             .collect(),
@@ -350,25 +355,21 @@ pub(crate) async fn handshake(
     let (attempt, stream) = tcp::connect(ctx, addr, None, deadline).await;
     let mut ep = TlsEndpoint { address: addr, tcp: attempt.state, handshake: None, failure: None, version_probes: Vec::new() };
     let Some(stream) = stream else {
-        let reason = match attempt.state {
-            PortState::Closed => "tcp.closed",
-            PortState::Filtered => "tcp.filtered",
-            _ => "tcp.no_route",
-        };
+        let reason = attempt.reason.unwrap_or(Reason::TcpNoRoute);
         ep.failure = Some(Failure::new(reason, format!("no TCP connection: {}", attempt.detail)));
         return ep;
     };
     let server_name = match ServerName::try_from(sni.to_owned()) {
         Ok(n) => n,
         Err(e) => {
-            ep.failure = Some(Failure::new("tls.bad_sni", format!("`{sni}` is not a valid server name: {e}")));
+            ep.failure = Some(Failure::new(Reason::TlsBadSni, format!("`{sni}` is not a valid server name: {e}")));
             return ep;
         }
     };
     let inner = match WebPkiServerVerifier::builder(roots).build() {
         Ok(v) => v,
         Err(e) => {
-            ep.failure = Some(Failure::new("tls.no_roots", format!("no usable trust anchors: {e}")));
+            ep.failure = Some(Failure::new(Reason::TlsNoRoots, format!("no usable trust anchors: {e}")));
             return ep;
         }
     };
@@ -377,9 +378,9 @@ pub(crate) async fn handshake(
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let connector = TlsConnector::from(Arc::new(cfg));
     match timeout_at(deadline, connector.connect(server_name, stream)).await {
-        Err(_) => ep.failure = Some(Failure::new("tls.handshake_timeout", "the TLS handshake did not finish before the deadline")),
+        Err(_) => ep.failure = Some(Failure::new(Reason::TlsHandshakeTimeout, "the TLS handshake did not finish before the deadline")),
         Ok(Err(e)) => {
-            let reason = if e.kind() == std::io::ErrorKind::InvalidData { "tls.protocol" } else { "tls.handshake" };
+            let reason = if e.kind() == std::io::ErrorKind::InvalidData { Reason::TlsProtocol } else { Reason::TlsHandshake };
             ep.failure = Some(Failure::new(reason, format!("handshake failed: {e}")));
         }
         Ok(Ok(tls)) => {
@@ -388,15 +389,29 @@ pub(crate) async fn handshake(
             let cipher_suite = conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default();
             let chain = conn.peer_certificates().unwrap_or(&[]).iter().filter_map(|c| cert_info(c)).collect();
             let verdict = recorder.verdict.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            let (trusted, trust_error) = match verdict {
-                Some(Ok(())) => (true, None),
-                Some(Err(e)) => (false, Some(e)),
-                None => (false, Some("the server presented no certificate".into())),
+            let (trusted, trust_error, trust_reason) = match verdict {
+                Some(Ok(())) => (true, None, None),
+                Some(Err(e)) => (false, Some(e.to_string()), Some(certificate_reason(&e))),
+                None => (false, Some("the server presented no certificate".into()), Some(Reason::TlsUntrusted)),
             };
-            ep.handshake = Some(Handshake { version, cipher_suite, chain, trusted, trust_error });
+            ep.handshake = Some(Handshake { version, cipher_suite, chain, trusted, trust_error, trust_reason });
         }
     }
     ep
+}
+
+/// The reason code of a refused certificate, from rustls' error (RFC 5280 6.1.3 validity,
+/// RFC 6125 name matching): `tls.expired` for a validity failure, `tls.hostname_mismatch` for a
+/// name mismatch, `tls.untrusted` for every other verification failure.
+pub fn certificate_reason(e: &rustls::Error) -> Reason {
+    use rustls::CertificateError as C;
+    match e {
+        rustls::Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. }) => {
+            Reason::TlsExpired
+        }
+        rustls::Error::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => Reason::TlsHostnameMismatch,
+        _ => Reason::TlsUntrusted,
+    }
 }
 
 /// A negotiated version as reports write it: `1.2`, `1.3`.

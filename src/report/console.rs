@@ -88,11 +88,8 @@ pub fn explain(r: &CheckResult, secrets: &Secrets) -> String {
             }
         }
     }
-    if let Some(code) = r.reason_code() {
-        match crate::reasons::lookup(code) {
-            Some(reason) => out.push_str(&format!("  reason: {code}: {}\n  likely: {}\n", reason.meaning, reason.hint)),
-            None => out.push_str(&format!("  reason: {code}\n")),
-        }
+    if let Some(reason) = r.verdict_reason() {
+        out.push_str(&format!("  reason: {reason}: {}\n  likely: {}\n", reason.meaning(), reason.likely()));
     }
     if let Some(a) = r.attempts.last() {
         for l in a.observation.describe().iter().take(14) {

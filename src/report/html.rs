@@ -148,7 +148,7 @@ fn detail(s: &CheckSummary, vantage: Option<&str>, anchor: String) -> Detail {
         search.push(' ');
         search.push_str(v);
     }
-    let known = s.reason_code.as_deref().and_then(crate::reasons::lookup);
+    let known = s.reason_code.as_deref().and_then(crate::model::Reason::from_code);
     Detail {
         anchor,
         outcome: outcome_name(s.outcome),
@@ -158,8 +158,8 @@ fn detail(s: &CheckSummary, vantage: Option<&str>, anchor: String) -> Detail {
         target: s.target.clone(),
         resolver: s.resolver.clone(),
         reason_code: s.reason_code.clone(),
-        meaning: known.map(|r| r.meaning),
-        likely: known.map(|r| r.hint),
+        meaning: known.map(|r| r.meaning()),
+        likely: known.map(|r| r.likely()),
         reason: s.reason.clone(),
         unmet: s.unmet.clone(),
         observed: s.observed.clone(),

@@ -166,8 +166,8 @@ fn case(r: &CheckResult, vantage: &str, secrets: &Secrets) -> TestCase {
             for a in r.attempts.last().map(|a| a.assertions.as_slice()).unwrap_or(&[]) {
                 text.push_str(&format!("[{}] {}\n", if a.passed { "ok" } else { "FAILED" }, a.message()));
             }
-            if let Some(reason) = r.reason_code().and_then(crate::reasons::lookup) {
-                text.push_str(&format!("reason: {}: {}\nlikely: {}\n", reason.code, reason.meaning, reason.hint));
+            if let Some(reason) = r.verdict_reason() {
+                text.push_str(&format!("reason: {reason}: {}\nlikely: {}\n", reason.meaning(), reason.likely()));
             }
             if let Some(h) = &r.hint {
                 text.push_str(&format!("hint: {h}\n"));

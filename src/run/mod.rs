@@ -22,8 +22,10 @@ use tokio::time::{Instant, sleep, timeout_at};
 use tokio_util::sync::CancellationToken;
 
 use crate::expect::{self, Assertion, Kind};
-use crate::probe::{self, Failure, Observation, ProbeContext};
-use crate::suite::plan::{Plan, PlannedCheck};
+pub use crate::model::Outcome;
+use crate::model::{Reason, Verdict};
+use crate::plan::{Plan, PlannedCheck};
+use crate::probe::{Failure, Observation, ProbeContext};
 
 /// Default number of checks in flight.
 pub const DEFAULT_CONCURRENCY: usize = 256;
@@ -41,20 +43,6 @@ pub const PARK_AFTER: Duration = Duration::from_millis(50);
 /// be needed: probes keep every await under the deadline).
 const GRACE: Duration = Duration::from_millis(500);
 
-/// Outcome of a check, in JUnit's terms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    /// Every expectation held.
-    Passed,
-    /// An expectation did not hold (JUnit `<failure>`).
-    Failed,
-    /// The check could not be evaluated (JUnit `<error>`).
-    Error,
-    /// The run was interrupted before the check finished.
-    Cancelled,
-}
-
 /// One attempt of a check.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Attempt {
@@ -67,8 +55,17 @@ pub struct Attempt {
 }
 
 impl Attempt {
+    /// The attempt's verdict and reason: a local error first, then the assertions'
+    /// ([`expect::judge`]).
+    pub fn verdict(&self) -> (Verdict, Option<Reason>) {
+        match &self.error {
+            Some(e) => (Verdict::Error, Some(e.reason)),
+            None => expect::judge(&self.assertions),
+        }
+    }
+
     fn passed(&self) -> bool {
-        self.error.is_none() && self.assertions.iter().all(|a| a.passed)
+        self.verdict().0 == Verdict::Pass
     }
 }
 
@@ -130,61 +127,16 @@ impl CheckResult {
         }
     }
 
-    /// The probe's reason code of the last attempt's failure, if any (e.g. `tcp.filtered`).
+    /// The reason of the last attempt's verdict (e.g. `tcp.filtered`): always one for a failed
+    /// or errored check; for a passed one, only where it names the observed condition the
+    /// expectation accepted (a `blocked` port seen `tcp.filtered`).
+    pub fn verdict_reason(&self) -> Option<Reason> {
+        self.attempts.last().and_then(|a| a.verdict().1)
+    }
+
+    /// The stable code of [`CheckResult::verdict_reason`], e.g. `tcp.filtered`.
     pub fn reason_code(&self) -> Option<&'static str> {
-        let a = self.attempts.last()?;
-        if let Some(e) = &a.error {
-            return Some(e.reason);
-        }
-        match &a.observation {
-            Observation::Dns(d) => d.failure.as_ref().map(|f| f.reason).or(match d.rcode.as_deref() {
-                // The chain reached a private zone that lacks the record: a different fix.
-                Some("NXDOMAIN") if d.cname_chain.last().is_some_and(|n| n.to_ascii_lowercase().contains(".privatelink.")) => {
-                    Some("dns.private_zone_nxdomain")
-                }
-                Some("NXDOMAIN") => Some("dns.nxdomain"),
-                Some("SERVFAIL") => Some("dns.servfail"),
-                Some("REFUSED") => Some("dns.refused"),
-                _ => None,
-            }),
-            Observation::Tcp(t) => t.resolution.failure.as_ref().map(|f| f.reason).or_else(|| {
-                t.counted().find(|x| x.state != probe::PortState::Open).map(|x| match x.state {
-                    probe::PortState::Closed => "tcp.closed",
-                    probe::PortState::Filtered => "tcp.filtered",
-                    _ => "tcp.no_route",
-                })
-            }),
-            Observation::Tls(t) => t.resolution.failure.as_ref().map(|f| f.reason).or_else(|| {
-                // An `issuer` expectation names the real issuer: failing it on an untrusted chain
-                // means someone else signed it.
-                let issuer_failed = a.assertions.iter().any(|x| x.key == "issuer" && !x.passed);
-                t.endpoints
-                    .iter()
-                    .find_map(|e| {
-                        e.failure.as_ref().map(|f| f.reason).or_else(|| {
-                            e.handshake.as_ref().filter(|h| !h.trusted).map(|h| {
-                                let err = h.trust_error.as_deref().unwrap_or("").to_ascii_lowercase();
-                                if issuer_failed || probe::tls::interception(&h.chain, h.trusted).is_some() {
-                                    "tls.intercepted"
-                                } else if err.contains("expired") {
-                                    "tls.expired"
-                                } else if err.contains("notvalidforname") || err.contains("not valid for name") {
-                                    "tls.hostname_mismatch"
-                                } else {
-                                    "tls.untrusted"
-                                }
-                            })
-                        })
-                    })
-                    .or_else(|| {
-                        // version probes run only for `refuses_versions`
-                        let accepted =
-                            |e: &probe::TlsEndpoint| e.version_probes.iter().any(|p| p.verdict == probe::tls::VersionVerdict::Accepted);
-                        t.endpoints.iter().any(accepted).then_some("tls.version_accepted")
-                    })
-            }),
-            Observation::Http(h) => h.failure.as_ref().map(|f| f.reason).or(h.status.map(|_| "http.status")),
-        }
+        self.verdict_reason().map(Reason::as_str)
     }
 }
 
@@ -458,7 +410,7 @@ fn base_result(c: &PlannedCheck, outcome: Outcome, attempts: Vec<Attempt>, elaps
         hint: c.hint.clone(),
         tags: c.tags.clone(),
         vars: c.vars.clone(),
-        insecure: matches!(&c.target, crate::suite::plan::Target::Http(h) if h.insecure),
+        insecure: matches!(&c.target, crate::plan::Target::Http(h) if h.insecure),
         elapsed,
     }
 }
@@ -467,38 +419,16 @@ fn cancelled(c: &PlannedCheck, elapsed: Duration) -> CheckResult {
     base_result(c, Outcome::Cancelled, Vec::new(), elapsed)
 }
 
-/// Failures that mean "could not evaluate" rather than "the network said no".
+/// A local problem that kept the check from being evaluated (this machine, the suite, the lab;
+/// [`Reason::is_local`]) rather than the network's answer.
 fn local_error(obs: &Observation) -> Option<Failure> {
-    let is_local = |f: &Failure| {
-        f.reason.starts_with("sandbox.")
-            || matches!(
-                f.reason,
-                "tls.ca_file" | "http.client" | "http.bad_proxy" | "dns.bad_name" | "tls.bad_sni" | "tls.no_roots" | "dns.no_servers"
-            )
-    };
+    let local = |f: &Option<Failure>| f.clone().filter(|f| f.reason.is_local());
     match obs {
-        Observation::Dns(d) => d.failure.clone().filter(is_local),
-        Observation::Tcp(t) => t.resolution.failure.clone().filter(is_local).or_else(|| {
-            t.attempts.iter().find_map(|a| {
-                if a.detail.contains("outside the loopback lab") {
-                    Some(Failure::new("sandbox.refused", a.detail.clone()))
-                } else {
-                    // Out of descriptors (EMFILE) is this machine's limit, not the network's answer.
-                    a.detail.contains("cannot create a socket").then(|| Failure::new("tcp.socket", a.detail.clone()))
-                }
-            })
-        }),
-        Observation::Tls(t) => t.resolution.failure.clone().filter(is_local).or_else(|| {
-            t.endpoints.iter().find_map(|e| {
-                e.failure.clone().filter(is_local).or_else(|| {
-                    e.failure
-                        .as_ref()
-                        .filter(|f| f.message.contains("cannot create a socket"))
-                        .map(|f| Failure::new("tcp.socket", f.message.clone()))
-                })
-            })
-        }),
-        Observation::Http(h) => h.failure.clone().filter(is_local),
+        Observation::Dns(d) => local(&d.failure),
+        Observation::Tcp(t) => local(&t.resolution.failure)
+            .or_else(|| t.attempts.iter().find_map(|a| a.reason.filter(|r| r.is_local()).map(|r| Failure::new(r, a.detail.clone())))),
+        Observation::Tls(t) => local(&t.resolution.failure).or_else(|| t.endpoints.iter().find_map(|e| local(&e.failure))),
+        Observation::Http(h) => local(&h.failure),
     }
 }
 
@@ -525,7 +455,7 @@ async fn run_check(c: &PlannedCheck, ctx: &Arc<ProbeContext>, cancel: &Cancellat
         let deadline = Instant::now() + c.timeout;
         let obs = tokio::select! {
             _ = cancel.cancelled() => return base_result(c, Outcome::Cancelled, attempts, start.elapsed()),
-            o = timeout_at(deadline + GRACE, probe::probe(ctx, &c.target, &c.resolver, deadline)) => o,
+            o = timeout_at(deadline + GRACE, crate::probe::probe(ctx, &c.target, &c.resolver, deadline)) => o,
         };
         let attempt = match obs {
             Ok(mut observation) => {
@@ -547,11 +477,10 @@ async fn run_check(c: &PlannedCheck, ctx: &Arc<ProbeContext>, cancel: &Cancellat
         }
     }
     let last = attempts.last();
-    let outcome = match last {
-        Some(a) if a.error.is_some() => Outcome::Error,
-        Some(a) if a.passed() => Outcome::Passed,
-        Some(_) => Outcome::Failed,
-        None => Outcome::Error,
+    let outcome = match last.map(|a| a.verdict().0) {
+        Some(Verdict::Pass) => Outcome::Passed,
+        Some(Verdict::Fail) => Outcome::Failed,
+        Some(Verdict::Error) | None => Outcome::Error,
     };
     attempts.shrink_to_fit();
     base_result(c, outcome, attempts, start.elapsed())
@@ -597,7 +526,7 @@ mod tests {
         // on every spawn: 39 % of W-dns's instructions were those copies).
         let yaml = "netspec: 1\nname: s\nscenarios:\n  - name: a\n    checks:\n      - { name: h, http: { url: \"https://x.test/\" }, expect: { status: 200 } }\n";
         let loaded = crate::suite::parse(std::path::Path::new("t.yaml"), yaml.into()).unwrap();
-        let plan = crate::suite::plan::plan(&[loaded], &Default::default()).unwrap();
+        let plan = crate::plan::plan(&[loaded], &Default::default()).unwrap();
         let ctx = Arc::new(ProbeContext::new(Default::default()));
         let cancel = CancellationToken::new();
         let f = run_check(&plan.checks[0], &ctx, &cancel, None);

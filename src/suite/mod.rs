@@ -4,7 +4,6 @@
 
 pub mod error;
 pub mod model;
-pub mod plan;
 pub mod template;
 pub mod yaml;
 
@@ -224,6 +223,7 @@ pub fn schema_json() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan;
 
     fn parse_str(s: &str) -> Result<Loaded, LoadError> {
         parse(Path::new("t.yaml"), s.to_owned())

@@ -1,7 +1,7 @@
 //! The serde model of a suite file, exactly as written (format v1, `../design/SUITE-FORMAT.md`).
 //!
 //! Boundary: this module only describes shapes. Strings may still hold `{{ var }}` templates; they
-//! are rendered and checked by [`crate::suite::plan`]. Values whose syntax does not depend on
+//! are rendered and checked by [`crate::plan`]. Values whose syntax does not depend on
 //! templating (durations, record types, rcodes, port numbers, status codes) are parsed here, so the
 //! YAML library reports their errors with file, line and column.
 

@@ -113,7 +113,7 @@ fn rewrite(msg: &str, source: &str, line: &mut u32, col: &mut u32) -> (String, O
             .split_once("expected one of ")
             .map(|(_, list)| list.split(',').map(|k| k.trim().trim_matches('`')).filter(|k| !k.is_empty()).collect())
             .unwrap_or_default();
-        let hint = match crate::suite::plan::did_you_mean(key, accepted.iter().copied()) {
+        let hint = match crate::util::did_you_mean(key, accepted.iter().copied()) {
             Some(k) => format!("did you mean `{k}`?"),
             None => "check the key's spelling against docs/suite-reference.md or `netspec schema`".into(),
         };

@@ -15,9 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use netspec::loopback::{DECOY, DnsBehaviour, DnsZone, FaultServer, FaultyDns, TcpFault};
+use netspec::plan::{self, Inputs};
 use netspec::probe::{ContextOptions, Observation, ProbeContext};
 use netspec::run::{self, CheckResult, Outcome, RunOptions};
-use netspec::suite::plan::{self, Inputs};
 
 /// Every check's timeout in the fault lab.
 const TIMEOUT: Duration = Duration::from_secs(2);

@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 
 use netspec::cli::{Reports, execute};
 use netspec::loopback::{DemoWorld, DnsServer, DnsZone};
+use netspec::plan::{self, Inputs};
 use netspec::probe::{ContextOptions, Sandbox};
 use netspec::report::Outputs;
 use netspec::run::RunOptions;
-use netspec::suite::plan::{self, Inputs};
 
 use crate::reports::{html_unescape, netspec};
 

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use netspec::loopback::{
     Ca, DnsFault, DnsServer, DnsZone, FilteredPort, HttpServer, OpenPort, Proxy, ProxyConfig, Reply, Validity, closed_port,
 };
+use netspec::plan::{self, Inputs};
 use netspec::probe::{ContextOptions, Observation, ProbeContext, Sandbox};
 use netspec::run::{self, CheckResult, Outcome, RunOptions};
-use netspec::suite::plan::{self, Inputs};
 
 async fn run_yaml(yaml: &str, vars: &[(&str, String)], ctx: ContextOptions) -> Vec<CheckResult> {
     run_yaml_with(yaml, vars, ctx, RunOptions::default()).await

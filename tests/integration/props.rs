@@ -14,6 +14,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use netspec::expect::{self, Kind, StrMatch};
+use netspec::model::rcode::ResponseCode;
 use netspec::probe::dns::DnsObservation;
 use netspec::probe::http::HttpTimings;
 use netspec::probe::tls::{Handshake, TlsObservation};
@@ -35,8 +36,8 @@ fn text() -> impl Strategy<Value = String> {
     ]
 }
 
-fn reason() -> impl Strategy<Value = &'static str> {
-    proptest::sample::select(netspec::reasons::REASONS.iter().map(|r| r.code).collect::<Vec<_>>())
+fn reason() -> impl Strategy<Value = netspec::model::Reason> {
+    proptest::sample::select(netspec::model::Reason::ALL.to_vec())
 }
 
 fn failure() -> impl Strategy<Value = Option<Failure>> {
@@ -59,7 +60,7 @@ fn resolution() -> impl Strategy<Value = Resolution> {
             source: if literal { AnswerSource::Literal } else { AnswerSource::Dns },
             addresses,
             cname_chain,
-            rcode: Some("NOERROR".into()),
+            rcode: Some(ResponseCode::NoError),
             failure,
             elapsed,
         },
@@ -78,10 +79,7 @@ fn record() -> impl Strategy<Value = Record> {
 fn dns_obs() -> impl Strategy<Value = DnsObservation> {
     (
         text(),
-        proptest::option::of(prop_oneof![
-            proptest::sample::select(vec!["NOERROR", "NXDOMAIN", "SERVFAIL", "REFUSED"]).prop_map(str::to_owned),
-            text()
-        ]),
+        proptest::option::of((0u16..24).prop_map(<ResponseCode as From<u16>>::from)),
         proptest::collection::vec(record(), 0..5),
         proptest::collection::vec(text(), 0..3),
         proptest::collection::vec(ip(), 0..4),
@@ -106,7 +104,14 @@ fn dns_obs() -> impl Strategy<Value = DnsObservation> {
 }
 
 fn state() -> impl Strategy<Value = PortState> {
-    proptest::sample::select(vec![PortState::Open, PortState::Closed, PortState::Filtered, PortState::NoRoute])
+    proptest::sample::select(vec![
+        PortState::Open,
+        PortState::Closed,
+        PortState::Filtered,
+        PortState::Unreachable,
+        PortState::Prohibited,
+        PortState::NoRoute,
+    ])
 }
 
 fn cert() -> impl Strategy<Value = CertInfo> {
@@ -132,7 +137,13 @@ fn observation() -> impl Strategy<Value = Observation> {
                 port,
                 attempts: a
                     .into_iter()
-                    .map(|(address, state, connect_time, detail)| TcpAttempt { address, state, connect_time, detail })
+                    .map(|(address, state, connect_time, detail)| TcpAttempt {
+                        address,
+                        state,
+                        connect_time,
+                        detail,
+                        reason: state.reason()
+                    })
                     .collect(),
                 elapsed,
             })),
@@ -164,7 +175,8 @@ fn observation() -> impl Strategy<Value = Observation> {
                             cipher_suite: "TLS13_AES_128_GCM_SHA256".into(),
                             chain,
                             trusted,
-                            trust_error
+                            trust_error,
+                            trust_reason: (!trusted).then_some(netspec::model::Reason::TlsUntrusted),
                         }),
                         failure,
                         version_probes: Vec::new(),
@@ -293,7 +305,7 @@ proptest! {
         let Ok(exps) = expect::compile(Some(&parsed), kind_of(&obs), Path::new("."), Some("a.example.test")) else { return Ok(()) };
         let a = expect::evaluate(&exps, &obs);
         // At least one assertion per expectation (tls ones give one per address).
-        prop_assert!(a.len() >= exps.0.len(), "{} assertions for {} expectations", a.len(), exps.0.len());
+        prop_assert!(a.len() >= exps.len(), "{} assertions for {} expectations", a.len(), exps.len());
         for x in &a {
             prop_assert!(!x.key.is_empty());
             let _ = x.message();
@@ -377,11 +389,9 @@ fn result_strategy() -> impl Strategy<Value = (Vec<CheckResult>, String)> {
                     }
                     let assertions = asserts
                         .into_iter()
-                        .map(|(k, passed, e, o)| expect::Assertion {
-                            key: k,
-                            passed,
-                            expected: plant(&e, &secret, at[3]),
-                            observed: plant(&o, &secret, at[4]),
+                        .map(|(k, passed, e, o)| {
+                            let verdict = if passed { expect::Verdict::Pass } else { expect::Verdict::Fail };
+                            expect::Assertion::new(k, verdict, None, plant(&e, &secret, at[3]), plant(&o, &secret, at[4]))
                         })
                         .collect();
                     let error = err.flatten().map(|mut f| {

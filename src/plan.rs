@@ -16,13 +16,13 @@ use indexmap::IndexMap;
 use minijinja::Value;
 use serde::Serialize;
 
-use super::error::LoadError;
-use super::model::{
+use crate::expect::{self, Expectations, Kind};
+use crate::suite::error::LoadError;
+use crate::suite::model::{
     Axis, Check, CheckTemplate, Expect, Protocol, ProxyDef, RecordType, ResolverDef, StringMatcher, SuiteFile, Terms, Text, TlsVersion,
 };
-use super::template::{self, Scope, Secrets, Templater};
-use super::{Loaded, parse_vars_file};
-use crate::expect::{self, Expectations, Kind};
+use crate::suite::template::{self, Scope, Secrets, Templater};
+use crate::suite::{self, Loaded, parse_vars_file};
 
 /// Request headers whose values are credentials, redacted in every report.
 pub const SECRET_HEADERS: &[&str] =
@@ -277,14 +277,14 @@ pub fn plan(loaded: &[Loaded], inputs: &Inputs) -> Result<Plan, LoadError> {
 }
 
 /// Loads and plans the suite files of `paths` (files, or directories of `*.yaml`/`*.yml`, as
-/// [`super::expand_paths`] finds them) one file at a time: each file's model is dropped once
+/// [`suite::expand_paths`] finds them) one file at a time: each file's model is dropped once
 /// it is planned, so memory holds one file's model beside the plan rather than every model
 /// (a 100,000-check run in ten files: 264 → see BENCHMARKS.md).
 ///
 /// Errors: as [`plan`] — when a file cannot be loaded, every load error and no plan error
 /// (a plan error may come from a file that did not load).
 pub fn load_and_plan(paths: &[PathBuf], inputs: &Inputs) -> Result<Plan, LoadError> {
-    let (plan, read) = super::recording(|| load_and_plan_files(paths, inputs));
+    let (plan, read) = suite::recording(|| load_and_plan_files(paths, inputs));
     let mut plan = plan?;
     let mut seen: HashSet<&Path> = HashSet::new();
     let ca_files: Vec<PathBuf> = plan
@@ -304,11 +304,11 @@ pub fn load_and_plan(paths: &[PathBuf], inputs: &Inputs) -> Result<Plan, LoadErr
 }
 
 fn load_and_plan_files(paths: &[PathBuf], inputs: &Inputs) -> Result<Plan, LoadError> {
-    let files = super::expand_paths(paths)?;
+    let files = suite::expand_paths(paths)?;
     let mut p = Planner::new(inputs)?;
     let mut load_errors = Vec::new();
     for f in files {
-        match super::load_file(&f) {
+        match suite::load_file(&f) {
             // Each file's model is dropped once planned: the next one reuses its memory.
             Ok(l) if load_errors.is_empty() => p.add(&l),
             Ok(_) => {}
@@ -385,16 +385,7 @@ struct Ctx<'a> {
     errors: Vec<LoadError>,
 }
 
-/// The closest candidate to `word` by Jaro-Winkler similarity, when it is close enough to be a
-/// plausible typo (similarity ≥ 0.8).
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (strsim::jaro_winkler(word, c), c))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
-}
+pub use crate::util::did_you_mean;
 
 impl Ctx<'_> {
     fn err(&mut self, line: u32, column: u32, msg: impl Into<String>, hint: Option<&str>) {
@@ -487,7 +478,7 @@ fn include_all(cx: &mut Ctx, origin: &Arc<Origin>, includes: &[Text], stack: &mu
         } else if stack.len() > MAX_INCLUDE_DEPTH {
             cx.err(inc.line, inc.column, format!("includes nest deeper than {MAX_INCLUDE_DEPTH} files"), None);
         } else {
-            match super::load_library(&path) {
+            match suite::load_library(&path) {
                 Err(e) => {
                     cx.err(inc.line, inc.column, format!("cannot include {}", inc.value), None);
                     cx.errors.push(e);
@@ -568,7 +559,7 @@ fn plan_suite(
             },
             Axis::File(f) => {
                 let p = base.join(f);
-                match super::read_text(&p) {
+                match suite::read_text(&p) {
                     Ok(t) => t.lines().map(|l| l.split('#').next().unwrap_or("").trim().to_owned()).filter(|l| !l.is_empty()).collect(),
                     Err(e) => {
                         cx.errors.push(LoadError::input(
@@ -678,7 +669,7 @@ struct SuiteState {
     proxy_cache: HashMap<String, Arc<ProxySpec>>,
     system: Arc<ResolverSpec>,
     default_timeout: Duration,
-    default_retry: Option<super::model::Retry>,
+    default_retry: Option<crate::suite::model::Retry>,
 }
 
 /// Per-scenario-instance planning state.
@@ -1290,8 +1281,13 @@ fn render_sm(cx: &mut Ctx, m: &StringMatcher, at: (u32, u32), scope: &Scope) -> 
     })
 }
 
-fn render_am(cx: &mut Ctx, m: &super::model::AddressMatcher, at: (u32, u32), scope: &Scope) -> Option<super::model::AddressMatcher> {
-    Some(super::model::AddressMatcher {
+fn render_am(
+    cx: &mut Ctx,
+    m: &crate::suite::model::AddressMatcher,
+    at: (u32, u32),
+    scope: &Scope,
+) -> Option<crate::suite::model::AddressMatcher> {
+    Some(crate::suite::model::AddressMatcher {
         all: render_terms(cx, &m.all, at, scope)?,
         any: render_terms(cx, &m.any, at, scope)?,
         none: render_terms(cx, &m.none, at, scope)?,
@@ -1363,7 +1359,7 @@ impl PlannedCheck {
                 Target::Http(h) => h.proxy.as_ref().map(|p| p.name.clone()),
                 _ => None,
             },
-            expect: self.expect.0.iter().map(|e| e.describe()).collect(),
+            expect: self.expect.describe(),
             attempts: self.attempts,
             timeout_ms: self.timeout.as_millis(),
             vars: self.vars.iter().cloned().collect(),

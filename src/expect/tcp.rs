@@ -1,0 +1,101 @@
+//! TCP expectations and their evaluator: the port state on every counted address
+//! ([`crate::probe::TcpObservation::counted`]), in nmap's terms.
+//!
+//! A `blocked` (or `closed`, `filtered`) expectation needs evidence too: a name that did not
+//! resolve gives no address to be blocked on, so it errors rather than passes.
+
+use std::fmt::Write;
+
+use crate::model::{Assertion, Reason, Verdict};
+use crate::probe::{PortState, TcpObservation};
+use crate::suite::model::StateExpect;
+
+/// One compiled tcp expectation.
+#[derive(Debug, Clone)]
+pub enum TcpExpectation {
+    /// `state`: the port state on every address.
+    State(StateExpect),
+}
+
+impl TcpExpectation {
+    /// A short description for `netspec plan`, e.g. `state open`.
+    pub fn describe(&self) -> String {
+        match self {
+            TcpExpectation::State(s) => format!("state {}", state_name(*s)),
+        }
+    }
+}
+
+fn state_name(s: StateExpect) -> &'static str {
+    match s {
+        StateExpect::Open => "open",
+        StateExpect::Closed => "closed",
+        StateExpect::Filtered => "filtered",
+        StateExpect::Blocked => "blocked",
+    }
+}
+
+/// Whether `state` satisfies `want`. `blocked` is anything that does not connect: closed,
+/// filtered, or refused by ICMP (unreachable, prohibited).
+pub fn accepts(want: StateExpect, state: PortState) -> bool {
+    match want {
+        StateExpect::Open => state == PortState::Open,
+        StateExpect::Closed => state == PortState::Closed,
+        StateExpect::Filtered => state == PortState::Filtered,
+        StateExpect::Blocked => match state {
+            PortState::Closed | PortState::Filtered | PortState::Unreachable | PortState::Prohibited => true,
+            PortState::Open | PortState::NoRoute => false,
+        },
+    }
+}
+
+/// Judges one expectation against one observation.
+pub fn evaluate(e: &TcpExpectation, t: &TcpObservation, out: &mut Vec<Assertion>) {
+    match e {
+        TcpExpectation::State(want) => state(*want, t, out),
+    }
+}
+
+fn state(want: StateExpect, t: &TcpObservation, out: &mut Vec<Assertion>) {
+    let expected = match want {
+        StateExpect::Open => "open on every address",
+        StateExpect::Closed => "closed on every address",
+        StateExpect::Filtered => "filtered on every address",
+        StateExpect::Blocked => "blocked (closed or filtered) on every address",
+    };
+    if let Some(f) = &t.resolution.failure {
+        // Nothing to connect to: `open` fails (the name must resolve for it to be reachable); a
+        // port that must not connect has not been shown to be blocked.
+        let verdict = if want == StateExpect::Open { Verdict::Fail } else { Verdict::Error };
+        out.push(Assertion::new(
+            "state",
+            verdict,
+            Some(f.reason),
+            expected,
+            format!("no address to connect to ({}: {})", f.reason, f.message),
+        ));
+        return;
+    }
+    let counted: Vec<_> = t.counted().collect();
+    let mut observed = String::new();
+    for (i, a) in counted.iter().enumerate() {
+        let _ = write!(observed, "{}{} {}", if i > 0 { ", " } else { "" }, a.address, a.state);
+    }
+    if counted.is_empty() {
+        out.push(Assertion::new("state", Verdict::Error, Some(Reason::TcpNoRoute), expected, "no address to connect to"));
+        return;
+    }
+    // A local reason (no socket, outside the lab) means the connect was never tried.
+    if let Some(local) = counted.iter().find_map(|a| a.reason.filter(|r| r.is_local())) {
+        out.push(Assertion::new("state", Verdict::Error, Some(local), expected, observed));
+        return;
+    }
+    let bad = counted.iter().find(|a| !accepts(want, a.state));
+    let (verdict, reason) = match bad {
+        // The first address that does not satisfy it names the reason: its own state.
+        Some(a) => (Verdict::Fail, Some(a.reason.or(a.state.reason()).unwrap_or(Reason::TcpOpen))),
+        // Passing `blocked`/`filtered`/`closed`: the state seen is the accepted condition.
+        None => (Verdict::Pass, counted.first().and_then(|a| a.state.reason())),
+    };
+    out.push(Assertion::new("state", verdict, reason, expected, observed));
+}
