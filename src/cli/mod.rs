@@ -400,14 +400,15 @@ pub fn main() -> i32 {
 }
 
 fn invalid(e: &LoadError) -> i32 {
-    eprintln!("{e}");
+    // Error messages quote the suite: neutralised like every suite- or network-derived text.
+    eprintln!("{}", report::sanitize::neutralise(&e.to_string()));
     EXIT_INVALID
 }
 
 fn print_plan(p: &Plan, format: Format) {
     let rows: Vec<_> = p.checks.iter().map(|c| c.row()).collect();
     let text = match format {
-        Format::Json => format!("{}\n", serde_json::to_string_pretty(&rows).unwrap_or_default()),
+        Format::Json => format!("{}\n", report::sanitize::neutralise_json(&serde_json::to_string_pretty(&rows).unwrap_or_default())),
         Format::Table => {
             use std::fmt::Write as _;
             let w = rows.iter().map(|r| r.id.len()).max().unwrap_or(2);
@@ -418,7 +419,7 @@ fn print_plan(p: &Plan, format: Format) {
                 let _ = writeln!(t, "{:w$}  expect: {}", "", r.expect.join("; "));
             }
             let _ = writeln!(t, "{} checks", rows.len());
-            t
+            report::sanitize::neutralise(&t).into_owned()
         }
     };
     crate::util::out(&text);
@@ -628,7 +629,7 @@ fn merge_cmd(a: MergeArgs) -> i32 {
         }
     };
     let merged = crate::merge::merge(inputs);
-    crate::util::out(&merged.console());
+    crate::util::out(&report::sanitize::neutralise(&merged.console()));
     let mut code = if merged.all_passed() { EXIT_OK } else { EXIT_FAILED };
     let mut results = Vec::new();
     if let Some(p) = &a.junit {

@@ -11,6 +11,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use super::sanitize::neutralise;
 use super::{CheckSummary, ReportError, mark};
 use crate::run::{Outcome, Totals};
 
@@ -53,7 +54,7 @@ pub fn annotations(items: &[(&str, &CheckSummary)]) -> Vec<String> {
         .map(|(v, s)| {
             let level = if s.outcome == Outcome::Cancelled { "warning" } else { "error" };
             let title = if at { format!("{} {} @ {v}", mark(s.outcome), s.id) } else { format!("{} {}", mark(s.outcome), s.id) };
-            format!("::{level} title={}::{}", escape_property(&title), escape_data(&message(s)))
+            format!("::{level} title={}::{}", escape_property(&neutralise(&title)), escape_data(&neutralise(&message(s))))
         })
         .collect()
 }
@@ -61,6 +62,7 @@ pub fn annotations(items: &[(&str, &CheckSummary)]) -> Vec<String> {
 /// Escapes text for a Markdown table cell: backslash-escapes Markdown punctuation, `&` as an
 /// entity, and newlines as `<br>`.
 pub fn md_cell(s: &str) -> String {
+    let s = neutralise(s);
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

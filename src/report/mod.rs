@@ -25,6 +25,7 @@ pub mod json;
 pub mod junit;
 pub mod paths;
 pub mod prometheus;
+pub mod sanitize;
 pub mod spool;
 
 use std::net::IpAddr;

@@ -277,3 +277,48 @@ fn merge_reads_regular_files_only() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a regular file"), "{}", text(&o));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probed_server_cannot_drive_the_ci_agent_or_the_terminal() {
+    use netspec::loopback::{HttpServer, Reply};
+    let hostile = "::stop-commands::pwn\r\n::error::fake\n##vso[task.setvariable variable=x]1 ##[group]g\x1b]0;title\x07\x1b[2J";
+    let srv = HttpServer::start(None, Reply::new(200, hostile).header("x-evil", "##vso[task.complete result=Succeeded]")).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_owned();
+    let suite = write(
+        &d,
+        "s.yaml",
+        &format!(
+            "netspec: 1\nname: p\ndefaults: {{ timeout: 3s }}\nscenarios:\n  - name: sc\n    checks:\n      - name: \"evil ##[error]name\"\n        hint: \"\\n::add-mask::hint\"\n        http: {{ url: \"http://{}/\" }}\n        expect: {{ body: {{ contains: never-there }}, headers: {{ x-evil: {{ equals: calm }} }} }}\n",
+            srv.addr()
+        ),
+    );
+    let summary = d.join("summary.md");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_netspec"))
+            .args(["run", s(&suite), "--github", "--azure-pipelines", "-v"])
+            .env_remove("CI")
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let md = std::fs::read_to_string(d.join("summary.md")).unwrap();
+    assert!(stdout.contains("never-there"), "the failure is explained: {stdout}");
+    let own = stdout.lines().filter(|l| l.starts_with("::error title=") || l.starts_with("##vso[task.logissue type=error")).count();
+    assert_eq!(own, 2, "netspec's own annotations are intact: {stdout}");
+    for (what, t) in [("stdout", &stdout), ("stderr", &stderr), ("step summary", &md)] {
+        for l in t.lines() {
+            let own = l.starts_with("::error title=") || l.starts_with("##vso[task.logissue type=error;code=");
+            let body = if own { &l[l.find(']').map_or(2, |i| i + 1)..] } else { l };
+            assert!(own || !l.trim_start().starts_with("::"), "{what}: a line starts with `::`: {l:?}");
+            assert!(!body.contains("##vso[") && !body.contains("##["), "{what}: an Azure command: {l:?}");
+        }
+        assert!(!t.contains('\x1b') && !t.contains('\r') && !t.contains('\x07'), "{what}: raw control characters: {t:?}");
+    }
+    assert!(stdout.contains("\\x1b"), "controls are shown escaped: {stdout}");
+}
