@@ -87,7 +87,7 @@ fn base_suite(name: &str, description: String, extra_vars: &[(&str, &str)]) -> O
     vars.insert("resolver".into(), "system".into());
     let mut resolvers = IndexMap::new();
     resolvers.insert("corp".into(), OutResolver { servers: vec!["{{ corp_dns }}".into()] });
-    OutSuite { netspec: 1, name: name.into(), description, vars, resolvers, scenarios: Vec::new() }
+    OutSuite { netspec: 1, name: literal(name), description, vars, resolvers, scenarios: Vec::new() }
 }
 
 /// The public name a `privatelink` name stands for: the name without its `privatelink.` label
@@ -102,6 +102,29 @@ pub fn public_name(name: &str) -> Option<String> {
     let mut out: Vec<&str> = labels[..i].to_vec();
     out.extend(&labels[i + 1..]);
     Some(out.join("."))
+}
+
+/// `text` as a template that renders to itself: every `{{`, `{%` and `{#` of the input file
+/// becomes an expression printing it (`{{ '{{' }}`), so a cell such as
+/// `{{ env.CI_TOKEN }}.example` stays that literal text and is never rendered into a secret.
+pub fn literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(['{']) {
+        out.push_str(&rest[..i]);
+        match rest[i..].get(..2) {
+            Some(open @ ("{{" | "{%" | "{#")) => {
+                out.push_str(&format!("{{{{ '{open}' }}}}"));
+                rest = &rest[i + 2..];
+            }
+            _ => {
+                out.push('{');
+                rest = &rest[i + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Builds a private-endpoint suite from hosts-format text. `file` is the path the suite will
@@ -135,8 +158,8 @@ pub fn hosts(text: &str, file: &str, name: &str) -> Result<String, ImportError> 
                 continue;
             }
             let (query, cname) = match public_name(&n) {
-                Some(p) => (p, Some(n.clone())),
-                None => (n.clone(), None),
+                Some(p) => (literal(&p), Some(literal(&n))),
+                None => (literal(&n), None),
             };
             let mut dns = IndexMap::new();
             dns.insert("name".to_string(), query.clone());
@@ -149,7 +172,7 @@ pub fn hosts(text: &str, file: &str, name: &str) -> Result<String, ImportError> 
             expect.insert("addresses".to_string(), serde_json::json!({ "all": "private", "from_hosts_file": "{{ dns_settings }}" }));
             let check_name = match &cname {
                 Some(_) => format!("{query} resolves privately via privatelink"),
-                None => format!("{query} resolves as {file} lists"),
+                None => format!("{query} resolves as {} lists", literal(file)),
             };
             checks.push(OutCheck { name: check_name, dns: Some(dns), tcp: None, expect });
         }
@@ -157,7 +180,9 @@ pub fn hosts(text: &str, file: &str, name: &str) -> Result<String, ImportError> 
     if checks.is_empty() {
         return Err(ImportError { file: file.into(), line: 0, message: "no `IP name` entries".into() });
     }
-    let mut suite = base_suite(name, format!("Private endpoints listed in {file} resolve privately, as listed"), &[("dns_settings", file)]);
+    let lit_file = literal(file);
+    let mut suite =
+        base_suite(name, format!("Private endpoints listed in {lit_file} resolve privately, as listed"), &[("dns_settings", &lit_file)]);
     suite.scenarios.push(OutScenario {
         name: "private endpoints".into(),
         tags: vec!["private-endpoint".into()],
@@ -194,8 +219,8 @@ pub fn flows(text: &str, file: &str, name: &str) -> Result<String, ImportError> 
         let line = rec.as_ref().ok().and_then(|r| r.position()).map(|p| p.line() as usize).unwrap_or(i + 2);
         let rec = rec.map_err(|e| err(line, format!("malformed row: {e}")))?;
         let get = |c: usize| rec.get(c).unwrap_or("").to_owned();
-        let src = get(c_src);
-        let dst = get(c_dst);
+        let src = literal(&get(c_src));
+        let dst = literal(&get(c_dst));
         if src.is_empty() || dst.is_empty() {
             return Err(err(line, "source and destination must not be empty".into()));
         }
@@ -232,7 +257,8 @@ pub fn flows(text: &str, file: &str, name: &str) -> Result<String, ImportError> 
     if by_source.is_empty() {
         return Err(err(0, "no flows".into()));
     }
-    let mut suite = base_suite(name, format!("Firewall flows from {file}: run each scenario from its source (`--tag SOURCE`)"), &[]);
+    let mut suite =
+        base_suite(name, format!("Firewall flows from {}: run each scenario from its source (`--tag SOURCE`)", literal(file)), &[]);
     for (src, checks) in by_source {
         suite.scenarios.push(OutScenario {
             name: format!("from {src}"),

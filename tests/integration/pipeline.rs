@@ -322,3 +322,110 @@ async fn a_probed_server_cannot_drive_the_ci_agent_or_the_terminal() {
     }
     assert!(stdout.contains("\\x1b"), "controls are shown escaped: {stdout}");
 }
+
+/// A loopback HTTP server that answers every request with `reply` (a raw response) and hands
+/// each request head it read (lower-cased) to the returned receiver. Stops after `n` requests.
+fn recorder(n: usize, reply: String) -> (u16, std::sync::mpsc::Receiver<String>) {
+    use std::io::{Read, Write};
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for _ in 0..n {
+            let Ok((mut c, _)) = l.accept() else { return };
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut head = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match c.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => head.extend_from_slice(&buf[..k]),
+                }
+            }
+            let _ = tx.send(String::from_utf8_lossy(&head).to_ascii_lowercase());
+            let _ = c.write_all(reply.as_bytes());
+        }
+    });
+    (port, rx)
+}
+
+const OK: &str = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
+
+#[test]
+fn credentials_are_not_forwarded_to_another_origin_on_redirect() {
+    let (same_port, same) = recorder(1, OK.into());
+    let (other_port, other) = recorder(1, OK.into());
+    let (start_port, start) = recorder(
+        2,
+        format!("HTTP/1.1 302 Found\r\nlocation: http://127.0.0.1:{other_port}/landing\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let headers = "{ Authorization: \"Bearer tok-123\", Cookie: \"sid=abc\", X-Api-Key: k-456, X-Plain: kept }";
+    let suite = write(
+        dir.path(),
+        "s.yaml",
+        &format!(
+            "netspec: 1\nname: p\ndefaults: {{ timeout: 5s }}\nscenarios:\n  - name: sc\n    checks:\n      - {{ name: direct, http: {{ url: \"http://127.0.0.1:{same_port}/\", headers: {headers} }} }}\n      - {{ name: moved, http: {{ url: \"http://127.0.0.1:{start_port}/\", follow_redirects: true, headers: {headers} }} }}\n"
+        ),
+    );
+    let o = run(&["run", s(&suite), "-j", "1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let same = same.recv_timeout(Duration::from_secs(5)).unwrap();
+    let start = start.recv_timeout(Duration::from_secs(5)).unwrap();
+    let other = other.recv_timeout(Duration::from_secs(5)).unwrap();
+    for h in [&same, &start] {
+        assert!(h.contains("authorization: bearer tok-123") && h.contains("cookie: sid=abc") && h.contains("x-api-key: k-456"), "{h}");
+    }
+    assert!(other.starts_with("get /landing"), "{other}");
+    assert!(other.contains("x-plain: kept"), "other headers follow the redirect: {other}");
+    for secret in ["authorization", "cookie", "x-api-key", "tok-123", "abc", "k-456"] {
+        assert!(!other.contains(secret), "`{secret}` reached another origin: {other}");
+    }
+}
+
+#[test]
+fn url_userinfo_is_basic_auth_to_that_endpoint() {
+    let (port, rx) = recorder(1, OK.into());
+    let dir = tempfile::tempdir().unwrap();
+    let suite = write(
+        dir.path(),
+        "s.yaml",
+        &format!(
+            "netspec: 1\nname: p\ndefaults: {{ timeout: 5s }}\nscenarios:\n  - name: sc\n    checks:\n      - {{ name: basic, http: {{ url: \"http://user:p%40ss@127.0.0.1:{port}/x\" }} }}\n"
+        ),
+    );
+    let o = run(&["run", s(&suite)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let head = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    // base64("user:p@ss")
+    assert!(head.contains("authorization: basic dxnlcjpwqhnz"), "{head}");
+    assert!(head.starts_with("get /x http/1.1"), "{head}");
+}
+
+#[test]
+fn imported_template_syntax_stays_literal_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let csv = write(
+        d,
+        "flows.csv",
+        "source,destination,port,protocol,expected\napp,{{ env.CI_TOKEN }}.example,443,tcp,open\n{% if 1 %}x,h.example,80,tcp,open\n",
+    );
+    let hosts = write(d, "dns.txt", "10.0.0.1 {{env.CI_TOKEN}}.privatelink.example\n");
+    for (what, input) in [("flows", &csv), ("hosts", &hosts)] {
+        let out = d.join(format!("{what}.yaml"));
+        let o = run(&["import", what, s(input), "-o", s(&out)]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let plan = Command::new(env!("CARGO_BIN_EXE_netspec"))
+            .args(["plan", s(&out), "--format", "json"])
+            .env("CI_TOKEN", "s3cr3t-token")
+            .output()
+            .unwrap();
+        // The literal name is not a valid host (exit 2, located) or plans as written: either way
+        // the text is the file's, never the environment's.
+        assert!(matches!(plan.status.code(), Some(0 | 2)), "{}", text(&plan));
+        let p = text(&plan).to_ascii_lowercase();
+        assert!(!p.contains("s3cr3t-token"), "{what}: a secret was rendered: {p}");
+        assert!(p.contains("env.ci_token}}") || p.contains("env.ci_token }}"), "{what}: the literal text is kept: {p}");
+    }
+}
