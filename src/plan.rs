@@ -32,6 +32,10 @@ pub const SECRET_HEADERS: &[&str] =
 /// out-of-memory.
 pub const MAX_INSTANCES: usize = 100_000;
 
+/// Shortest pause between attempts: a smaller `retry.delay` is raised to it, so a retried
+/// check never hammers an endpoint.
+pub const MIN_RETRY_DELAY: Duration = Duration::from_millis(100);
+
 /// Default attempt deadline when neither the check, the suite nor the command line sets one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -886,7 +890,7 @@ fn plan_check(
         resolver,
         timeout: inputs.timeout.or(c.timeout.map(|d| d.0)).unwrap_or(st.default_timeout),
         attempts,
-        retry_delay: retry.map(|r| r.delay.0).unwrap_or(Duration::from_secs(1)),
+        retry_delay: retry.map(|r| r.delay.0).unwrap_or(Duration::from_secs(1)).max(MIN_RETRY_DELAY),
         retry_backoff: retry.map(|r| r.backoff).filter(|b| b.is_finite() && *b >= 1.0).unwrap_or(1.0),
         hint,
         tags,

@@ -429,3 +429,21 @@ fn imported_template_syntax_stays_literal_text() {
         assert!(p.contains("env.ci_token}}") || p.contains("env.ci_token }}"), "{what}: the literal text is kept: {p}");
     }
 }
+
+#[test]
+fn a_huge_or_invalid_backoff_is_a_located_validation_error() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in ["1e300", "0.5", "11", ".nan", ".inf"] {
+        let suite = write(
+            dir.path(),
+            "s.yaml",
+            &format!(
+                "netspec: 1\nname: p\nscenarios:\n  - name: sc\n    checks:\n      - name: c\n        tcp: {{ host: 127.0.0.1, port: 9 }}\n        retry: {{ attempts: 3, delay: 100ms, backoff: {bad} }}\n"
+            ),
+        );
+        let o = run(&["validate", s(&suite)]);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {}", text(&o));
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(e.contains("s.yaml") && e.contains("from 1 to 10"), "{bad}: {e}");
+    }
+}
