@@ -87,7 +87,7 @@ fn base_suite(name: &str, description: String, extra_vars: &[(&str, &str)]) -> O
     vars.insert("resolver".into(), "system".into());
     let mut resolvers = IndexMap::new();
     resolvers.insert("corp".into(), OutResolver { servers: vec!["{{ corp_dns }}".into()] });
-    OutSuite { netspec: 1, name: name.into(), description, vars, resolvers, scenarios: Vec::new() }
+    OutSuite { netspec: 1, name: literal(name), description, vars, resolvers, scenarios: Vec::new() }
 }
 
 /// The public name a name inside a `privatelink.` zone stands for, derived only through the
@@ -133,6 +133,29 @@ pub fn public_name(name: &str) -> Option<String> {
     best.map(|(_, n)| n)
 }
 
+/// `text` as a template that renders to itself: every `{{`, `{%` and `{#` of the input file
+/// becomes an expression printing it (`{{ '{{' }}`), so a cell such as
+/// `{{ env.CI_TOKEN }}.example` stays that literal text and is never rendered into a secret.
+pub fn literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(['{']) {
+        out.push_str(&rest[..i]);
+        match rest[i..].get(..2) {
+            Some(open @ ("{{" | "{%" | "{#")) => {
+                out.push_str(&format!("{{{{ '{open}' }}}}"));
+                rest = &rest[i + 2..];
+            }
+            _ => {
+                out.push('{');
+                rest = &rest[i + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A regex for a table entry whose `{placeholder}`s each match one DNS label (named groups).
 fn placeholder_pattern(template: &str) -> String {
     let mut out = String::new();
@@ -173,7 +196,8 @@ fn dns_check(name: String, query: &str, ip: IpAddr, cname: Option<&str>) -> OutC
 ///
 /// Errors: a line whose first field is not an IP or that has no name, or a file with no entries.
 pub fn hosts(text: &str, file: &str, name: &str) -> Result<String, ImportError> {
-    let shown = std::path::Path::new(file).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| file.to_owned());
+    let shown =
+        literal(&std::path::Path::new(file).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| file.to_owned()));
     let mut checks = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (i, raw) in text.lines().enumerate() {
@@ -199,11 +223,13 @@ pub fn hosts(text: &str, file: &str, name: &str) -> Result<String, ImportError> 
             if !seen.insert(n.clone()) {
                 continue;
             }
-            checks.push(dns_check(format!("{n} resolves to {ip} as {shown} lists"), &n, ip, None));
+            let ln = literal(&n);
+            checks.push(dns_check(format!("{ln} resolves to {ip} as {shown} lists"), &ln, ip, None));
             if let Some(public) = public_name(&n)
                 && seen.insert(public.clone())
             {
-                checks.push(dns_check(format!("{public} resolves to {ip} through {n}"), &public, ip, Some(&n)));
+                let lp = literal(&public);
+                checks.push(dns_check(format!("{lp} resolves to {ip} through {ln}"), &lp, ip, Some(&ln)));
             }
         }
     }
@@ -247,8 +273,8 @@ pub fn flows(text: &str, file: &str, name: &str) -> Result<String, ImportError> 
         let line = rec.as_ref().ok().and_then(|r| r.position()).map(|p| p.line() as usize).unwrap_or(i + 2);
         let rec = rec.map_err(|e| err(line, format!("malformed row: {e}")))?;
         let get = |c: usize| rec.get(c).unwrap_or("").to_owned();
-        let src = get(c_src);
-        let dst = get(c_dst);
+        let src = literal(&get(c_src));
+        let dst = literal(&get(c_dst));
         if src.is_empty() || dst.is_empty() {
             return Err(err(line, "source and destination must not be empty".into()));
         }
@@ -285,7 +311,8 @@ pub fn flows(text: &str, file: &str, name: &str) -> Result<String, ImportError> 
     if by_source.is_empty() {
         return Err(err(0, "no flows".into()));
     }
-    let mut suite = base_suite(name, format!("Firewall flows from {file}: run each scenario from its source (`--tag SOURCE`)"), &[]);
+    let mut suite =
+        base_suite(name, format!("Firewall flows from {}: run each scenario from its source (`--tag SOURCE`)", literal(file)), &[]);
     for (src, checks) in by_source {
         suite.scenarios.push(OutScenario {
             name: format!("from {src}"),

@@ -182,6 +182,12 @@ pub fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ReadError> {
     Ok(out)
 }
 
+/// The files a merge reads (directories expanded as [`expand_inputs`] does; the paths as given
+/// when one cannot be listed), for the check that no report replaces one of them.
+pub fn input_files(paths: &[PathBuf]) -> Vec<PathBuf> {
+    expand_inputs(paths).unwrap_or_else(|_| paths.to_vec())
+}
+
 /// Reads every results file (directories expanded by [`expand_inputs`]).
 ///
 /// Errors: the first unreadable or invalid file, or two files from the same vantage point.

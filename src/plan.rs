@@ -32,6 +32,10 @@ pub const SECRET_HEADERS: &[&str] =
 /// out-of-memory.
 pub const MAX_INSTANCES: usize = 100_000;
 
+/// Shortest pause between attempts: a smaller `retry.delay` is raised to it, so a retried
+/// check never hammers an endpoint.
+pub const MIN_RETRY_DELAY: Duration = Duration::from_millis(100);
+
 /// Default attempt deadline when neither the check, the suite nor the command line sets one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -132,6 +136,10 @@ pub struct Plan {
     /// Environment variables templates read that are not set (only with
     /// [`Inputs::tolerate_missing_env`]; a run would fail on them).
     pub missing_env: Vec<String>,
+    /// Every file the plan was made from or the run will read: suites, included libraries,
+    /// vars, matrix and hosts files, CA files (filled by [`load_and_plan`]). No report may be
+    /// one of them.
+    pub inputs: Vec<PathBuf>,
 }
 
 /// What `--tag`, `--scenario`, `--check` and `--matrix` could have matched, collected while
@@ -187,6 +195,26 @@ pub fn plan(loaded: &[Loaded], inputs: &Inputs) -> Result<Plan, LoadError> {
 /// Errors: as [`plan`] — when a file cannot be loaded, every load error and no plan error
 /// (a plan error may come from a file that did not load).
 pub fn load_and_plan(paths: &[PathBuf], inputs: &Inputs) -> Result<Plan, LoadError> {
+    let (plan, read) = suite::recording(|| load_and_plan_files(paths, inputs));
+    let mut plan = plan?;
+    let mut seen: HashSet<&Path> = HashSet::new();
+    let ca_files: Vec<PathBuf> = plan
+        .checks
+        .iter()
+        .filter_map(|c| match &c.target {
+            Target::Tls { ca_file, .. } => ca_file.as_deref(),
+            Target::Http(h) => h.ca_file.as_deref(),
+            Target::Dns { .. } | Target::Tcp { .. } => None,
+        })
+        .filter(|p| seen.insert(p))
+        .map(Path::to_path_buf)
+        .collect();
+    plan.inputs = read;
+    plan.inputs.extend(ca_files);
+    Ok(plan)
+}
+
+fn load_and_plan_files(paths: &[PathBuf], inputs: &Inputs) -> Result<Plan, LoadError> {
     let files = suite::expand_paths(paths)?;
     let mut p = Planner::new(inputs)?;
     let mut load_errors = Vec::new();
@@ -1151,7 +1179,7 @@ fn plan_check(
         resolver,
         timeout: inputs.timeout.or(timeout).unwrap_or(st.default_timeout),
         attempts,
-        retry_delay: retry.map(|r| r.delay.0).unwrap_or(Duration::from_secs(1)),
+        retry_delay: retry.map(|r| r.delay.0).unwrap_or(Duration::from_secs(1)).max(MIN_RETRY_DELAY),
         retry_backoff: retry.map(|r| r.backoff).filter(|b| b.is_finite() && *b >= 1.0).unwrap_or(1.0),
         hint,
         tags,

@@ -508,15 +508,16 @@ pub fn main() -> i32 {
 }
 
 fn invalid(e: &LoadError) -> i32 {
-    eprintln!("{e}");
+    // Error messages quote the suite: neutralised like every suite- or network-derived text.
+    eprintln!("{}", report::sanitize::neutralise(&e.to_string()));
     EXIT_INVALID
 }
 
 fn print_plan(p: &Plan, format: Format) {
     let rows: Vec<_> = p.checks.iter().map(|c| c.row()).collect();
     let text = match format {
-        Format::Json => format!("{}\n", serde_json::to_string_pretty(&rows).unwrap_or_default()),
-        Format::Table => plan_table(&rows, terminal_width()),
+        Format::Json => format!("{}\n", report::sanitize::neutralise_json(&serde_json::to_string_pretty(&rows).unwrap_or_default())),
+        Format::Table => report::sanitize::neutralise(&plan_table(&rows, terminal_width())).into_owned(),
     };
     crate::util::out(&text);
 }
@@ -602,7 +603,9 @@ fn run_cmd(a: RunArgs) -> i32 {
         Err(e) => return invalid(&e),
     };
     let outputs = a.reports.outputs();
-    if let Err(e) = outputs.check_writable() {
+    let mut inputs = plan.inputs.clone();
+    inputs.extend(a.extra_ca.clone());
+    if let Err(e) = outputs.check_writable(&inputs) {
         eprintln!("{e}");
         return EXIT_INVALID;
     }
@@ -675,7 +678,7 @@ pub fn baseline_gate(
 /// report could not be written); 2 bad input.
 fn diff_cmd(a: DiffArgs) -> i32 {
     let outputs = report::Outputs { junit: a.junit.clone(), json: a.json.clone(), html: a.html.clone(), ..Default::default() };
-    if let Err(e) = outputs.check_writable() {
+    if let Err(e) = outputs.check_writable(&[a.before.clone(), a.after.clone()]) {
         eprintln!("{e}");
         return EXIT_INVALID;
     }
@@ -805,6 +808,8 @@ pub async fn execute(plan: Plan, ctx_opts: ContextOptions, mut opts: RunOptions,
                 eprintln!("\ninterrupted: finishing reports for the checks that completed (signal again to abort)");
                 cancel.cancel();
                 if let Some(code) = stop_signal(&mut term).await {
+                    // Destructors do not run on exit: remove the reports' temporary files here.
+                    crate::util::remove_temp_files();
                     std::process::exit(code);
                 }
             }
@@ -861,7 +866,7 @@ pub async fn execute(plan: Plan, ctx_opts: ContextOptions, mut opts: RunOptions,
 fn merge_cmd(a: MergeArgs) -> i32 {
     let (github, azure) = report::ci_annotations(a.ci.github, a.ci.azure_pipelines, a.ci.no_ci_annotations);
     let outputs = report::Outputs { junit: a.junit.clone(), json: a.json.clone(), html: a.html.clone(), ..Default::default() };
-    if let Err(e) = outputs.check_writable() {
+    if let Err(e) = outputs.check_writable(&crate::merge::input_files(&a.inputs)) {
         eprintln!("{e}");
         return EXIT_INVALID;
     }
@@ -873,7 +878,7 @@ fn merge_cmd(a: MergeArgs) -> i32 {
         }
     };
     let merged = crate::merge::merge(inputs);
-    crate::util::out(&merged.console());
+    crate::util::out(&report::sanitize::neutralise(&merged.console()));
     let mut code = if merged.all_passed() { EXIT_OK } else { EXIT_FAILED };
     let mut results = Vec::new();
     if let Some(p) = &a.junit {

@@ -257,6 +257,57 @@ pub async fn probe(ctx: &Arc<ProbeContext>, resolver: &Arc<ResolverSpec>, t: &Ht
     obs
 }
 
+/// Whether two URLs share scheme, host and port (RFC 6454 origin). Credentials
+/// (`Authorization`, `Proxy-Authorization`, `Cookie` and every header in
+/// [`crate::plan::SECRET_HEADERS`]) are sent only to the origin the suite wrote, as curl and
+/// browsers do on redirects.
+pub fn same_origin(a: &url::Url, b: &url::Url) -> bool {
+    a.scheme() == b.scheme() && a.host_str() == b.host_str() && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// `url` without `user:password@`: the absolute-form request line to a proxy never carries
+/// them.
+pub fn without_userinfo(url: &url::Url) -> std::borrow::Cow<'_, url::Url> {
+    if url.username().is_empty() && url.password().is_none() {
+        return std::borrow::Cow::Borrowed(url);
+    }
+    let mut u = url.clone();
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    std::borrow::Cow::Owned(u)
+}
+
+/// `Basic base64(user:password)` (RFC 7617) from a URL's userinfo, percent-decoded; `None`
+/// when the URL has none.
+pub fn userinfo_authorization(url: &url::Url) -> Option<String> {
+    use base64::Engine as _;
+    if url.username().is_empty() && url.password().is_none() {
+        return None;
+    }
+    let dec = |s: &str| percent_decode(s);
+    let pair = format!("{}:{}", dec(url.username()), dec(url.password().unwrap_or_default()));
+    Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair)))
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match (b[i], b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// One request on a fresh connection. `Ok(Some(url))` asks to follow a redirect there.
 #[allow(clippy::too_many_arguments)]
 async fn hop(
@@ -278,7 +329,7 @@ async fn hop(
 
     // The request: origin form, or absolute form to a proxy; Host always (RFC 9112 3.2).
     let target = if opened.absolute_form {
-        url.as_str().to_owned()
+        without_userinfo(url).as_str().to_owned()
     } else {
         let mut p = url.path().to_owned();
         if let Some(q) = url.query() {
@@ -307,7 +358,16 @@ async fn hop(
     {
         req = req.header(http::header::PROXY_AUTHORIZATION, auth);
     }
+    if !has("authorization")
+        && let Some(auth) = userinfo_authorization(url)
+    {
+        req = req.header(http::header::AUTHORIZATION, auth);
+    }
+    let cross_origin = !same_origin(url, &t.url);
     for (k, v) in &t.headers {
+        if cross_origin && crate::plan::SECRET_HEADERS.iter().any(|h| k.eq_ignore_ascii_case(h)) {
+            continue;
+        }
         req = req.header(k.as_str(), v.as_str());
     }
     let req = match req.body(Full::new(Bytes::from(body.unwrap_or_default().to_owned()))) {

@@ -7,6 +7,7 @@
 
 use std::io::Write;
 
+use super::sanitize::neutralise;
 use super::{CheckSummary, mark};
 use crate::run::Outcome;
 
@@ -30,14 +31,14 @@ pub fn commands(items: &[(&str, &CheckSummary)]) -> Vec<String> {
             let level = if s.outcome == Outcome::Cancelled { "warning" } else { "error" };
             let mut props = format!("type={level}");
             if let Some(code) = &s.reason_code {
-                props.push_str(&format!(";code={}", escape_property(code)));
+                props.push_str(&format!(";code={}", escape_property(&neutralise(code))));
             }
             let at = if several { format!(" @ {v}") } else { String::new() };
             let mut msg = format!("{} {}{at}: {}", mark(s.outcome), s.id, s.reason.as_deref().unwrap_or("did not pass"));
             if let Some(h) = &s.hint {
                 msg.push_str(&format!("\nhint: {h}"));
             }
-            format!("##vso[task.logissue {props}]{}", escape_data(&msg))
+            format!("##vso[task.logissue {props}]{}", escape_data(&neutralise(&msg)))
         })
         .collect()
 }

@@ -13,6 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 
 use super::mark;
+use super::sanitize::neutralise;
 use super::spool::{Needs, Spool};
 use crate::run::{CheckResult, Outcome, RunEvent};
 use crate::suite::template::Secrets;
@@ -86,9 +87,10 @@ pub async fn live(mut rx: mpsc::UnboundedReceiver<RunEvent>, secrets: Secrets, v
                     bad += 1;
                 }
                 if verbose || (tty && r.outcome != Outcome::Passed) {
-                    let line = format!("{} {} ({:.0} ms)", styled_mark(r.outcome, 6), r.id, r.elapsed.as_secs_f64() * 1000.0);
+                    let id = secrets.redact(&r.id);
+                    let line = format!("{} {} ({:.0} ms)", styled_mark(r.outcome, 6), neutralise(&id), r.elapsed.as_secs_f64() * 1000.0);
                     bar.suspend(|| {
-                        let _ = writeln!(anstream::stdout(), "{}", secrets.redact(&line));
+                        let _ = writeln!(anstream::stdout(), "{line}");
                     });
                 }
             }
@@ -112,7 +114,6 @@ pub fn summary(results: &[CheckResult], secrets: &Secrets, wall: std::time::Dura
 /// its meaning and likely cause, the observations behind it and the hint. The spool keeps it.
 pub fn explain(r: &CheckResult, secrets: &Secrets) -> String {
     let mut out = String::new();
-    out.push_str(&format!("\n{} {}\n", styled_mark(r.outcome, 0), r.id));
     out.push_str(&format!("  check: {} (resolver {})\n", r.target, r.resolver));
     match r.outcome {
         Outcome::Error => out.push_str(&format!("  error: {}\n", r.reason())),
@@ -141,7 +142,10 @@ pub fn explain(r: &CheckResult, secrets: &Secrets) -> String {
     if let Some(h) = &r.hint {
         out.push_str(&format!("  hint: {h}\n"));
     }
-    secrets.redact(&out)
+    // Redacted first (a secret is matched as written), then neutralised: every line comes from
+    // the suite or the network; the mark line's colour codes are netspec's own.
+    let body = neutralise(&secrets.redact(&out)).into_owned();
+    format!("\n{} {}\n{body}", styled_mark(r.outcome, 0), neutralise(&secrets.redact(&r.id)))
 }
 
 /// Streams the summary of the spooled checks (with ANSI colour codes on the outcome marks):
@@ -181,7 +185,7 @@ fn write_summary(w: &mut dyn Write, spool: &Spool, wall: std::time::Duration) ->
     let insecure = spool.insecure_ids();
     if !insecure.is_empty() {
         // A pass without verification proves reachability, not trust: say which ones.
-        let shown = insecure.iter().take(10).copied().collect::<Vec<_>>().join(", ");
+        let shown = neutralise(&insecure.iter().take(10).copied().collect::<Vec<_>>().join(", ")).into_owned();
         let more = if insecure.len() > 10 { format!(" and {} more", insecure.len() - 10) } else { String::new() };
         writeln!(w, "\nTLS verification off (insecure: true) in {} check(s): {shown}{more}", insecure.len())?;
     }

@@ -11,6 +11,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use super::sanitize::neutralise;
 use super::{CheckSummary, ReportError, mark};
 use crate::run::{Outcome, Totals};
 
@@ -60,7 +61,7 @@ pub fn annotations(items: &[(&str, &CheckSummary)]) -> Vec<String> {
                 (Some(f), _) => format!("file={},", escape_property(f)),
                 _ => String::new(),
             };
-            format!("::{level} {at_file}title={}::{}", escape_property(&title), escape_data(&message(s)))
+            format!("::{level} {at_file}title={}::{}", escape_property(&neutralise(&title)), escape_data(&neutralise(&message(s))))
         })
         .collect()
 }
@@ -68,6 +69,7 @@ pub fn annotations(items: &[(&str, &CheckSummary)]) -> Vec<String> {
 /// Escapes text for a Markdown table cell: backslash-escapes Markdown punctuation, `&` as an
 /// entity, and newlines as `<br>`.
 pub fn md_cell(s: &str) -> String {
+    let s = neutralise(s);
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -193,10 +193,26 @@ pub fn read(path: &Path) -> Result<Results<serde_json::Value>, ReadError> {
     if meta.is_dir() {
         return Err(err("is a directory, not a results file".into()));
     }
-    if meta.len() > MAX_RESULTS_BYTES {
-        return Err(err(format!("file is {} bytes, more than the {MAX_RESULTS_BYTES} allowed", meta.len())));
+    if !meta.is_file() {
+        // A FIFO or device would block or never end: results are files `run --json` wrote.
+        return Err(err("is not a regular file (a FIFO, device or socket); give the results file `netspec run --json` wrote".into()));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
+    let too_large = |n: String| err(format!("file is {n} bytes, more than the {MAX_RESULTS_BYTES} allowed"));
+    if meta.len() > MAX_RESULTS_BYTES {
+        return Err(too_large(meta.len().to_string()));
+    }
+    let mut bytes = Vec::new();
+    {
+        use std::io::Read;
+        // The cap holds even for a file that grows while it is read.
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_RESULTS_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(|e| err(format!("cannot read: {e}")))?;
+    }
+    if bytes.len() as u64 > MAX_RESULTS_BYTES {
+        return Err(too_large(format!("more than {MAX_RESULTS_BYTES}")));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| err(format!("cannot read: not UTF-8: {e}")))?;
     #[derive(Deserialize)]
     struct Head {
         #[serde(default)]

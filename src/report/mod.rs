@@ -13,8 +13,9 @@
 //! of each check as it finishes into a temporary file, and the writers read it back in plan
 //! order (JSON and JUnit stream it into their files), so memory does not grow with the results.
 //!
-//! Files are written atomically ([`crate::util::write_atomic`], [`crate::util::write_atomic_with`]); [`Outputs::check_writable`]
-//! runs before the run so a bad path costs nothing.
+//! Regular files are written atomically ([`crate::util::stage`]) with the umask's mode, FIFOs and
+//! devices directly; [`Outputs::check_writable`] ([`paths`]) runs before the run so a bad path
+//! costs nothing and no input is replaced.
 
 pub mod azure;
 pub mod console;
@@ -22,7 +23,9 @@ pub mod github;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod paths;
 pub mod prometheus;
+pub mod sanitize;
 pub mod spool;
 
 use std::net::IpAddr;
@@ -66,15 +69,38 @@ impl ReportError {
     }
 }
 
-/// Writes `text` to `path` atomically, mapping the error to [`ReportError::Write`].
+/// Writes `text` to `path` ([`write_streamed`]).
 pub(crate) fn write_file(path: &Path, text: &str) -> Result<(), ReportError> {
     write_streamed(path, |w| w.write_all(text.as_bytes()))
 }
 
-/// Writes a report atomically from a writer ([`crate::util::write_atomic_with`]), mapping the
-/// error to [`ReportError::Write`].
+thread_local! {
+    /// Reports written to temporary files and not yet renamed into place, while
+    /// [`Outputs::write`] writes a run's reports (`None` otherwise: each is renamed at once).
+    static DEFERRED: std::cell::RefCell<Option<Vec<crate::util::Staged>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Writes a report from a writer ([`crate::util::stage`]): a regular file atomically (renamed
+/// into place at once, or with the other reports of the run at the end of [`Outputs::write`]),
+/// a FIFO or device directly; maps the error to [`ReportError::Write`].
 pub(crate) fn write_streamed(path: &Path, fill: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> Result<(), ReportError> {
-    crate::util::write_atomic_with(path, fill).map_err(|source| ReportError::Write { path: path.to_owned(), source })
+    let err = |source| ReportError::Write { path: path.to_owned(), source };
+    match crate::util::stage(path, fill).map_err(err)? {
+        None => Ok(()),
+        Some(staged) => {
+            let now = DEFERRED.with(|d| match d.borrow_mut().as_mut() {
+                Some(later) => {
+                    later.push(staged);
+                    None
+                }
+                None => Some(staged),
+            });
+            match now {
+                Some(s) => s.commit().map_err(err),
+                None => Ok(()),
+            }
+        }
+    }
 }
 
 /// What a run was: recorded in the JSON document and shown by the HTML page.
@@ -125,24 +151,13 @@ impl Outputs {
         [&self.junit, &self.json, &self.html, &self.prometheus].into_iter().flatten().map(PathBuf::as_path).collect()
     }
 
-    /// Checks before the run that every report file can be created (its directory exists and
-    /// is writable) and that no two reports share a path.
+    /// Checks before the run that every report file can be written ([`paths::check`]): none is
+    /// a directory, read-only or in a missing or unwritable directory, none is the same file as
+    /// one of `inputs` (suites, libraries, vars, hosts and CA files) and no two share a file.
     ///
-    /// Errors: the first unwritable path, or a path given twice, as a message with a hint.
-    pub fn check_writable(&self) -> Result<(), String> {
-        let files = self.files();
-        for (i, p) in files.iter().enumerate() {
-            if files[..i].contains(p) {
-                return Err(format!("error: {} is given for two reports\n  = hint: give each report its own file", p.display()));
-            }
-            if let Err(e) = crate::util::check_writable(p) {
-                return Err(format!(
-                    "error: cannot write the report {}: {e}\n  = hint: create the directory or pick another path",
-                    p.display()
-                ));
-            }
-        }
-        Ok(())
+    /// Errors: the first problem, with a hint.
+    pub fn check_writable(&self, inputs: &[PathBuf]) -> Result<(), paths::ReportPathError> {
+        paths::check(&self.files(), inputs)
     }
 
     /// What the spool must keep of each check for these reports and the console summary.
@@ -160,6 +175,20 @@ impl Outputs {
     /// the exit code. JSON and JUnit stream from the spool; HTML, Prometheus and the
     /// annotations read every summary back first.
     pub fn write(&self, spool: &spool::Spool, meta: &RunMeta, secrets: &Secrets) -> Vec<String> {
+        // Regular files are staged and renamed into place together at the end: a second signal
+        // while a report streams into a FIFO leaves no temporary file behind.
+        DEFERRED.with(|d| *d.borrow_mut() = Some(Vec::new()));
+        let mut errors = self.write_each(spool, meta, secrets);
+        for staged in DEFERRED.with(|d| d.borrow_mut().take()).unwrap_or_default() {
+            let path = staged.target().to_owned();
+            if let Err(source) = staged.commit() {
+                errors.push(ReportError::Write { path, source }.to_string());
+            }
+        }
+        errors
+    }
+
+    fn write_each(&self, spool: &spool::Spool, meta: &RunMeta, secrets: &Secrets) -> Vec<String> {
         let mut errors = Vec::new();
         let mut keep = |r: Result<(), ReportError>| {
             if let Err(e) = r {
@@ -476,11 +505,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("r.json");
         let o = Outputs { json: Some(p.clone()), html: Some(p), ..Default::default() };
-        assert!(o.check_writable().unwrap_err().contains("two reports"));
+        assert!(o.check_writable(&[]).unwrap_err().to_string().contains("two reports"));
         let o = Outputs { prometheus: Some("/nonexistent-netspec-dir/x.prom".into()), ..Default::default() };
-        assert!(o.check_writable().unwrap_err().contains("cannot write the report"));
+        assert!(o.check_writable(&[]).unwrap_err().to_string().contains("cannot write the report"));
         let o = Outputs { html: Some(dir.path().join("r.html")), ..Default::default() };
-        assert!(o.check_writable().is_ok());
+        assert!(o.check_writable(&[]).is_ok());
     }
 
     #[test]

@@ -28,6 +28,31 @@ pub struct Loaded {
     pub suite: SuiteFile,
 }
 
+thread_local! {
+    /// The files [`read_text`] read while [`recording`] runs on this thread.
+    static READ: std::cell::RefCell<Option<Vec<PathBuf>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` and returns its result with every file [`read_text`] read meanwhile on this thread
+/// (suites, libraries, vars, matrix and hosts files), in reading order, each once. Reports are
+/// compared with them so that none replaces an input.
+pub fn recording<T>(f: impl FnOnce() -> T) -> (T, Vec<PathBuf>) {
+    let outer = READ.with(|r| r.borrow_mut().replace(Vec::new()));
+    let out = f();
+    let files = READ.with(|r| std::mem::replace(&mut *r.borrow_mut(), outer)).unwrap_or_default();
+    (out, files)
+}
+
+fn note_read(path: &Path) {
+    READ.with(|r| {
+        if let Some(v) = r.borrow_mut().as_mut()
+            && !v.iter().any(|p| p == path)
+        {
+            v.push(path.to_owned());
+        }
+    });
+}
+
 /// Reads a suite, library or vars file as UTF-8 text, at most [`MAX_FILE_BYTES`] (also for
 /// files whose size is not known beforehand: `/dev/zero`, a pipe).
 ///
@@ -46,6 +71,7 @@ pub(crate) fn read_text(path: &Path) -> Result<String, LoadError> {
         )
         .with_hint("split it into several suites: `netspec validate DIR` reads every suite in a directory")
     };
+    note_read(path);
     let meta = std::fs::metadata(path).map_err(read_err)?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(too_large(Some(meta.len())));

@@ -261,12 +261,46 @@ pub struct Retry {
     #[serde(default = "Dur::one_second")]
     pub delay: Dur,
     /// Factor applied to the pause after each attempt (default 1: constant), capped at 60s.
-    #[serde(default = "one")]
+    /// A finite number from 1.0 to 10.0 ([`MIN_BACKOFF`]–[`MAX_BACKOFF`]); anything else is a
+    /// located error at validate time.
+    #[serde(default = "one", deserialize_with = "backoff")]
     pub backoff: f64,
 }
 
 fn one() -> f64 {
     1.0
+}
+
+/// Smallest `retry.backoff` (a constant pause).
+pub const MIN_BACKOFF: f64 = 1.0;
+/// Largest `retry.backoff`: ten times longer after each attempt already reaches the 60 s cap
+/// on the third pause.
+pub const MAX_BACKOFF: f64 = 10.0;
+
+fn backoff<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    // Checked inside the visitor, so the parser locates the error at the value.
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = f64;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            write!(f, "a number from {MIN_BACKOFF} to {MAX_BACKOFF}")
+        }
+        fn visit_f64<E: de::Error>(self, b: f64) -> Result<f64, E> {
+            if b.is_finite() && (MIN_BACKOFF..=MAX_BACKOFF).contains(&b) {
+                Ok(b)
+            } else {
+                let shown = if b.is_finite() && b.abs() < 1e6 { b.to_string() } else { format!("{b:e}") };
+                Err(E::custom(format!("backoff {shown} is not a number from {MIN_BACKOFF} to {MAX_BACKOFF} (e.g. 1.5)")))
+            }
+        }
+        fn visit_i64<E: de::Error>(self, b: i64) -> Result<f64, E> {
+            self.visit_f64(b as f64)
+        }
+        fn visit_u64<E: de::Error>(self, b: u64) -> Result<f64, E> {
+            self.visit_f64(b as f64)
+        }
+    }
+    d.deserialize_f64(V)
 }
 
 /// A humantime duration such as `500ms`, `5s`, `2m`, `14d`.

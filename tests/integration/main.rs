@@ -15,6 +15,7 @@ mod hardening;
 mod lab;
 mod merge;
 mod path;
+mod pipeline;
 mod probes;
 mod props;
 mod reports;
