@@ -199,7 +199,7 @@ impl Target {
                 }
             }
             Target::Http(h) => {
-                let via = h.proxy.as_ref().map(|p| format!(" via {}", p.name)).unwrap_or_default();
+                let via = h.proxy.as_ref().map(|p| format!(" via proxy {}", p.name)).unwrap_or_default();
                 format!("{} {}{via}", h.method, h.url)
             }
         }

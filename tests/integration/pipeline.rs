@@ -309,11 +309,14 @@ async fn a_probed_server_cannot_drive_the_ci_agent_or_the_terminal() {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let md = std::fs::read_to_string(d.join("summary.md")).unwrap();
     assert!(stdout.contains("never-there"), "the failure is explained: {stdout}");
-    let own = stdout.lines().filter(|l| l.starts_with("::error title=") || l.starts_with("##vso[task.logissue type=error")).count();
+    let own = stdout
+        .lines()
+        .filter(|l| (l.starts_with("::error ") && l.contains("title=")) || l.starts_with("##vso[task.logissue type=error"))
+        .count();
     assert_eq!(own, 2, "netspec's own annotations are intact: {stdout}");
     for (what, t) in [("stdout", &stdout), ("stderr", &stderr), ("step summary", &md)] {
         for l in t.lines() {
-            let own = l.starts_with("::error title=") || l.starts_with("##vso[task.logissue type=error;code=");
+            let own = (l.starts_with("::error ") && l.contains("title=")) || l.starts_with("##vso[task.logissue type=error;code=");
             let body = if own { &l[l.find(']').map_or(2, |i| i + 1)..] } else { l };
             assert!(own || !l.trim_start().starts_with("::"), "{what}: a line starts with `::`: {l:?}");
             assert!(!body.contains("##vso[") && !body.contains("##["), "{what}: an Azure command: {l:?}");
