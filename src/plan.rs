@@ -24,9 +24,7 @@ use crate::suite::model::{
 use crate::suite::template::{self, Scope, Secrets, Templater};
 use crate::suite::{self, Loaded, parse_vars_file};
 
-/// Request headers whose values are credentials, redacted in every report.
-pub const SECRET_HEADERS: &[&str] =
-    &["authorization", "proxy-authorization", "cookie", "x-api-key", "api-key", "x-functions-key", "ocp-apim-subscription-key"];
+pub use crate::model::target::SECRET_HEADERS;
 
 /// Most instances one scenario may expand to (matrix combinations); more is an error, not an
 /// out-of-memory.

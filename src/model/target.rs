@@ -12,6 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use super::Kind;
 
+/// Request headers whose values are credentials, redacted in every report.
+pub const SECRET_HEADERS: &[&str] =
+    &["authorization", "proxy-authorization", "cookie", "x-api-key", "api-key", "x-functions-key", "ocp-apim-subscription-key"];
+
 /// Transport of a named resolver.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]

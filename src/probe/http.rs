@@ -259,7 +259,7 @@ pub async fn probe(ctx: &Arc<ProbeContext>, resolver: &Arc<ResolverSpec>, t: &Ht
 
 /// Whether two URLs share scheme, host and port (RFC 6454 origin). Credentials
 /// (`Authorization`, `Proxy-Authorization`, `Cookie` and every header in
-/// [`crate::plan::SECRET_HEADERS`]) are sent only to the origin the suite wrote, as curl and
+/// [`crate::model::target::SECRET_HEADERS`]) are sent only to the origin the suite wrote, as curl and
 /// browsers do on redirects.
 pub fn same_origin(a: &url::Url, b: &url::Url) -> bool {
     a.scheme() == b.scheme() && a.host_str() == b.host_str() && a.port_or_known_default() == b.port_or_known_default()
@@ -365,7 +365,7 @@ async fn hop(
     }
     let cross_origin = !same_origin(url, &t.url);
     for (k, v) in &t.headers {
-        if cross_origin && crate::plan::SECRET_HEADERS.iter().any(|h| k.eq_ignore_ascii_case(h)) {
+        if cross_origin && crate::model::target::SECRET_HEADERS.iter().any(|h| k.eq_ignore_ascii_case(h)) {
             continue;
         }
         req = req.header(k.as_str(), v.as_str());

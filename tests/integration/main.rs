@@ -13,6 +13,7 @@ mod first_hour;
 mod fixtures;
 mod hardening;
 mod lab;
+mod layers;
 mod merge;
 mod path;
 mod pipeline;
