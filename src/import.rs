@@ -103,7 +103,7 @@ pub fn public_name(name: &str) -> Option<String> {
     for row in crate::expect::privatelink::TABLE_TSV.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
         let mut f = row.split('\t');
         let (Some(public), Some(zone)) = (f.next().map(str::trim), f.next().map(str::trim)) else { continue };
-        let Ok(re) = regex::Regex::new(&format!("^(?P<prefix>.+)\\.{}$", placeholder_pattern(&zone.to_ascii_lowercase()))) else {
+        let Ok(re) = regex::Regex::new(&format!("^(?P<prefix>.+)\\.{}$", crate::expect::privatelink::pattern(&zone.to_ascii_lowercase()))) else {
             continue;
         };
         let Some(caps) = re.captures(&name) else { continue };
@@ -153,25 +153,6 @@ pub fn literal(text: &str) -> String {
         }
     }
     out.push_str(rest);
-    out
-}
-
-/// A regex for a table entry whose `{placeholder}`s each match one DNS label (named groups).
-fn placeholder_pattern(template: &str) -> String {
-    let mut out = String::new();
-    let mut rest = template;
-    while let Some(i) = rest.find('{') {
-        out.push_str(&regex::escape(&rest[..i]));
-        let Some(j) = rest[i..].find('}') else { break };
-        let var = &rest[i + 1..i + j];
-        if var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !var.is_empty() {
-            out.push_str(&format!("(?P<{var}>[a-z0-9-]+)"));
-        } else {
-            out.push_str("[a-z0-9-]+");
-        }
-        rest = &rest[i + j + 1..];
-    }
-    out.push_str(&regex::escape(rest));
     out
 }
 

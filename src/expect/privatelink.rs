@@ -30,14 +30,20 @@ pub struct Zone {
     pub service: String,
 }
 
-fn pattern(template: &str) -> String {
+/// A regex (without anchors) for a table entry whose `{placeholder}`s each match one DNS label,
+/// as named groups; a placeholder that is not a valid group name matches a label unnamed.
+pub fn pattern(template: &str) -> String {
     let mut out = String::new();
     let mut rest = template;
     while let Some(i) = rest.find('{') {
         out.push_str(&regex::escape(&rest[..i]));
         let Some(j) = rest[i..].find('}') else { break };
         let var = &rest[i + 1..i + j];
-        out.push_str(&format!("(?P<{var}>[a-z0-9-]+)"));
+        if !var.is_empty() && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            out.push_str(&format!("(?P<{var}>[a-z0-9-]+)"));
+        } else {
+            out.push_str("[a-z0-9-]+");
+        }
         rest = &rest[i + j + 1..];
     }
     out.push_str(&regex::escape(rest));
