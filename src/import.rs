@@ -103,7 +103,8 @@ pub fn public_name(name: &str) -> Option<String> {
     for row in crate::expect::privatelink::TABLE_TSV.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
         let mut f = row.split('\t');
         let (Some(public), Some(zone)) = (f.next().map(str::trim), f.next().map(str::trim)) else { continue };
-        let Ok(re) = regex::Regex::new(&format!("^(?P<prefix>.+)\\.{}$", crate::expect::privatelink::pattern(&zone.to_ascii_lowercase()))) else {
+        let Ok(re) = regex::Regex::new(&format!("^(?P<prefix>.+)\\.{}$", crate::expect::privatelink::pattern(&zone.to_ascii_lowercase())))
+        else {
             continue;
         };
         let Some(caps) = re.captures(&name) else { continue };
