@@ -33,6 +33,8 @@ struct Page {
     row_count: usize,
     vantages: Vec<String>,
     differences: Vec<DiffRow>,
+    /// With `--baseline`: every check that changed since the baseline, or was added or removed.
+    drift: Vec<DriftRow>,
     tables: Vec<Table>,
     details: Vec<Detail>,
 }
@@ -144,6 +146,38 @@ struct DiffRow {
     aspects: Vec<String>,
     search: String,
     cells: Vec<DiffCell>,
+}
+
+/// One check's drift since the baseline (`run --baseline`).
+#[derive(Serialize)]
+struct DriftRow {
+    id: String,
+    /// `changed`, `planned` (only expected changes), `added`, `removed`.
+    status: &'static str,
+    /// One line per changed fact, `(text, expected)`.
+    changes: Vec<(String, bool)>,
+}
+
+fn drift_rows(report: Option<&crate::drift::DiffReport>) -> Vec<DriftRow> {
+    use crate::drift::Status;
+    let Some(r) = report else { return Vec::new() };
+    r.checks
+        .iter()
+        .filter_map(|c| {
+            let status = match c.status {
+                Status::Unchanged => return None,
+                Status::Changed if c.unexpected().next().is_none() => "planned",
+                Status::Changed => "changed",
+                Status::Added => "added",
+                Status::Removed => "removed",
+            };
+            let id = match &c.vantage {
+                Some(v) => format!("{} @ {v}", c.id),
+                None => c.id.clone(),
+            };
+            Some(DriftRow { id, status, changes: c.changes.iter().map(|x| (x.text.clone(), x.expected)).collect() })
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -315,6 +349,7 @@ pub fn render_run(meta: &RunMeta, checks: &[CheckSummary]) -> Result<String, Rep
         row_count,
         vantages: vec![meta.vantage.clone()],
         differences: Vec::new(),
+        drift: drift_rows(meta.drift.as_ref()),
         tables,
         details: checks.iter().filter(|c| c.outcome != Outcome::Passed).map(|c| detail(c, None, format!("d-{}", c.index))).collect(),
     };
@@ -409,6 +444,7 @@ pub fn render_merged(m: &Merged) -> Result<String, ReportError> {
         row_count,
         vantages,
         differences,
+        drift: Vec::new(),
         tables,
         details,
     };

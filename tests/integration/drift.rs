@@ -257,10 +257,14 @@ fn the_demo_example_pair_runs_as_documented() {
     let (a, b) = (dir.path().join("before.json"), dir.path().join("after.json"));
     let demo = |out: &Path, extra: &[&str]| netspec().arg("demo").arg("--json").arg(out).args(extra).output().unwrap();
     assert_eq!(demo(&a, &[]).status.code(), Some(1), "the demo has failing checks");
-    let o = demo(&b, &["--baseline", a.to_str().unwrap(), "--latency-min", "1h"]);
+    let page = dir.path().join("after.html");
+    let o = demo(&b, &["--baseline", a.to_str().unwrap(), "--latency-min", "1h", "--html", page.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("drift: ") && text.contains("fingerprint sha256:"), "{text}");
     assert!(json(&b)["drift"]["totals"]["changed"].as_u64().unwrap() > 0);
+    // The run's HTML page carries the drift section too.
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("Changes since the baseline") && html.contains("fingerprint sha256:"), "no drift section in the HTML page");
     let changes = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/drift/demo-changes.yaml");
     assert_eq!(diff(&[&a, &b], &NO_LATENCY).0, 1);
     let (code, text) = diff(&[&a, &b], &[&NO_LATENCY[..], &["--expect-change", changes.to_str().unwrap()]].concat());
