@@ -95,38 +95,7 @@ pub struct TcpFact {
     /// The address and port.
     pub address: SocketAddr,
     /// Its state.
-    pub state: TcpState,
-}
-
-/// A port's state, in the usual terms (nmap's open / closed / filtered).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum TcpState {
-    /// The handshake completed.
-    Open,
-    /// Refused (RST).
-    Closed,
-    /// No answer before the deadline (silence).
-    Filtered,
-    /// A router answered ICMP destination unreachable.
-    Unreachable,
-    /// Administratively prohibited (ICMP admin-prohibited, or this machine's firewall).
-    Prohibited,
-    /// No route from this host to the address' family or network.
-    NoRoute,
-}
-
-impl std::fmt::Display for TcpState {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str(match self {
-            TcpState::Open => "open",
-            TcpState::Closed => "closed",
-            TcpState::Filtered => "filtered",
-            TcpState::Unreachable => "unreachable",
-            TcpState::Prohibited => "prohibited",
-            TcpState::NoRoute => "no_route",
-        })
-    }
+    pub state: PortState,
 }
 
 /// The TLS handshake's facts: of the first address (in address order) whose handshake
@@ -212,23 +181,12 @@ fn source_of(s: AnswerSource) -> Source {
     }
 }
 
-fn state_of(s: PortState) -> TcpState {
-    match s {
-        PortState::Open => TcpState::Open,
-        PortState::Closed => TcpState::Closed,
-        PortState::Filtered => TcpState::Filtered,
-        PortState::Unreachable => TcpState::Unreachable,
-        PortState::Prohibited => TcpState::Prohibited,
-        PortState::NoRoute => TcpState::NoRoute,
-    }
-}
-
 fn tcp_states(o: &TcpObservation) -> Vec<TcpFact> {
-    o.attempts.iter().map(|a| TcpFact { address: a.address, state: state_of(a.state) }).collect()
+    o.attempts.iter().map(|a| TcpFact { address: a.address, state: a.state }).collect()
 }
 
 fn tls_states(o: &TlsObservation) -> Vec<TcpFact> {
-    o.endpoints.iter().map(|e| TcpFact { address: e.address, state: state_of(e.tcp) }).collect()
+    o.endpoints.iter().map(|e| TcpFact { address: e.address, state: e.tcp }).collect()
 }
 
 fn tls_handshakes(o: &TlsObservation) -> Vec<(SocketAddr, &Handshake)> {

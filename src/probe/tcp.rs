@@ -18,7 +18,7 @@ use crate::model::Reason;
 use crate::model::target::ResolverSpec;
 
 /// Port state of one address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PortState {
     /// The three-way handshake completed.

@@ -1047,6 +1047,27 @@ impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for TplInner<T> {
         fn value<T: serde::de::DeserializeOwned, E: de::Error>(r: Result<T, de::value::Error>) -> Result<TplInner<T>, E> {
             Ok(r.map_or_else(|e| TplInner::Invalid(expected_found(&e.to_string())), TplInner::Value))
         }
+        impl<T: serde::de::DeserializeOwned> V<T> {
+            /// A number: the field's value when it reads as one; else it is read as its text
+            /// (`timeout: 5` where a duration is expected), so the field says what it accepts;
+            /// a number of the right type but out of range keeps that message.
+            fn number<'x, N, E>(self, v: N) -> Result<TplInner<T>, E>
+            where
+                N: IntoDeserializer<'x, de::value::Error> + ToString + Copy,
+                E: de::Error,
+            {
+                match T::deserialize(IntoDeserializer::<de::value::Error>::into_deserializer(v)) {
+                    Ok(x) => Ok(TplInner::Value(x)),
+                    Err(e) => match self.visit_str(&v.to_string()) {
+                        // A number where a number is read but out of range: that message.
+                        Ok(TplInner::Invalid(_)) if !e.to_string().starts_with("invalid type") => {
+                            Ok(TplInner::Invalid(expected_found(&e.to_string())))
+                        }
+                        other => other,
+                    },
+                }
+            }
+        }
         impl<'de, T: serde::de::DeserializeOwned> Visitor<'de> for V<T> {
             type Value = TplInner<T>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -1062,42 +1083,13 @@ impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for TplInner<T> {
                 value(T::deserialize(IntoDeserializer::<de::value::Error>::into_deserializer(v)))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<TplInner<T>, E> {
-                // A number where text is expected (`timeout: 5`) is read as its text, so the
-                // field says what it accepts.
-                match T::deserialize(IntoDeserializer::<de::value::Error>::into_deserializer(v)) {
-                    Ok(x) => Ok(TplInner::Value(x)),
-                    Err(e) => match self.visit_str(&v.to_string()) {
-                        // A number where a number is read but out of range: that message.
-                        Ok(TplInner::Invalid(_)) if !e.to_string().starts_with("invalid type") => {
-                            Ok(TplInner::Invalid(expected_found(&e.to_string())))
-                        }
-                        other => other,
-                    },
-                }
+                self.number(v)
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<TplInner<T>, E> {
-                match T::deserialize(IntoDeserializer::<de::value::Error>::into_deserializer(v)) {
-                    Ok(x) => Ok(TplInner::Value(x)),
-                    Err(e) => match self.visit_str(&v.to_string()) {
-                        // A number where a number is read but out of range: that message.
-                        Ok(TplInner::Invalid(_)) if !e.to_string().starts_with("invalid type") => {
-                            Ok(TplInner::Invalid(expected_found(&e.to_string())))
-                        }
-                        other => other,
-                    },
-                }
+                self.number(v)
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<TplInner<T>, E> {
-                match T::deserialize(IntoDeserializer::<de::value::Error>::into_deserializer(v)) {
-                    Ok(x) => Ok(TplInner::Value(x)),
-                    Err(e) => match self.visit_str(&v.to_string()) {
-                        // A number where a number is read but out of range: that message.
-                        Ok(TplInner::Invalid(_)) if !e.to_string().starts_with("invalid type") => {
-                            Ok(TplInner::Invalid(expected_found(&e.to_string())))
-                        }
-                        other => other,
-                    },
-                }
+                self.number(v)
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<TplInner<T>, A::Error> {
                 // A mapping (`{ min: 30d }`) is read whole first: a template may be inside it.
