@@ -697,7 +697,7 @@ fn diff_cmd(a: DiffArgs) -> i32 {
         }
     };
     let diff = crate::drift::diff(&before, &after, &thresholds, expect.as_ref());
-    crate::util::out(&diff.console());
+    crate::util::out(&report::sanitize::neutralise(&diff.console()));
     let mut code = if diff.changed() { EXIT_FAILED } else { EXIT_OK };
     let written = [
         a.json.as_deref().map(|p| crate::drift::write_json(p, &diff)),
@@ -848,7 +848,7 @@ pub async fn execute(plan: Plan, ctx_opts: ContextOptions, mut opts: RunOptions,
         g.report(crate::drift::DocInfo { file, name: reports.name.clone(), vantages: vec![reports.vantage.clone()], started })
     });
     if let Some(d) = &drift {
-        crate::util::out(&format!("\n{}", d.console()));
+        crate::util::out(&format!("\n{}", report::sanitize::neutralise(&d.console())));
     }
     let meta = report::RunMeta { name: reports.name, vantage: reports.vantage, started: started_at, duration: wall, vars, drift };
     for e in reports.outputs.write(&spool, &meta, &secrets) {
