@@ -19,7 +19,8 @@ use serde::Serialize;
 use crate::expect::{self, Expectations, Kind};
 use crate::suite::error::LoadError;
 use crate::suite::model::{
-    Axis, Check, CheckTemplate, Expect, ExpectSpec, ProxyDef, ResolverDef, StringMatcher, SuiteFile, Terms, Text, Tpl,
+    Axis, Check, CheckKind, CheckTemplate, DnsSpec, Expect, ExpectSpec, HttpSpec, ProxyDef, ResolverDef, StringMatcher, SuiteFile, TcpSpec,
+    Terms, Text, TlsSpec, Tpl, UseSpec,
 };
 use crate::suite::template::{self, Scope, Secrets, Templater};
 use crate::suite::{self, Loaded, parse_vars_file};
@@ -743,7 +744,9 @@ fn plan_suite(
         out.seen.tags.extend(sc.tags.iter().cloned());
         for c in &sc.checks {
             out.seen.tags.extend(c.tags.iter().cloned());
-            if let Some((_, t)) = c.use_template.as_ref().and_then(|t| st.defs.templates.get(&t.value)) {
+            if let CheckKind::Use(u) = &c.kind
+                && let Some((_, t)) = st.defs.templates.get(&u.template.value)
+            {
                 out.seen.tags.extend(t.checks.iter().flat_map(|tc| tc.tags.iter().cloned()));
             }
         }
@@ -843,9 +846,11 @@ fn plan_suite(
                 let Some(name) = cx.render(&c.name, &scope) else {
                     continue;
                 };
-                match &c.use_template {
-                    None => plan_check(&mut cx, &mut st, &mut inst_ctx, c, name, &c.tags, &scope, inputs, out),
-                    Some(t) => expand_template(&mut cx, &mut st, &mut inst_ctx, c, t, name, &scope, inputs, out),
+                match &c.kind {
+                    CheckKind::Use(u) => expand_template(&mut cx, &mut st, &mut inst_ctx, c, u, name, &scope, inputs, out),
+                    CheckKind::Dns(_) | CheckKind::Tcp(_) | CheckKind::Tls(_) | CheckKind::Http(_) => {
+                        plan_check(&mut cx, &mut st, &mut inst_ctx, c, name, &c.tags, &scope, inputs, out)
+                    }
                 }
             }
         }
@@ -950,21 +955,14 @@ fn expand_template(
     st: &mut SuiteState,
     inst: &mut Instance,
     c: &Check,
-    t: &Text,
+    u: &UseSpec,
     use_name: String,
     scope: &Scope,
     inputs: &Inputs,
     out: &mut Plan,
 ) {
-    if c.dns.is_some() || c.tcp.is_some() || c.tls.is_some() || c.http.is_some() || c.expect.is_some() {
-        cx.err(
-            c.name.line,
-            c.name.column,
-            format!("check `{use_name}` uses a template and also defines a check"),
-            Some("a `use` entry takes only `name`, `use`, `with` and `tags`"),
-        );
-        return;
-    }
+    // A `use` entry holds no kind or expectation of its own: the loader rejects them.
+    let t = &u.template;
     let Some(tname) = cx.render(t, scope) else { return };
     let Some((torigin, tmpl)) = st.defs.templates.get(&tname).cloned() else {
         let hint = match did_you_mean(&tname, st.defs.templates.keys().map(String::as_str)) {
@@ -981,7 +979,7 @@ fn expand_template(
     // Where a relative path given as a parameter starts: the file the `with` is written in
     // (or, for a value taken from a variable, that variable's file).
     let mut param_bases: Vec<(String, PathBuf)> = Vec::new();
-    for (k, v) in &c.with_params {
+    for (k, v) in &u.with {
         if !tmpl.params.contains(k) {
             let hint = match did_you_mean(k, tmpl.params.iter().map(String::as_str)) {
                 Some(p) => format!("did you mean `{p}`?"),
@@ -1007,7 +1005,7 @@ fn expand_template(
         tscope.insert(k.clone(), value);
     }
     for p in &tmpl.params {
-        if !c.with_params.contains_key(p) {
+        if !u.with.contains_key(p) {
             match tmpl.defaults.get(p) {
                 Some(d) => {
                     tscope.insert(p.clone(), json_to_value(d));
@@ -1034,9 +1032,12 @@ fn expand_template(
     let saved_path = inst.path;
     inst.path = c.path.unwrap_or(inst.path);
     for tc in &tmpl.checks {
-        if tc.use_template.is_some() {
-            cx.err(tc.name.line, tc.name.column, "a template's checks cannot use other templates", None);
-            continue;
+        match &tc.kind {
+            CheckKind::Use(_) => {
+                cx.err(tc.name.line, tc.name.column, "a template's checks cannot use other templates", None);
+                continue;
+            }
+            CheckKind::Dns(_) | CheckKind::Tcp(_) | CheckKind::Tls(_) | CheckKind::Http(_) => {}
         }
         let Some(tc_name) = cx.render(&tc.name, &tscope) else { continue };
         let mut tags = c.tags.clone();
@@ -1087,7 +1088,7 @@ fn plan_check(
     if !check_selected || (!inputs.tags.is_empty() && !tags.iter().any(|t| inputs.tags.contains(t))) {
         return;
     }
-    let resolver = match kind_resolver(c) {
+    let resolver = match c.kind.resolver() {
         None => Some(inst.resolver.clone()),
         Some(t) => match cx.render(t, scope) {
             Some(rn) => resolve_named(cx, st, &rn, t, scope),
@@ -1096,7 +1097,7 @@ fn plan_check(
     };
     let Some(resolver) = resolver else { return };
     let base = cx.origin.base.clone();
-    let Some(mut target) = build_target(cx, c, scope, &base, st) else {
+    let Some(mut target) = build_target(cx, c, scope, st) else {
         return;
     };
     let kind = target.kind();
@@ -1213,15 +1214,6 @@ fn combinations(used: &[String], axes: &IndexMap<String, Vec<String>>) -> Vec<Ve
     combos
 }
 
-fn kind_resolver(c: &Check) -> Option<&Text> {
-    c.dns
-        .as_ref()
-        .and_then(|d| d.resolver.as_ref())
-        .or(c.tcp.as_ref().and_then(|d| d.resolver.as_ref()))
-        .or(c.tls.as_ref().and_then(|d| d.resolver.as_ref()))
-        .or(c.http.as_ref().and_then(|d| d.resolver.as_ref()))
-}
-
 /// Parses `IP`, `IP:PORT` or `[v6]:PORT` (port 53 by default).
 pub fn parse_server(s: &str) -> Result<SocketAddr, String> {
     let t = s.trim();
@@ -1289,68 +1281,78 @@ fn resolve_named(cx: &mut Ctx, st: &mut SuiteState, name: &str, at: &Text, scope
     Some(spec)
 }
 
-fn build_target(cx: &mut Ctx, c: &Check, scope: &Scope, base: &Path, st: &mut SuiteState) -> Option<Target> {
-    let n = [c.dns.is_some(), c.tcp.is_some(), c.tls.is_some(), c.http.is_some()].iter().filter(|b| **b).count();
-    if n != 1 {
-        let msg = if n == 0 {
-            "a check needs one of `dns`, `tcp`, `tls` or `http`"
-        } else {
-            "a check takes exactly one of `dns`, `tcp`, `tls` or `http`"
-        };
-        let hint =
-            if n == 0 { "add one of `dns:`, `tcp:`, `tls:` or `http:` (or `use:` a template)" } else { "split it into one check per kind" };
-        cx.err(c.name.line, c.name.column, format!("check `{}`: {msg}", c.name.value), Some(hint));
+/// What a check probes, rendered in `scope`. A `use` entry is expanded before (by
+/// [`expand_template`]), never probed: reaching here with one is reported, not ignored.
+fn build_target(cx: &mut Ctx, c: &Check, scope: &Scope, st: &mut SuiteState) -> Option<Target> {
+    match &c.kind {
+        CheckKind::Dns(d) => dns_target(cx, d, scope, st),
+        CheckKind::Tcp(t) => tcp_target(cx, t, scope),
+        CheckKind::Tls(t) => tls_target(cx, t, scope),
+        CheckKind::Http(h) => http_target(cx, h, scope, st),
+        CheckKind::Use(u) => {
+            cx.err(u.template.line, u.template.column, format!("check `{}` uses a template where a probe is needed", c.name.value), None);
+            None
+        }
+    }
+}
+
+/// A path option (`ca_file`), rendered and resolved against where it was written.
+fn path_of(cx: &mut Ctx, t: &Option<Text>, scope: &Scope) -> Option<Option<PathBuf>> {
+    match t {
+        None => Some(None),
+        Some(t) => Some(Some(cx.render_path(&t.value, (t.line, t.column), scope)?)),
+    }
+}
+
+/// The target of a `dns:` check.
+fn dns_target(cx: &mut Ctx, d: &DnsSpec, scope: &Scope, st: &mut SuiteState) -> Option<Target> {
+    let name = cx.render(&d.name, scope)?;
+    if name.is_empty() {
+        cx.err(d.name.line, d.name.column, "empty DNS name", None);
         return None;
     }
-    let _ = base;
-    let path_of = |cx: &mut Ctx, t: &Option<Text>| -> Option<Option<PathBuf>> {
-        match t {
-            None => Some(None),
-            Some(t) => Some(Some(cx.render_path(&t.value, (t.line, t.column), scope)?)),
-        }
-    };
-    if let Some(d) = &c.dns {
-        let name = cx.render(&d.name, scope)?;
-        if name.is_empty() {
-            cx.err(d.name.line, d.name.column, "empty DNS name", None);
-            return None;
-        }
-        let mut compare = Vec::new();
-        for t in &d.compare {
-            let rn = cx.render(t, scope)?;
-            compare.push(resolve_named(cx, st, &rn, t, scope)?);
-        }
-        return Some(Target::Dns { name, record_type: d.record_type, compare });
+    let mut compare = Vec::new();
+    for t in &d.compare {
+        let rn = cx.render(t, scope)?;
+        compare.push(resolve_named(cx, st, &rn, t, scope)?);
     }
-    if let Some(t) = &c.tcp {
-        let host = host_of(cx, &t.host, scope)?;
-        let source = match &t.source {
-            None => None,
-            Some(src) => {
-                let v = cx.render(src, scope)?;
-                match v.parse::<IpAddr>() {
-                    Ok(ip) => Some(ip),
-                    Err(_) => {
-                        cx.err(src.line, src.column, format!("`{v}` is not an IP address"), None);
-                        return None;
-                    }
+    Some(Target::Dns { name, record_type: d.record_type, compare })
+}
+
+/// The target of a `tcp:` check.
+fn tcp_target(cx: &mut Ctx, t: &TcpSpec, scope: &Scope) -> Option<Target> {
+    let host = host_of(cx, &t.host, scope)?;
+    let source = match &t.source {
+        None => None,
+        Some(src) => {
+            let v = cx.render(src, scope)?;
+            match v.parse::<IpAddr>() {
+                Ok(ip) => Some(ip),
+                Err(_) => {
+                    cx.err(src.line, src.column, format!("`{v}` is not an IP address"), None);
+                    return None;
                 }
             }
-        };
-        let port = cx.typed(&t.port, PORT_ACCEPTS, scope)?.0;
-        return Some(Target::Tcp { host, port, source });
-    }
-    if let Some(t) = &c.tls {
-        let host = host_of(cx, &t.host, scope)?;
-        let sni = match &t.sni {
-            Some(s) => cx.render(s, scope)?,
-            None => host.clone(),
-        };
-        let ca_file = path_of(cx, &t.ca_file)?;
-        let port = cx.typed(&t.port, PORT_ACCEPTS, scope)?.0;
-        return Some(Target::Tls { host, port, sni, ca_file, refuse_versions: Vec::new() });
-    }
-    let h = c.http.as_ref()?;
+        }
+    };
+    let port = cx.typed(&t.port, PORT_ACCEPTS, scope)?.0;
+    Some(Target::Tcp { host, port, source })
+}
+
+/// The target of a `tls:` check.
+fn tls_target(cx: &mut Ctx, t: &TlsSpec, scope: &Scope) -> Option<Target> {
+    let host = host_of(cx, &t.host, scope)?;
+    let sni = match &t.sni {
+        Some(s) => cx.render(s, scope)?,
+        None => host.clone(),
+    };
+    let ca_file = path_of(cx, &t.ca_file, scope)?;
+    let port = cx.typed(&t.port, PORT_ACCEPTS, scope)?.0;
+    Some(Target::Tls { host, port, sni, ca_file, refuse_versions: Vec::new() })
+}
+
+/// The target of an `http:` check.
+fn http_target(cx: &mut Ctx, h: &HttpSpec, scope: &Scope, st: &mut SuiteState) -> Option<Target> {
     let raw = cx.render(&h.url, scope)?;
     let url = match url::Url::parse(&raw) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => u,
@@ -1422,7 +1424,7 @@ fn build_target(cx: &mut Ctx, c: &Check, scope: &Scope, base: &Path, st: &mut Su
             }
         }
     };
-    let ca_file = path_of(cx, &h.ca_file)?;
+    let ca_file = path_of(cx, &h.ca_file, scope)?;
     Some(Target::Http(Box::new(HttpTarget {
         url,
         method,

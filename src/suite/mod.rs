@@ -2,6 +2,7 @@
 //! tokio, no sockets. Layers: parse (serde-saphyr, located errors) → template (minijinja) →
 //! validate → plan (expanded checks with stable ids).
 
+pub mod check;
 pub mod error;
 pub mod model;
 pub mod template;

@@ -53,9 +53,63 @@ pub fn options() -> Options {
     }
 }
 
+/// An error a hand-written `Deserialize` raises at a place it knows (a key it read as
+/// [`super::model::Loc`]), with a hint: serde-saphyr keeps a visitor's custom errors unlocated, so
+/// the position and the hint travel in the message, marked, and [`error`] takes them out again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct At {
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+    /// What is wrong, lowercase, no trailing period.
+    pub message: String,
+    /// How to fix it.
+    pub hint: Option<String>,
+}
+
+/// Starts and separates the parts of an [`At`] inside a serde error message (ASCII record
+/// separator: no YAML text a message quotes can hold it, the reader rejects control characters).
+const AT_MARK: char = '\u{1e}';
+
+impl At {
+    /// A located message without a hint.
+    pub fn new(line: u32, column: u32, message: impl Into<String>) -> Self {
+        At { line, column, message: message.into(), hint: None }
+    }
+
+    /// The same with a hint.
+    pub fn hint(self, hint: impl Into<String>) -> Self {
+        At { hint: Some(hint.into()), ..self }
+    }
+
+    /// As a deserializer's error; [`error`] turns it into a [`LoadError`] at (line, column).
+    pub fn error<E: serde::de::Error>(self) -> E {
+        E::custom(format_args!("{AT_MARK}{}:{}{AT_MARK}{}{AT_MARK}{}", self.line, self.column, self.message, self.hint.unwrap_or_default()))
+    }
+
+    /// The [`At`] that [`At::error`] wrote into `text`, if any.
+    fn take(text: &str) -> Option<At> {
+        let mut parts = text.split(AT_MARK).skip(1);
+        let (line, column) = parts.next()?.split_once(':')?;
+        let message = parts.next()?.to_owned();
+        let hint = parts.next().filter(|h| !h.is_empty()).map(str::to_owned);
+        Some(At { line: line.parse().ok()?, column: column.parse().ok()?, message, hint })
+    }
+}
+
 /// A serde-saphyr error as a located [`LoadError`] with a plain-words message and a hint.
 pub fn error(path: &Path, source: &str, e: Error) -> LoadError {
     let e = e.without_snippet();
+    if let Error::Message { msg, .. } = &e
+        && let Some(at) = At::take(msg)
+    {
+        let le = LoadError::at(path, Some(source), at.line, at.column, at.message);
+        return match at.hint {
+            Some(h) => le.with_hint(h),
+            None => le,
+        };
+    }
     let (mut line, mut col) = e.location().map(|l| (l.line() as u32, l.column() as u32)).unwrap_or((0, 0));
     let found = || found_at(source, line, col);
     let mut hint: Option<String> = None;
