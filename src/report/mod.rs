@@ -174,7 +174,7 @@ impl Outputs {
     /// returns the errors (one message each) so the caller can still write the others and pick
     /// the exit code. JSON and JUnit stream from the spool; HTML, Prometheus and the
     /// annotations read every summary back first.
-    pub fn write(&self, spool: &spool::Spool, meta: &RunMeta, secrets: &Secrets) -> Vec<String> {
+    pub fn write(&self, spool: &spool::Spool, meta: &RunMeta, secrets: &Secrets) -> Vec<ReportError> {
         // Regular files are staged and renamed into place together at the end: a second signal
         // while a report streams into a FIFO leaves no temporary file behind.
         DEFERRED.with(|d| *d.borrow_mut() = Some(Vec::new()));
@@ -182,17 +182,17 @@ impl Outputs {
         for staged in DEFERRED.with(|d| d.borrow_mut().take()).unwrap_or_default() {
             let path = staged.target().to_owned();
             if let Err(source) = staged.commit() {
-                errors.push(ReportError::Write { path, source }.to_string());
+                errors.push(ReportError::Write { path, source });
             }
         }
         errors
     }
 
-    fn write_each(&self, spool: &spool::Spool, meta: &RunMeta, secrets: &Secrets) -> Vec<String> {
+    fn write_each(&self, spool: &spool::Spool, meta: &RunMeta, secrets: &Secrets) -> Vec<ReportError> {
         let mut errors = Vec::new();
         let mut keep = |r: Result<(), ReportError>| {
             if let Err(e) = r {
-                errors.push(e.to_string());
+                errors.push(e);
             }
         };
         if let Some(p) = &self.junit {
