@@ -956,6 +956,12 @@ impl Gate {
     }
 }
 
+impl crate::run::Review for Gate {
+    fn review(&self, result: &mut CheckResult) {
+        self.judge(result);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

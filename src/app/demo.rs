@@ -78,8 +78,8 @@ pub fn run(req: DemoRequest) -> Result<Done, AppError> {
         execute(
             plan,
             ctx,
-            RunOptions { drift, ..Default::default() },
-            Reports { outputs: req.outputs, verbose: req.verbose, name, vantage: "demo".into() },
+            RunOptions::default(),
+            Reports { outputs: req.outputs, verbose: req.verbose, name, vantage: "demo".into(), drift },
         )
         .await
     }))?

@@ -315,10 +315,10 @@ pub fn run(req: RunRequest) -> Result<Done, AppError> {
             max_waiting: req.max_waiting,
             fail_fast: req.fail_fast,
             retry_timeout: req.retry_timeout,
-            drift,
+            review: None,
             paths: (req.path != PathMode::Off).then(|| Arc::new(crate::path::Traces::new(req.path))),
         },
-        Reports { outputs: req.outputs, verbose: req.verbose, name, vantage },
+        Reports { outputs: req.outputs, verbose: req.verbose, name, vantage, drift },
     );
     rt.block_on(on_worker(run))?
 }
@@ -366,6 +366,9 @@ pub struct Reports {
     pub name: String,
     /// Vantage point recorded in reports.
     pub vantage: String,
+    /// The drift gate of `--baseline`: reviews every finished check, and its comparison goes
+    /// into the reports.
+    pub drift: Option<Arc<Gate>>,
 }
 
 /// The default vantage name: this host's name.
@@ -436,7 +439,10 @@ pub async fn execute(plan: Plan, ctx_opts: ContextOptions, mut opts: RunOptions,
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let secrets = plan.secrets.clone();
     let vars = plan.vars.clone();
-    let gate = opts.drift.clone();
+    let gate = reports.drift.clone();
+    if let Some(g) = &gate {
+        opts.review = Some(g.clone());
+    }
     let console = tokio::spawn(report::console::live(rx, secrets.clone(), reports.verbose));
     // What the reports need of each check is rendered as it finishes and spooled to a
     // temporary file: memory does not grow with the results.

@@ -142,8 +142,8 @@ pub struct RunArgs {
     /// Path diagnosis (docs/path-diagnosis.md): `auto` traces the path of tcp, tls and http
     /// connections that failed (where the SYN dies, who sent the reset), `always` every one,
     /// `off` none. Needs CAP_NET_RAW for TCP probes; without it, UDP probes give the hops.
-    #[arg(long, value_name = "WHEN", value_enum, default_value_t = crate::path::PathMode::Auto, env = "NETSPEC_PATH", help_heading = "Execution")]
-    pub path: crate::path::PathMode,
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = PathWhen::Auto, env = "NETSPEC_PATH", help_heading = "Execution")]
+    pub path: PathWhen,
     /// Name of this vantage point, recorded in reports (default: host name).
     #[arg(long, value_name = "NAME", env = "NETSPEC_VANTAGE", help_heading = "Reports")]
     pub vantage: Option<String>,
@@ -383,6 +383,28 @@ impl PlanArgs {
     }
 }
 
+/// `--path WHEN`: when to trace the path of a connection ([`crate::path::PathMode`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PathWhen {
+    /// Trace the connections of tcp, tls and http checks that failed at the connection stage
+    /// (filtered, closed, unreachable), with the best method available.
+    Auto,
+    /// Never trace.
+    Off,
+    /// Trace every tcp, tls and http check's destination, passing or not (a path baseline).
+    Always,
+}
+
+impl From<PathWhen> for crate::path::PathMode {
+    fn from(w: PathWhen) -> Self {
+        match w {
+            PathWhen::Auto => crate::path::PathMode::Auto,
+            PathWhen::Off => crate::path::PathMode::Off,
+            PathWhen::Always => crate::path::PathMode::Always,
+        }
+    }
+}
+
 impl DriftArgs {
     /// The drift options these arguments give.
     pub fn options(&self) -> app::DriftOptions {
@@ -401,7 +423,7 @@ impl From<&RunArgs> for app::RunRequest {
             max_waiting: a.max_waiting,
             fail_fast: a.fail_fast,
             retry_timeout: a.retry_timeout,
-            path: a.path,
+            path: a.path.into(),
             vantage: a.vantage.clone(),
             extra_ca: a.extra_ca.clone(),
             baseline: a.baseline.clone(),

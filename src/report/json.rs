@@ -14,7 +14,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::spool::{Needs, Spool};
-use super::{CheckSummary, ReportError, RunMeta, redact_value, redacted_vars};
+use super::{CheckSummary, ReportError, RunMeta, redacted_vars};
 use crate::run::{Attempt, CheckResult, Totals};
 use crate::suite::template::Secrets;
 
@@ -94,7 +94,7 @@ pub fn check_object(summary: CheckSummary, r: &CheckResult, secrets: &Secrets) -
     let record = CheckRecord { summary, attempts: r.attempts.iter().collect::<Vec<_>>() };
     // Serializing our own types cannot fail (string keys, finite numbers); null if it ever did.
     let mut v = serde_json::to_value(&record).unwrap_or_default();
-    redact_value(&mut v, secrets);
+    secrets.redact_value(&mut v);
     v
 }
 

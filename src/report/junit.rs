@@ -298,7 +298,7 @@ pub fn write(path: &Path, name: &str, vantage: &str, started: SystemTime, spool:
 /// run's report, and the observation lines as `<system-out>`.
 ///
 /// Errors: quick-junit's serialization error.
-pub fn render_merged(m: &crate::merge::Merged) -> Result<String, ReportError> {
+pub fn render_merged(m: &super::merged::Merged) -> Result<String, ReportError> {
     let mut report = Report::new(m.name.as_str());
     for v in &m.vantages {
         let mut order: Vec<&str> = Vec::new();
@@ -385,7 +385,7 @@ fn summary_case(s: &crate::report::CheckSummary, vantage: &str) -> TestCase {
 /// Renders and writes a merged JUnit report atomically.
 ///
 /// Errors: rendering or writing failed.
-pub fn write_merged(path: &Path, m: &crate::merge::Merged) -> Result<(), ReportError> {
+pub fn write_merged(path: &Path, m: &super::merged::Merged) -> Result<(), ReportError> {
     let xml = render_merged(m)?;
     write_file(path, &xml)
 }

@@ -23,6 +23,7 @@ pub mod github;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod merged;
 pub mod paths;
 pub mod prometheus;
 pub mod sanitize;
@@ -394,36 +395,6 @@ pub fn is_secret_name(name: &str) -> bool {
     ["password", "passwd", "secret", "token", "credential", "api_key", "apikey", "private_key"].iter().any(|w| n.contains(w))
 }
 
-/// Redacts every string (and object key) inside a JSON value with `secrets`. Working on values
-/// rather than on the serialized text keeps the document valid whatever the secret contains.
-pub fn redact_value(v: &mut serde_json::Value, secrets: &Secrets) {
-    if !secrets.is_empty() {
-        redact_in(v, secrets);
-    }
-}
-
-fn redact_in(v: &mut serde_json::Value, secrets: &Secrets) {
-    match v {
-        serde_json::Value::String(s) => {
-            if let std::borrow::Cow::Owned(r) = secrets.redact_cow(s) {
-                *s = r;
-            }
-        }
-        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| redact_in(x, secrets)),
-        serde_json::Value::Object(m) => {
-            m.values_mut().for_each(|x| redact_in(x, secrets));
-            // Keys are rebuilt only when one holds a secret (the map keeps its order).
-            if m.keys().any(|k| matches!(secrets.redact_cow(k), std::borrow::Cow::Owned(_))) {
-                let old = std::mem::take(m);
-                for (k, x) in old {
-                    m.insert(secrets.redact(&k), x);
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
 /// The variables as reports record them: values of credential-like names replaced by `***`,
 /// then every secret redacted.
 pub fn redacted_vars(
@@ -436,7 +407,7 @@ pub fn redacted_vars(
                 .iter()
                 .map(|(k, v)| {
                     let mut v = if is_secret_name(k) { serde_json::Value::String("***".into()) } else { v.clone() };
-                    redact_value(&mut v, secrets);
+                    secrets.redact_value(&mut v);
                     (k.clone(), v)
                 })
                 .collect();
@@ -488,7 +459,7 @@ mod tests {
         let secrets = Secrets::default();
         secrets.add("s3cr\"et");
         let mut v = serde_json::json!({ "a": ["x s3cr\"et y", { "s3cr\"et": 1 }], "n": 2 });
-        redact_value(&mut v, &secrets);
+        secrets.redact_value(&mut v);
         assert_eq!(v, serde_json::json!({ "a": ["x *** y", { "***": 1 }], "n": 2 }));
         let mut vars = IndexMap::new();
         vars.insert(

@@ -55,6 +55,13 @@ pub enum RunEvent {
     Finished(Arc<CheckResult>),
 }
 
+/// A look at each finished check before it is reported (and before `fail_fast` sees it),
+/// which may add assertions and fail it. Called once per check, from any worker.
+pub trait Review: Send + Sync + std::fmt::Debug {
+    /// Reviews `result` in place; a cancelled check is left as it is by convention.
+    fn review(&self, result: &mut CheckResult);
+}
+
 /// Run-level options.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -68,9 +75,9 @@ pub struct RunOptions {
     /// Keep re-running failing checks (with their retry pause and backoff) until they pass or this
     /// much time has passed since the run started (`--retry-timeout`, post-deployment gates).
     pub retry_timeout: Option<Duration>,
-    /// Compare each finished check with a baseline (`--baseline`), failing it on unexpected
-    /// drift when the gate says so ([`crate::drift::Gate`]).
-    pub drift: Option<Arc<crate::drift::Gate>>,
+    /// Reviews each finished check before it is reported: the drift gate of `--baseline`
+    /// compares it with the baseline and may fail it (`crate::drift::Gate`).
+    pub review: Option<Arc<dyn Review>>,
     /// The run's path traces (`--path`; `None`: off, the library default). Never used in a
     /// sandboxed run (the lab's addresses are not where packets go).
     pub paths: Option<Arc<crate::path::Traces>>,
@@ -83,7 +90,7 @@ impl Default for RunOptions {
             max_waiting: DEFAULT_MAX_WAITING,
             fail_fast: false,
             retry_timeout: None,
-            drift: None,
+            review: None,
             paths: None,
         }
     }
@@ -159,7 +166,7 @@ pub async fn run_each(
         let cancel = cancel.clone();
         let events = events.clone();
         let fail_fast = opts.fail_fast;
-        let drift = opts.drift.clone();
+        let review = opts.review.clone();
         let waiting = waiting.clone();
         let load = load.clone();
         let paths = paths.clone();
@@ -189,14 +196,14 @@ pub async fn run_each(
                                 drop(permit);
                                 let r = work.await;
                                 drop(slot);
-                                return finish(r, fail_fast, drift.as_deref(), &cancel, &events);
+                                return finish(r, fail_fast, review.as_deref(), &cancel, &events);
                             }
                         }
                     }
                 }
             };
             drop(permit);
-            finish(result, fail_fast, drift.as_deref(), &cancel, &events)
+            finish(result, fail_fast, review.as_deref(), &cancel, &events)
         };
         let handle = set.spawn(task);
         tasks.insert(handle.id(), position);
@@ -289,12 +296,12 @@ fn collect(
 fn finish(
     mut result: CheckResult,
     fail_fast: bool,
-    drift: Option<&crate::drift::Gate>,
+    review: Option<&dyn Review>,
     cancel: &CancellationToken,
     events: &mpsc::UnboundedSender<RunEvent>,
 ) -> Arc<CheckResult> {
-    if let Some(gate) = drift {
-        gate.judge(&mut result);
+    if let Some(r) = review {
+        r.review(&mut result);
     }
     if fail_fast && matches!(result.outcome, Outcome::Failed | Outcome::Error) {
         cancel.cancel();

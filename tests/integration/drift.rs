@@ -102,10 +102,9 @@ async fn run(world: &World, roots: &[&Ca], vantage: &str, out: &Path, gate: Opti
         verbose: false,
         name: "change-window".into(),
         vantage: vantage.into(),
+        drift: gate.map(Arc::new),
     };
-    execute(plan, ctx, RunOptions { drift: gate.map(Arc::new), ..Default::default() }, reports)
-        .await
-        .map_or_else(|e| e.exit_code(), |d| d.exit_code())
+    execute(plan, ctx, RunOptions::default(), reports).await.map_or_else(|e| e.exit_code(), |d| d.exit_code())
 }
 
 fn diff(args: &[&Path], extra: &[&str]) -> (i32, String) {

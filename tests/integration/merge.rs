@@ -73,6 +73,7 @@ async fn run_at(world: &DemoWorld, vantage: &str, dns: std::net::SocketAddr, out
         verbose: false,
         name: "azure-migrate-private-endpoints".into(),
         vantage: vantage.into(),
+        drift: None,
     };
     execute(plan, ctx, RunOptions::default(), reports).await.map_or_else(|e| e.exit_code(), |d| d.exit_code())
 }

@@ -469,7 +469,7 @@ proptest! {
                 .collect(),
         };
         let mut whole = serde_json::to_value(&whole).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        report::redact_value(&mut whole, &secrets);
+        secrets.redact_value(&mut whole);
         prop_assert_eq!(&js, &serde_json::to_string_pretty(&whole).unwrap());
         // and JUnit is quick-junit's rendering of the whole report
         let junit_whole = report::junit::report("n", "v", meta.started, &results, &secrets).to_string().map_err(|e| TestCaseError::fail(e.to_string()))?;
