@@ -446,7 +446,7 @@ pub async fn execute(plan: Plan, ctx_opts: ContextOptions, mut opts: RunOptions,
     let console = tokio::spawn(report::console::live(rx, secrets.clone(), reports.verbose));
     // What the reports need of each check is rendered as it finishes and spooled to a
     // temporary file: memory does not grow with the results.
-    let mut spool = report::spool::Spool::new(reports.outputs.needs(), secrets.clone(), reports.vantage.clone());
+    let mut spool = report::new_spool(reports.outputs.needs(), secrets.clone(), reports.vantage.clone());
     let plan = Arc::new(plan);
     let paths = opts.paths.clone();
     run::run_each(&plan, ctx, opts, cancel, tx, |r| spool.add(&r)).await;

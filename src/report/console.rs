@@ -102,7 +102,7 @@ pub async fn live(mut rx: mpsc::UnboundedReceiver<RunEvent>, secrets: Secrets, v
 /// The end-of-run summary of `results`: every failure and error explained, then the totals
 /// line (plain text).
 pub fn summary(results: &[CheckResult], secrets: &Secrets, wall: std::time::Duration) -> String {
-    let spool = Spool::from_results(results, Needs { console: true, ..Default::default() }, secrets, "");
+    let spool = super::spool_of(results, Needs { console: true, ..Default::default() }, secrets, "");
     let mut out = Vec::new();
     // Writing to memory cannot fail; a spool read error is written into the text.
     let _ = write_summary(&mut out, &spool, wall);

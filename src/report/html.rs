@@ -158,8 +158,8 @@ struct DriftRow {
     changes: Vec<(String, bool)>,
 }
 
-fn drift_rows(report: Option<&crate::drift::DiffReport>) -> Vec<DriftRow> {
-    use crate::drift::Status;
+fn drift_rows(report: Option<&super::diff::DiffReport>) -> Vec<DriftRow> {
+    use super::diff::Status;
     let Some(r) = report else { return Vec::new() };
     r.checks
         .iter()

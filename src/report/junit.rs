@@ -33,7 +33,7 @@ use crate::suite::template::Secrets;
 ///
 /// Errors: quick-junit's serialization error (text).
 pub fn render(name: &str, vantage: &str, started: SystemTime, results: &[CheckResult], secrets: &Secrets) -> Result<String, String> {
-    let spool = Spool::from_results(results, Needs { junit: true, ..Default::default() }, secrets, vantage);
+    let spool = super::spool_of(results, Needs { junit: true, ..Default::default() }, secrets, vantage);
     let mut out = Vec::new();
     stream(&mut out, name, vantage, started, &spool, secrets).map_err(|e| e.to_string())?;
     String::from_utf8(out).map_err(|e| e.to_string())

@@ -9,7 +9,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::json::DocKind;
+use super::summary::DocKind;
 use super::{CheckSummary, mark};
 use crate::expect::Kind;
 use crate::expect::addr::classify;
