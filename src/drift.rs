@@ -611,7 +611,7 @@ impl Gate {
         }
         let after = CheckSummary::of(r, &self.secrets);
         let vantage = self.baseline.merged.then(|| self.vantage.clone());
-        let d = diff_one(&after.id, vantage, self.baseline_of(&r.id), Some(&after), &self.thresholds, self.expect.as_ref());
+        let d = diff_one(&after.id, vantage, self.baseline_of(&r.meta.id), Some(&after), &self.thresholds, self.expect.as_ref());
         if self.fail_on_drift && d.status == Status::Changed {
             let failing: Vec<&Change> =
                 d.unexpected().filter(|c| !matches!(c.fact, Fact::Outcome | Fact::Reason | Fact::Presence)).collect();
@@ -633,7 +633,7 @@ impl Gate {
                 }
             }
         }
-        self.seen.lock().unwrap_or_else(|e| e.into_inner()).push((r.index, d));
+        self.seen.lock().unwrap_or_else(|e| e.into_inner()).push((r.meta.index, d));
     }
 
     /// The comparison of the run so far (checks in plan order, then the baseline's checks the

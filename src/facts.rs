@@ -328,23 +328,25 @@ mod tests {
         };
         let obs = Observation::Tcp(TcpObservation { resolution: r, port: 1, attempts: vec![], elapsed: std::time::Duration::ZERO });
         let check = CheckResult {
-            index: 0,
-            id: "s/sc/c".into(),
-            suite: "s".into(),
-            scenario: "sc".into(),
-            name: "c".into(),
-            kind: crate::expect::Kind::Tcp,
-            target: "tcp h:1".into(),
-            resolver: "corp".into(),
+            meta: std::sync::Arc::new(crate::model::result::CheckMeta {
+                index: 0,
+                id: "s/sc/c".into(),
+                suite: "s".into(),
+                scenario: "sc".into(),
+                name: "c".into(),
+                kind: crate::expect::Kind::Tcp,
+                target: "tcp h:1".into(),
+                resolver: "corp".into(),
+                hint: None,
+                tags: vec![],
+                vars: vec![].into(),
+                insecure: false,
+                defined: None,
+            }),
             outcome: crate::model::Outcome::Passed,
             attempts: vec![crate::model::result::Attempt { observation: obs, assertions: vec![], error: None }],
-            hint: None,
-            tags: vec![],
-            vars: vec![],
-            insecure: false,
             elapsed: std::time::Duration::ZERO,
             path: None,
-            defined: None,
         };
         let f = of_result(&check, &secrets).unwrap();
         let text = serde_json::to_string(&f).unwrap();

@@ -225,23 +225,23 @@ impl Spool {
             Outcome::Cancelled => self.totals.cancelled += 1,
         }
         // Looked up by reference: the names are copied only for a group's first check.
-        let group = match self.groups.get_index_of(&GroupRef(&r.suite, &r.scenario)) {
+        let group = match self.groups.get_index_of(&GroupRef(&r.meta.suite, &r.meta.scenario)) {
             Some(g) => g,
-            None => self.groups.insert_full((r.suite.clone(), r.scenario.clone())).0,
+            None => self.groups.insert_full((r.meta.suite.to_string(), r.meta.scenario.to_string())).0,
         };
-        if r.insecure {
-            self.insecure_ids.push((r.index, self.secrets.redact(&r.id)));
+        if r.meta.insecure {
+            self.insecure_ids.push((r.meta.index, self.secrets.redact(&r.meta.id)));
         }
         let record = (self.render)(r, self.needs, &self.vantage, &self.secrets);
         let loc = if record.is_empty() { None } else { Some(self.store(&record)) };
         self.entries.push(Entry {
-            index: r.index,
+            index: r.meta.index,
             outcome: r.outcome,
             group: group as u32,
             loc,
             elapsed: r.elapsed,
             reason: r.verdict_reason(),
-            kind: r.kind,
+            kind: r.meta.kind,
             host: host_key(r),
         });
     }
@@ -370,23 +370,25 @@ mod tests {
 
     fn result(index: usize, outcome: Outcome, scenario: &str) -> CheckResult {
         CheckResult {
-            index,
-            id: format!("s/{scenario}/c{index}"),
-            suite: "s".into(),
-            scenario: scenario.into(),
-            name: format!("c{index}"),
-            kind: Kind::Tcp,
-            target: "tcp h:1".into(),
-            resolver: "system".into(),
+            meta: std::sync::Arc::new(crate::model::result::CheckMeta {
+                index,
+                id: format!("s/{scenario}/c{index}"),
+                suite: "s".into(),
+                scenario: scenario.into(),
+                name: format!("c{index}"),
+                kind: Kind::Tcp,
+                target: "tcp h:1".into(),
+                resolver: "system".into(),
+                hint: None,
+                tags: vec![],
+                vars: vec![].into(),
+                insecure: index == 3,
+                defined: None,
+            }),
             path: None,
             outcome,
             attempts: vec![],
-            hint: None,
-            tags: vec![],
-            vars: vec![],
-            insecure: index == 3,
             elapsed: Duration::from_millis(index as u64),
-            defined: None,
         }
     }
 

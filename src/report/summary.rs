@@ -106,18 +106,18 @@ impl CheckSummary {
         let red = |s: &str| secrets.redact(s);
         let last = r.attempts.last();
         CheckSummary {
-            index: r.index,
-            id: red(&r.id),
-            suite: red(&r.suite),
-            scenario: red(&r.scenario),
-            name: red(&r.name),
-            kind: r.kind,
-            target: red(&r.target),
-            resolver: r.resolver.clone(),
+            index: r.meta.index,
+            id: red(&r.meta.id),
+            suite: red(&r.meta.suite),
+            scenario: red(&r.meta.scenario),
+            name: red(&r.meta.name),
+            kind: r.meta.kind,
+            target: red(&r.meta.target),
+            resolver: r.meta.resolver.clone(),
             outcome: r.outcome,
             reason_code: r.reason_code().map(str::to_owned),
             reason: (r.outcome != Outcome::Passed).then(|| red(&r.reason())),
-            hint: r.hint.as_deref().map(red),
+            hint: r.meta.hint.as_deref().map(red),
             unmet: r
                 .failed_assertions()
                 .into_iter()
@@ -125,14 +125,14 @@ impl CheckSummary {
                 .collect(),
             observed: last.map(|a| a.observation.describe().iter().map(|l| red(l)).collect()).unwrap_or_default(),
             addresses: last.map(|a| observed_addresses(&a.observation)).unwrap_or_default(),
-            tags: r.tags.clone(),
-            vars: r.vars.iter().map(|(k, v)| (k.clone(), red(v))).collect(),
-            insecure: r.insecure,
+            tags: r.meta.tags.clone(),
+            vars: r.meta.vars.iter().map(|(k, v)| (k.clone(), red(v))).collect(),
+            insecure: r.meta.insecure,
             path: r.path.as_deref().cloned(),
             elapsed: (r.elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0,
             facts: crate::facts::of_result(r, secrets),
-            file: r.defined.as_ref().map(|(f, _)| red(f)),
-            line: r.defined.as_ref().map(|(_, l)| *l),
+            file: r.meta.defined.as_ref().map(|(f, _)| red(f)),
+            line: r.meta.defined.as_ref().map(|(_, l)| *l),
         }
     }
 }
