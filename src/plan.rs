@@ -652,7 +652,18 @@ fn include_all(cx: &mut Ctx, origin: &Arc<Origin>, includes: &[Text], stack: &mu
                     // included from; or, when it cannot be read, the include line with the reason.
                     let from = format!("included from {}:{}:{}", cx.origin.path.display(), inc.line, inc.column);
                     let e = match e {
+                        LoadError::Read { source, .. } if source.kind() == std::io::ErrorKind::InvalidInput => LoadError::at(
+                            &cx.origin.path,
+                            Some(&cx.origin.source),
+                            inc.line,
+                            inc.column,
+                            format!("cannot include {}: {source}", inc.value),
+                        )
+                        .with_hint("include a library file: a FIFO, a device or a /proc or /sys entry is never read"),
                         LoadError::Located(mut l) => {
+                            // The library may be any file: its text is shown no further than the
+                            // offending line, cut (the snippet is cut already).
+                            l.message = crate::util::one_line(&l.message, crate::suite::error::SNIPPET_WIDTH);
                             l.hint = Some(match l.hint.take() {
                                 Some(h) => format!("{h}\n  = note: {from}"),
                                 None => from,
@@ -760,7 +771,7 @@ fn plan_suite(
             },
             Axis::File(f) => {
                 let p = base.join(f);
-                match suite::read_text(&p) {
+                match suite::read_regular(&p) {
                     Ok(t) => t.lines().map(|l| l.split('#').next().unwrap_or("").trim().to_owned()).filter(|l| !l.is_empty()).collect(),
                     Err(e) => {
                         cx.errors.push(LoadError::input(

@@ -137,7 +137,7 @@ impl fmt::Display for Located {
 }
 
 /// Widest part of a source line a snippet shows, in characters.
-const SNIPPET_WIDTH: usize = 120;
+pub const SNIPPET_WIDTH: usize = 120;
 
 /// The line `line` of `source` with a caret under `column`, gutter-numbered. A long line is cut
 /// to a window around the column (`…` marks the cuts); a tab shows as `→` so the caret stays

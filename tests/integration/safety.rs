@@ -197,3 +197,56 @@ fn a_var_rendered_from_the_environment_is_sent_and_redacted() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("bad.yaml:4:3"), "{}", text(&o));
 }
+
+/// Runs netspec in `dir` and kills it after `limit` (a hang guard: a hang never ends; the
+/// assertion is on the exit code, never on the time taken).
+fn netspec_bounded(dir: &Path, args: &[&str], env: &[(&str, &str)], limit: std::time::Duration) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_netspec"));
+    c.args(args).current_dir(dir).env_remove("CI").stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let mut child = c.spawn().unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() && start.elapsed() < limit {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    if child.try_wait().unwrap().is_none() {
+        let _ = child.kill();
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn include_reads_regular_files_only_and_never_echoes_their_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let fifo = d.join("lib.fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let canary = "canary-env-value-7d1f";
+    let suite = |inc: &str| {
+        format!(
+            "netspec: 1\nname: s\ninclude: [\"{inc}\"]\nscenarios:\n  - name: sc\n    checks:\n      - {{ name: c, tcp: {{ host: 127.0.0.1, port: 9 }} }}\n"
+        )
+    };
+    for (name, inc) in [("fifo", fifo.to_str().unwrap()), ("device", "/dev/null"), ("proc", "/proc/self/environ"), ("sys", "/sys/kernel/uevent_seqnum")] {
+        write(d, "s.yaml", &suite(inc));
+        // A FIFO nobody writes to: today's code blocks in open() forever.
+        let o = netspec_bounded(d, &["validate", "s.yaml"], &[("NETSPEC_CANARY", canary)], std::time::Duration::from_secs(30));
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("s.yaml:3:") && err.contains("not a regular file") && err.contains("hint:"), "{name}: {err}");
+        assert!(!err.contains(canary), "{name}: {err}");
+    }
+    // A regular file that is not a library: the error shows the offending line only, cut.
+    let long_line = format!("root:{}:0:0", "x".repeat(500));
+    write(d, "notyaml.txt", &format!("{long_line}\nsecond-line-{canary}\n\tthird: [\n"));
+    write(d, "s.yaml", &suite("notyaml.txt"));
+    let o = netspec_bounded(d, &["validate", "s.yaml"], &[], std::time::Duration::from_secs(30));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains(canary), "{err}");
+    for line in err.lines() {
+        assert!(line.chars().count() <= 160, "a line of {} characters: {err}", line.chars().count());
+    }
+}
