@@ -16,14 +16,14 @@ pub mod limits;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::time::{Instant, sleep, timeout_at};
 use tokio_util::sync::CancellationToken;
 
-use crate::expect::{self, Assertion, Kind};
+use crate::expect::{self};
 pub use crate::model::Outcome;
-use crate::model::{Reason, Verdict};
+use crate::model::Verdict;
+pub use crate::model::result::{Attempt, CheckResult, Totals};
 use crate::plan::{Plan, PlannedCheck};
 use crate::probe::{Failure, Observation, ProbeContext};
 
@@ -42,116 +42,6 @@ pub const PARK_AFTER: Duration = Duration::from_millis(50);
 /// Extra time a probe gets past its deadline before the runner gives up on it (it should never
 /// be needed: probes keep every await under the deadline).
 const GRACE: Duration = Duration::from_millis(500);
-
-/// One attempt of a check.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct Attempt {
-    /// What the probe saw.
-    pub observation: Observation,
-    /// Each expectation's result.
-    pub assertions: Vec<Assertion>,
-    /// A local problem that kept the check from being evaluated.
-    pub error: Option<Failure>,
-}
-
-impl Attempt {
-    /// The attempt's verdict and reason: a local error first, then the assertions'
-    /// ([`expect::judge`]).
-    pub fn verdict(&self) -> (Verdict, Option<Reason>) {
-        match &self.error {
-            Some(e) => (Verdict::Error, Some(e.reason)),
-            None => expect::judge(&self.assertions),
-        }
-    }
-
-    fn passed(&self) -> bool {
-        self.verdict().0 == Verdict::Pass
-    }
-}
-
-/// The result of one check.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct CheckResult {
-    /// Plan position.
-    pub index: usize,
-    /// `<suite>/<scenario>/<check>`.
-    pub id: String,
-    /// Suite name.
-    pub suite: String,
-    /// Scenario instance.
-    pub scenario: String,
-    /// Check name.
-    pub name: String,
-    /// Kind.
-    pub kind: Kind,
-    /// What was probed.
-    pub target: String,
-    /// Resolver name.
-    pub resolver: String,
-    /// Outcome.
-    pub outcome: Outcome,
-    /// Every attempt, in order (the last decides the outcome).
-    pub attempts: Vec<Attempt>,
-    /// Troubleshooting hint.
-    pub hint: Option<String>,
-    /// Tags.
-    pub tags: Vec<String>,
-    /// Matrix values.
-    pub vars: Vec<(String, String)>,
-    /// TLS certificate verification was off for this check (`insecure: true`); reports flag it.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub insecure: bool,
-    /// The path to the destination of the check's connection, traced after the last attempt
-    /// (`--path`, docs/path-diagnosis.md); shared with the other checks of the run that have the
-    /// same destination.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<Box<crate::path::PathTrace>>,
-    /// Wall time of all attempts.
-    #[serde(with = "crate::util::millis")]
-    #[schemars(with = "crate::util::Millis")]
-    pub elapsed: Duration,
-    /// Where the check is defined: file and 1-based line (for CI annotations).
-    #[serde(skip)]
-    #[schemars(skip)]
-    pub defined: Option<(Arc<str>, u32)>,
-}
-
-impl CheckResult {
-    /// The assertions of the last attempt that did not hold.
-    pub fn failed_assertions(&self) -> Vec<&Assertion> {
-        self.attempts.last().map(|a| a.assertions.iter().filter(|x| !x.passed).collect()).unwrap_or_default()
-    }
-
-    /// One-line reason: the failed assertions, or the error.
-    pub fn reason(&self) -> String {
-        match self.outcome {
-            Outcome::Cancelled => "cancelled before it finished".into(),
-            Outcome::Error => self
-                .attempts
-                .last()
-                .and_then(|a| a.error.as_ref())
-                .map(|f| format!("{} [{}]", f.message, f.reason))
-                .unwrap_or_else(|| "could not be evaluated".into()),
-            _ => self.failed_assertions().iter().map(|a| a.message()).collect::<Vec<_>>().join("; "),
-        }
-    }
-
-    /// The reason of the last attempt's verdict (e.g. `tcp.filtered`): always one for a failed
-    /// or errored check; for a passed one, only where it names the observed condition the
-    /// expectation accepted (a `blocked` port seen `tcp.filtered`).
-    /// A connection's reason is refined by the path trace when there is one
-    /// (`path.dropped_after_hop`, `tcp.reset_by_middlebox`, `tcp.prohibited`, `tcp.unreachable`).
-    pub fn verdict_reason(&self) -> Option<Reason> {
-        let r = self.attempts.last().and_then(|a| a.verdict().1)?;
-        let connection = matches!(r, Reason::TcpFiltered | Reason::TcpClosed | Reason::TcpUnreachable | Reason::TcpProhibited);
-        Some(self.path.as_ref().and_then(|p| p.reason()).filter(|_| connection).unwrap_or(r))
-    }
-
-    /// The stable code of [`CheckResult::verdict_reason`], e.g. `tcp.filtered`.
-    pub fn reason_code(&self) -> Option<&'static str> {
-        self.verdict_reason().map(Reason::as_str)
-    }
-}
 
 /// What reporters are told, in the order things happen.
 #[derive(Debug, Clone)]
@@ -543,35 +433,6 @@ async fn run_check(
     };
     attempts.shrink_to_fit();
     CheckResult { path, ..base_result(c, outcome, attempts, start.elapsed()) }
-}
-
-/// Totals of a run.
-#[derive(Debug, Clone, Copy, Default, Serialize, serde::Deserialize, schemars::JsonSchema, PartialEq, Eq)]
-pub struct Totals {
-    /// Passed checks.
-    pub passed: usize,
-    /// Failed checks.
-    pub failed: usize,
-    /// Errored checks.
-    pub errors: usize,
-    /// Cancelled checks.
-    pub cancelled: usize,
-}
-
-impl Totals {
-    /// Counts outcomes.
-    pub fn of(results: &[CheckResult]) -> Totals {
-        let mut t = Totals::default();
-        for r in results {
-            match r.outcome {
-                Outcome::Passed => t.passed += 1,
-                Outcome::Failed => t.failed += 1,
-                Outcome::Error => t.errors += 1,
-                Outcome::Cancelled => t.cancelled += 1,
-            }
-        }
-        t
-    }
 }
 
 #[cfg(test)]
