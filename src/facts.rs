@@ -338,6 +338,7 @@ mod tests {
             resolver: "corp".into(),
             outcome: crate::run::Outcome::Passed,
             attempts: vec![crate::run::Attempt { observation: obs, assertions: vec![], error: None }],
+            attempts_omitted: 0,
             hint: None,
             tags: vec![],
             vars: vec![],

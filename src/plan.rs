@@ -30,6 +30,12 @@ pub use crate::model::target::SECRET_HEADERS;
 /// out-of-memory.
 pub const MAX_INSTANCES: usize = 100_000;
 
+/// Most checks one plan may hold, across every scenario, matrix instance and file: about
+/// 0.7 KB each (docs/resource-limits.md), so at most about 0.7 GB. Counted before any check is
+/// built: a suite that would expand further is an error located at the scenario that crosses
+/// the limit, found in memory that does not grow with the expansion.
+pub const MAX_PLANNED_CHECKS: usize = 1_000_000;
+
 /// Shortest pause between attempts: a smaller `retry.delay` is raised to it, so a retried
 /// check never hammers an endpoint.
 pub const MIN_RETRY_DELAY: Duration = Duration::from_millis(100);
@@ -836,6 +842,43 @@ fn plan_suite(
                     }
                 }
             }
+        }
+    }
+    // The global budget, counted before anything is built: instances × checks per instance.
+    let mut budget = out.checks.len();
+    for sc in &s.scenarios {
+        let used: Vec<String> = tpl.variables(&sc.name.value).into_iter().filter(|v| axes.contains_key(v)).collect();
+        let instances = axes
+            .iter()
+            .filter(|(k, _)| used.contains(k))
+            .map(|(_, v)| v.len())
+            .try_fold(1usize, |acc, n| acc.checked_mul(n))
+            .unwrap_or(usize::MAX);
+        if instances > MAX_INSTANCES {
+            // Reported below as a scenario with too many instances.
+            continue;
+        }
+        let per_instance: usize = sc
+            .checks
+            .iter()
+            .map(|c| match c.use_template.as_ref().and_then(|t| st.defs.templates.get(&t.value)) {
+                Some((_, t)) => t.checks.len().max(1),
+                None => 1,
+            })
+            .fold(0usize, usize::saturating_add);
+        budget = budget.saturating_add(instances.saturating_mul(per_instance));
+        if budget > MAX_PLANNED_CHECKS {
+            let shown = |n: usize| if n == usize::MAX { "too many".to_owned() } else { n.to_string() };
+            cx.err(
+                sc.name.line,
+                sc.name.column,
+                format!(
+                    "the plan would hold more than the {MAX_PLANNED_CHECKS} checks allowed (all suites together): this scenario expands to {instances} instances of {per_instance} check(s), bringing the plan to {}",
+                    shown(budget)
+                ),
+                Some("narrow the matrix (--matrix NAME=V1,V2) or split the suites into several runs"),
+            );
+            return Err(LoadError::many(cx.errors));
         }
     }
     let mut seen_instances: HashMap<String, (u32, u32)> = HashMap::new();

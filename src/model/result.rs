@@ -70,8 +70,13 @@ pub struct CheckResult {
     pub resolver: String,
     /// Outcome.
     pub outcome: Outcome,
-    /// Every attempt, in order (the last decides the outcome).
+    /// The attempts kept, in order (the last decides the outcome): at most
+    /// `run::MAX_KEPT_ATTEMPTS`, the first and the latest ones.
     pub attempts: Vec<Attempt>,
+    /// Attempts made between the first and the ones kept, not kept (a long `--retry-timeout`
+    /// window must not hold every attempt).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attempts_omitted: u32,
     /// Troubleshooting hint.
     pub hint: Option<String>,
     /// Tags.
@@ -160,4 +165,8 @@ impl Totals {
         }
         t
     }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

@@ -409,6 +409,7 @@ mod tests {
             path: None,
             outcome,
             attempts: vec![],
+            attempts_omitted: 0,
             hint: Some("ask \"netops\"".into()),
             tags: vec!["t".into()],
             vars: vec![("region".into(), "eastus".into())],

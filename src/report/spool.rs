@@ -397,6 +397,7 @@ mod tests {
             path: None,
             outcome,
             attempts: vec![],
+            attempts_omitted: 0,
             hint: None,
             tags: vec![],
             vars: vec![],

@@ -95,9 +95,7 @@ const KERNEL_FS_MAGICS: &[i64] =
 pub(crate) fn read_regular(path: &Path) -> Result<String, LoadError> {
     use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
     let read_err = |source| LoadError::Read { path: path.to_owned(), source };
-    let refuse = |what: &str| {
-        read_err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("it is {what}, not a regular file")))
-    };
+    let refuse = |what: &str| read_err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("it is {what}, not a regular file")));
     note_read(path);
     let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path).map_err(read_err)?;
     let ft = file.metadata().map_err(read_err)?.file_type();

@@ -415,6 +415,7 @@ fn result_strategy() -> impl Strategy<Value = (Vec<CheckResult>, String)> {
                         } else {
                             vec![Attempt { observation: obs, assertions, error }]
                         },
+                        attempts_omitted: 0,
                         hint: Some(plant("hint ", &secret, at[1])),
                         tags: vec!["t".into()],
                         vars: vec![("region".into(), plant(&target, &secret, at[2]))],
@@ -465,7 +466,7 @@ proptest! {
             drift: None,
             checks: results
                 .iter()
-                .map(|r| report::json::CheckRecord { summary: CheckSummary::of(r, &secrets), attempts: r.attempts.clone() })
+                .map(|r| report::json::CheckRecord { summary: CheckSummary::of(r, &secrets), attempts: r.attempts.clone(), attempts_omitted: r.attempts_omitted })
                 .collect(),
         };
         let mut whole = serde_json::to_value(&whole).map_err(|e| TestCaseError::fail(e.to_string()))?;

@@ -135,11 +135,8 @@ fn echo_server(n: usize) -> (u16, std::thread::JoinHandle<()>) {
             let head = String::from_utf8_lossy(&head).into_owned();
             let auth = head.lines().find_map(|l| l.strip_prefix("authorization: ").or(l.strip_prefix("Authorization: "))).unwrap_or("-");
             let body = head.replace("\r\n", "\n");
-            let _ = write!(
-                s,
-                "HTTP/1.1 500 Oops\r\nX-Echo-Auth: {auth}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
+            let _ =
+                write!(s, "HTTP/1.1 500 Oops\r\nX-Echo-Auth: {auth}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
         }
     });
     (port, h)
@@ -192,7 +189,11 @@ fn a_var_rendered_from_the_environment_is_sent_and_redacted() {
     assert_no_secret("JSON report", &json);
     assert!(!json.contains("env.TOK"), "{json}");
     // A var that uses one it cannot see is a located error.
-    write(d, "bad.yaml", "netspec: 1\nname: s\nvars:\n  a: \"{{ later }}\"\n  later: x\nscenarios:\n  - name: sc\n    checks:\n      - { name: c, tcp: { host: 127.0.0.1, port: 9 } }\n");
+    write(
+        d,
+        "bad.yaml",
+        "netspec: 1\nname: s\nvars:\n  a: \"{{ later }}\"\n  later: x\nscenarios:\n  - name: sc\n    checks:\n      - { name: c, tcp: { host: 127.0.0.1, port: 9 } }\n",
+    );
     let o = netspec_env(d, &["validate", "bad.yaml"], &[]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("bad.yaml:4:3"), "{}", text(&o));
@@ -229,7 +230,9 @@ fn include_reads_regular_files_only_and_never_echoes_their_content() {
             "netspec: 1\nname: s\ninclude: [\"{inc}\"]\nscenarios:\n  - name: sc\n    checks:\n      - {{ name: c, tcp: {{ host: 127.0.0.1, port: 9 }} }}\n"
         )
     };
-    for (name, inc) in [("fifo", fifo.to_str().unwrap()), ("device", "/dev/null"), ("proc", "/proc/self/environ"), ("sys", "/sys/kernel/uevent_seqnum")] {
+    for (name, inc) in
+        [("fifo", fifo.to_str().unwrap()), ("device", "/dev/null"), ("proc", "/proc/self/environ"), ("sys", "/sys/kernel/uevent_seqnum")]
+    {
         write(d, "s.yaml", &suite(inc));
         // A FIFO nobody writes to: today's code blocks in open() forever.
         let o = netspec_bounded(d, &["validate", "s.yaml"], &[("NETSPEC_CANARY", canary)], std::time::Duration::from_secs(30));
@@ -249,4 +252,71 @@ fn include_reads_regular_files_only_and_never_echoes_their_content() {
     for line in err.lines() {
         assert!(line.chars().count() <= 160, "a line of {} characters: {err}", line.chars().count());
     }
+}
+
+/// A loopback port nothing listens on (connections are refused at once).
+fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// Total attempts of the first check of a JSON report: kept plus omitted.
+fn attempts_of(json: &str) -> (usize, u64) {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    let c = &v["checks"][0];
+    (c["attempts"].as_array().unwrap().len(), c["attempts_omitted"].as_u64().unwrap_or(0))
+}
+
+#[test]
+fn retries_are_bounded_by_the_window_and_attempts_kept_are_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = closed_port();
+    let suite = |retry: &str| {
+        format!(
+            "netspec: 1\nname: s\ndefaults: {{ timeout: 2s }}\nscenarios:\n  - name: sc\n    checks:\n      - name: c\n        tcp: {{ host: 127.0.0.1, port: {port} }}\n        expect: {{ state: open }}\n        retry: {retry}\n"
+        )
+    };
+    // 25 attempts of a check that always fails: 10 kept (the first and the latest 9), 15 counted.
+    write(d, "cap.yaml", &suite("{ attempts: 25, delay: 100ms }"));
+    let o = netspec_env(d, &["run", "cap.yaml", "--json", "cap.json"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let (kept, omitted) = attempts_of(&std::fs::read_to_string(d.join("cap.json")).unwrap());
+    assert_eq!((kept, omitted), (10, 15), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("attempts: 25"), "{}", text(&o));
+    // A 1 s window: no attempt starts after it, not even the check's own 50th (it took 5 s).
+    // Pauses are at least 100 ms (`delay: 0s` is raised to it), so at most 11 attempts start.
+    for retry in ["{ attempts: 50, delay: 100ms }", "{ attempts: 50, delay: 0s }"] {
+        write(d, "win.yaml", &suite(retry));
+        let o = netspec_env(d, &["run", "win.yaml", "--retry-timeout", "1s", "--json", "win.json"], &[]);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        let (kept, omitted) = attempts_of(&std::fs::read_to_string(d.join("win.json")).unwrap());
+        let total = kept + omitted as usize;
+        assert!((1..=11).contains(&total), "{retry}: {total} attempts in a 1 s window with 100 ms pauses");
+    }
+}
+
+#[test]
+fn a_suite_expanding_past_the_planning_budget_is_refused_in_small_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // 13 KB of YAML: 200 scenarios × 100 × 1,000 matrix instances = 20 million checks.
+    let x: Vec<String> = (0..100).map(|i| format!("a{i}")).collect();
+    let y: Vec<String> = (0..1000).map(|i| format!("{i}")).collect();
+    let scenarios: String = (0..200)
+        .map(|i| format!("  - name: \"s{i} {{{{x}}}}{{{{y}}}}\"\n    checks: [{{ name: c, tcp: {{ host: h, port: 1 }} }}]\n"))
+        .collect();
+    let text_ = format!("netspec: 1\nname: big\nmatrix:\n  x: [{}]\n  y: [{}]\nscenarios:\n{scenarios}", x.join(","), y.join(","));
+    assert!(text_.len() < 24_000, "{}", text_.len());
+    write(d, "big.yaml", &text_);
+    // Under a 400 MB address-space limit (today's code needs 3.6 GB and is killed).
+    let o = Command::new("sh")
+        .args(["-c", "ulimit -v 400000; exec \"$0\" validate big.yaml", env!("CARGO_BIN_EXE_netspec")])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    // Located at the scenario that crosses the budget: the 11th (10 × 100,000 = 1,000,000).
+    assert!(err.contains("big.yaml:27:11") && err.contains("1000000 checks allowed") && err.contains("hint:"), "{err}");
 }
