@@ -624,6 +624,11 @@ fn run_cmd(a: RunArgs) -> i32 {
             return EXIT_INVALID;
         }
     }
+    // Before the runtime, whose signal handling cannot start without descriptors.
+    if let Err(e) = run::limits::fit_open_files(1) {
+        eprintln!("{e}");
+        return EXIT_INVALID;
+    }
     let rt = match runtime() {
         Ok(r) => r,
         Err(e) => {
@@ -789,11 +794,17 @@ pub async fn execute(plan: Plan, ctx_opts: ContextOptions, mut opts: RunOptions,
             return EXIT_INVALID;
         }
     }
-    // Waiting checks hold sockets too: they get what the limit leaves after the working ones.
-    opts.max_waiting = opts.max_waiting.min(run::limits::checks_that_fit().saturating_sub(opts.concurrency));
+    // Waiting checks hold sockets too, and so do checks whose names have many addresses: they
+    // share what the limit leaves after the working checks.
+    let budget = run::limits::budget(run::limits::available_descriptors(), opts.concurrency, opts.max_waiting);
+    opts.max_waiting = budget.max_waiting;
     let started = std::time::Instant::now();
     let started_at = std::time::SystemTime::now();
-    let ctx = Arc::new(ProbeContext::new(ctx_opts));
+    let ctx = ProbeContext::new(ctx_opts);
+    let ctx = Arc::new(match budget.fanout {
+        Some(n) => ctx.with_fanout_budget(n),
+        None => ctx,
+    });
     let cancel = CancellationToken::new();
     // The exit code of the signal that stopped the run (0: none). SIGINT and SIGTERM both cancel
     // the run and still write the reports for the checks that finished; a second one aborts.

@@ -320,3 +320,109 @@ fn a_suite_expanding_past_the_planning_budget_is_refused_in_small_memory() {
     // Located at the scenario that crosses the budget: the 11th (10 × 100,000 = 1,000,000).
     assert!(err.contains("big.yaml:27:11") && err.contains("1000000 checks allowed") && err.contains("hint:"), "{err}");
 }
+
+/// Runs netspec with `extra` descriptors already open (inherited, as a leaky CI agent passes
+/// them) under the open-file limit `limit`.
+fn with_inherited_descriptors(dir: &Path, extra: usize, limit: u64, args: &[&str]) -> Output {
+    use std::os::unix::process::CommandExt;
+    let mut c = Command::new(env!("CARGO_BIN_EXE_netspec"));
+    c.args(args).current_dir(dir).env_remove("CI").env_remove("NETSPEC_CONCURRENCY");
+    // SAFETY: between fork and exec only async-signal-safe calls (open, setrlimit).
+    unsafe {
+        c.pre_exec(move || {
+            for _ in 0..extra {
+                if libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            let lim = libc::rlimit { rlim_cur: limit, rlim_max: limit };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    c.output().expect("netspec runs")
+}
+
+#[test]
+fn descriptors_already_open_are_not_counted_as_free() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        "s.yaml",
+        &format!(
+            "netspec: 1\nname: s\nscenarios:\n  - name: sc\n    checks:\n      - {{ name: c, tcp: {{ host: 127.0.0.1, port: {} }}, expect: {{ state: closed }} }}\n",
+            closed_port()
+        ),
+    );
+    // 56 of 64 descriptors inherited: today the runtime panics ("Too many open files").
+    let o = with_inherited_descriptors(d, 56, 64, &["run", "s.yaml"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked") && err.contains("already open") && err.contains("hint:"), "{err}");
+    // 40 of 200: the limit holds fewer checks in flight than -j asks; said, and the run passes.
+    let o = with_inherited_descriptors(d, 40, 200, &["run", "s.yaml", "-j", "256"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("checks in flight, not 256"), "{err}");
+}
+
+#[test]
+fn running_out_of_descriptors_is_a_local_error_never_a_network_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A loopback DNS server that reads queries and never answers: the first check waits on it.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dns_port = silent.local_addr().unwrap().port();
+    let tcp_port = closed_port();
+    write(
+        d,
+        "s.yaml",
+        &format!(
+            "netspec: 1\nname: s\nresolvers:\n  lo: {{ servers: [\"127.0.0.1:{dns_port}\"] }}\ndefaults: {{ timeout: 2s }}\nscenarios:\n  - name: sc\n    resolver: lo\n    checks:\n      - {{ name: first, dns: {{ name: a.example.test }} }}\n      - {{ name: dns, dns: {{ name: b.example.test }} }}\n      - {{ name: tcp, tcp: {{ host: 127.0.0.1, port: {tcp_port} }}, expect: {{ state: closed }} }}\n"
+        ),
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_netspec"))
+        .args(["run", "s.yaml", "-j", "1", "--max-waiting", "0"])
+        .current_dir(d)
+        .env_remove("CI")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // When the first query arrives, the run is under way: no descriptor is left from now on.
+    silent.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    let mut buf = [0u8; 512];
+    silent.recv_from(&mut buf).expect("the first check queries the loopback server");
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    let open = std::fs::read_dir(format!("/proc/{}/fd", child.id())).unwrap().count() as u64;
+    // Below what is open: the first check's socket, once closed, frees nothing usable.
+    let lim = rustix::process::Rlimit { current: Some(open - 4), maximum: Some(open - 4) };
+    rustix::process::prlimit(Some(pid), rustix::process::Resource::Nofile, lim).unwrap();
+    let o = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(!out.contains("dns.network"), "{out}");
+    assert!(out.contains("ERROR s/sc/dns") && out.contains("dns.socket"), "{out}");
+    assert!(out.contains("ERROR s/sc/tcp") && out.contains("tcp.socket"), "{out}");
+}
+
+#[tokio::test]
+async fn a_checks_fan_out_is_reserved_in_the_open_file_budget() {
+    use netspec::probe::{ContextOptions, ProbeContext};
+    let ctx = ProbeContext::new(ContextOptions { no_system_roots: true, system_servers: Some(vec![]), ..Default::default() })
+        .with_fanout_budget(6);
+    let soon = tokio::time::Instant::now() + std::time::Duration::from_millis(200);
+    // Two addresses are in every check's own budget: nothing to reserve.
+    assert!(ctx.reserve_fanout(2, soon).await.unwrap().is_none());
+    // A name with 8 addresses reserves 6 more descriptors: the whole pool.
+    let held = ctx.reserve_fanout(8, soon).await.unwrap().expect("reserved");
+    assert_eq!(held.num_permits(), 6);
+    // Another one cannot have them until the first is done: a local error at its deadline.
+    let e = ctx.reserve_fanout(4, soon).await.unwrap_err();
+    assert!(e.reason.is_local(), "{e:?}");
+    drop(held);
+    assert!(ctx.reserve_fanout(4, soon).await.unwrap().is_some());
+}
