@@ -49,25 +49,43 @@ impl Attempt {
     }
 }
 
-/// The result of one check.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct CheckResult {
-    /// Plan position.
+/// Who a check is — everything reports say about it besides what happened: made once when the
+/// check is planned and shared (`Arc`) by the planned check and its result, never copied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckMeta {
+    /// Position in plan order (0-based; reports list checks in this order).
     pub index: usize,
-    /// `<suite>/<scenario>/<check>`.
+    /// `<suite>/<scenario instance>/<check name>`.
     pub id: String,
     /// Suite name.
-    pub suite: String,
-    /// Scenario instance.
-    pub scenario: String,
+    pub suite: Arc<str>,
+    /// Scenario instance name.
+    pub scenario: Arc<str>,
     /// Check name.
     pub name: String,
     /// Kind.
     pub kind: Kind,
-    /// What was probed.
+    /// What is probed, for people (e.g. `tcp host:443`).
     pub target: String,
     /// Resolver name.
     pub resolver: String,
+    /// Troubleshooting hint.
+    pub hint: Option<String>,
+    /// Tags (scenario's and check's).
+    pub tags: Vec<String>,
+    /// The matrix values of the scenario instance, as `(name, value)` pairs.
+    pub vars: Arc<[(String, String)]>,
+    /// TLS certificate verification is off for this check (`insecure: true`); reports flag it.
+    pub insecure: bool,
+    /// Where the check is defined: the file (as given) and the 1-based line of its `name`.
+    pub defined: Option<(Arc<str>, u32)>,
+}
+
+/// The result of one check: its identity (shared with the plan) and what happened.
+#[derive(Debug, Clone)]
+pub struct CheckResult {
+    /// Who the check is.
+    pub meta: Arc<CheckMeta>,
     /// Outcome.
     pub outcome: Outcome,
     /// The attempts kept, in order (the last decides the outcome): at most
@@ -75,30 +93,13 @@ pub struct CheckResult {
     pub attempts: Vec<Attempt>,
     /// Attempts made between the first and the ones kept, not kept (a long `--retry-timeout`
     /// window must not hold every attempt).
-    #[serde(default, skip_serializing_if = "is_zero")]
     pub attempts_omitted: u32,
-    /// Troubleshooting hint.
-    pub hint: Option<String>,
-    /// Tags.
-    pub tags: Vec<String>,
-    /// Matrix values.
-    pub vars: Vec<(String, String)>,
-    /// TLS certificate verification was off for this check (`insecure: true`); reports flag it.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub insecure: bool,
     /// The path to the destination of the check's connection, traced after the last attempt
     /// (`--path`, docs/path-diagnosis.md); shared with the other checks of the run that have the
     /// same destination.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<Box<crate::model::trace::PathTrace>>,
     /// Wall time of all attempts.
-    #[serde(with = "crate::model::millis")]
-    #[schemars(with = "crate::model::Millis")]
     pub elapsed: Duration,
-    /// Where the check is defined: file and 1-based line (for CI annotations).
-    #[serde(skip)]
-    #[schemars(skip)]
-    pub defined: Option<(Arc<str>, u32)>,
 }
 
 impl CheckResult {
@@ -165,8 +166,4 @@ impl Totals {
         }
         t
     }
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
 }

@@ -47,7 +47,7 @@ pub const MAX_CONCURRENT_TRACES: usize = 64;
 pub const QUIET_END: Duration = Duration::from_secs(1);
 
 /// When to trace the path (`--path`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PathMode {
     /// Trace the connections of tcp, tls and http checks that failed at the connection stage

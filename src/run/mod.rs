@@ -55,6 +55,13 @@ pub enum RunEvent {
     Finished(Arc<CheckResult>),
 }
 
+/// A look at each finished check before it is reported (and before `fail_fast` sees it),
+/// which may add assertions and fail it. Called once per check, from any worker.
+pub trait Review: Send + Sync + std::fmt::Debug {
+    /// Reviews `result` in place; a cancelled check is left as it is by convention.
+    fn review(&self, result: &mut CheckResult);
+}
+
 /// Run-level options.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -68,9 +75,9 @@ pub struct RunOptions {
     /// Keep re-running failing checks (with their retry pause and backoff) until they pass or this
     /// much time has passed since the run started (`--retry-timeout`, post-deployment gates).
     pub retry_timeout: Option<Duration>,
-    /// Compare each finished check with a baseline (`--baseline`), failing it on unexpected
-    /// drift when the gate says so ([`crate::drift::Gate`]).
-    pub drift: Option<Arc<crate::drift::Gate>>,
+    /// Reviews each finished check before it is reported: the drift gate of `--baseline`
+    /// compares it with the baseline and may fail it (`crate::drift::Gate`).
+    pub review: Option<Arc<dyn Review>>,
     /// The run's path traces (`--path`; `None`: off, the library default). Never used in a
     /// sandboxed run (the lab's addresses are not where packets go).
     pub paths: Option<Arc<crate::path::Traces>>,
@@ -83,7 +90,7 @@ impl Default for RunOptions {
             max_waiting: DEFAULT_MAX_WAITING,
             fail_fast: false,
             retry_timeout: None,
-            drift: None,
+            review: None,
             paths: None,
         }
     }
@@ -130,7 +137,7 @@ pub async fn run(
 ) -> Vec<CheckResult> {
     let mut results: Vec<Arc<CheckResult>> = Vec::with_capacity(plan.checks.len());
     run_each(plan, ctx, opts, cancel, events, |r| results.push(r)).await;
-    results.sort_by_key(|r| r.index);
+    results.sort_by_key(|r| r.meta.index);
     results.into_iter().map(Arc::unwrap_or_clone).collect()
 }
 
@@ -185,7 +192,7 @@ pub async fn run_each(
         let cancel = cancel.clone();
         let events = events.clone();
         let fail_fast = opts.fail_fast;
-        let drift = opts.drift.clone();
+        let review = opts.review.clone();
         let waiting = waiting.clone();
         let load = load.clone();
         let paths = paths.clone();
@@ -215,14 +222,14 @@ pub async fn run_each(
                                 drop(permit);
                                 let r = work.await;
                                 drop(slot);
-                                return finish(r, fail_fast, drift.as_deref(), &cancel, &events);
+                                return finish(r, fail_fast, review.as_deref(), &cancel, &events);
                             }
                         }
                     }
                 }
             };
             drop(permit);
-            finish(result, fail_fast, drift.as_deref(), &cancel, &events)
+            finish(result, fail_fast, review.as_deref(), &cancel, &events)
         };
         let handle = set.spawn(task);
         tasks.insert(handle.id(), position);
@@ -301,9 +308,11 @@ fn collect(
             if let Some(c) = tasks.remove(&e.id()).and_then(|i| plan.checks.get(i)) {
                 let why = if e.is_panic() { "panicked (a netspec bug)" } else { "was aborted" };
                 let r = base_result(c, Outcome::Error, Vec::new(), Duration::ZERO);
-                let hint =
-                    Some(format!("the check {why}; please report it{}", c.hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default()));
-                let r = Arc::new(CheckResult { hint, ..r });
+                let hint = Some(format!(
+                    "the check {why}; please report it{}",
+                    c.meta.hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default()
+                ));
+                let r = Arc::new(CheckResult { meta: Arc::new(crate::model::result::CheckMeta { hint, ..(*c.meta).clone() }), ..r });
                 let _ = events.send(RunEvent::Finished(r.clone()));
                 sink(r);
             }
@@ -315,12 +324,12 @@ fn collect(
 fn finish(
     mut result: CheckResult,
     fail_fast: bool,
-    drift: Option<&crate::drift::Gate>,
+    review: Option<&dyn Review>,
     cancel: &CancellationToken,
     events: &mpsc::UnboundedSender<RunEvent>,
 ) -> Arc<CheckResult> {
-    if let Some(gate) = drift {
-        gate.judge(&mut result);
+    if let Some(r) = review {
+        r.review(&mut result);
     }
     if fail_fast && matches!(result.outcome, Outcome::Failed | Outcome::Error) {
         cancel.cancel();
@@ -350,26 +359,7 @@ fn slim(obs: &mut Observation) {
 }
 
 fn base_result(c: &PlannedCheck, outcome: Outcome, attempts: Vec<Attempt>, elapsed: Duration) -> CheckResult {
-    CheckResult {
-        index: c.index,
-        id: c.id.clone(),
-        suite: c.suite.to_string(),
-        scenario: c.scenario.to_string(),
-        name: c.name.clone(),
-        kind: c.target.kind(),
-        target: c.target.describe(),
-        resolver: c.resolver.name.clone(),
-        outcome,
-        attempts,
-        attempts_omitted: 0,
-        hint: c.hint.clone(),
-        tags: c.tags.clone(),
-        vars: c.vars.clone(),
-        insecure: matches!(&c.target, crate::plan::Target::Http(h) if h.insecure),
-        path: None,
-        elapsed,
-        defined: c.defined.clone(),
-    }
+    CheckResult { meta: c.meta.clone(), outcome, attempts, attempts_omitted: 0, path: None, elapsed }
 }
 
 fn cancelled(c: &PlannedCheck, elapsed: Duration) -> CheckResult {
@@ -502,6 +492,23 @@ mod tests {
         let f = run_check(&plan.checks[0], &ctx, &cancel, None, None);
         let size = std::mem::size_of_val(&f);
         assert!(size <= 1024, "run_check's future grew to {size} bytes: box the new probe's future");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_result_shares_its_checks_identity() {
+        let yaml = "netspec: 1\nname: s\nscenarios:\n  - name: a\n    checks:\n      - { name: h, tcp: { host: 127.0.0.1, port: 9 }, tags: [x] }\n";
+        let loaded = crate::suite::parse(std::path::Path::new("t.yaml"), yaml.into()).unwrap();
+        let plan = Arc::new(crate::plan::plan(&[loaded], &Default::default()).unwrap());
+        let ctx = Arc::new(ProbeContext::new(Default::default()));
+        // Cancelled before it starts: no traffic, and the result is still made from the plan.
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let mut got = Vec::new();
+        run_each(&plan, ctx, RunOptions::default(), cancel, tx, |r| got.push(r)).await;
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].meta.id, "s/a/h");
+        assert!(Arc::ptr_eq(&got[0].meta, &plan.checks[0].meta), "the result copied the check's identity instead of sharing it");
     }
 
     #[tokio::test(flavor = "current_thread")]

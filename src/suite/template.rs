@@ -97,6 +97,14 @@ pub fn derived_forms(v: &str) -> Vec<String> {
 }
 
 impl Secrets {
+    /// Redacts every string (and object key) inside a JSON value with `secrets`. Working on values
+    /// rather than on the serialized text keeps the document valid whatever the secret contains.
+    pub fn redact_value(&self, v: &mut serde_json::Value) {
+        if !self.is_empty() {
+            redact_in(v, self);
+        }
+    }
+
     /// Records a secret value and its derived forms (values shorter than [`MIN_SECRET_LEN`]
     /// bytes are ignored: redacting them would mangle unrelated text).
     pub fn add(&self, v: &str) {
@@ -198,6 +206,28 @@ pub fn userinfo_password(raw: &str) -> Option<&str> {
     let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
     let (userinfo, _) = authority.rsplit_once('@')?;
     userinfo.split_once(':').map(|(_, pw)| pw).filter(|pw| !pw.is_empty())
+}
+
+fn redact_in(v: &mut serde_json::Value, secrets: &Secrets) {
+    match v {
+        serde_json::Value::String(s) => {
+            if let std::borrow::Cow::Owned(r) = secrets.redact_cow(s) {
+                *s = r;
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| redact_in(x, secrets)),
+        serde_json::Value::Object(m) => {
+            m.values_mut().for_each(|x| redact_in(x, secrets));
+            // Keys are rebuilt only when one holds a secret (the map keeps its order).
+            if m.keys().any(|k| matches!(secrets.redact_cow(k), std::borrow::Cow::Owned(_))) {
+                let old = std::mem::take(m);
+                for (k, x) in old {
+                    m.insert(secrets.redact(&k), x);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 #[derive(Debug)]
