@@ -72,7 +72,7 @@ pub struct ProbeContext {
     tls_cache: std::sync::Mutex<HashMap<Option<std::path::PathBuf>, Arc<rustls::ClientConfig>>>,
     roots_cache: std::sync::Mutex<HashMap<std::path::PathBuf, Arc<rustls::RootCertStore>>>,
     /// Descriptors for connections beyond the ones every check is budgeted
-    /// ([`crate::run::limits::CONNECTIONS_PER_CHECK`]): a name with 8 addresses opens 8 sockets
+    /// ([`CONNECTIONS_PER_CHECK`]): a name with 8 addresses opens 8 sockets
     /// at once. `None`: no open-file limit to respect.
     fanout: Option<(Arc<tokio::sync::Semaphore>, usize)>,
 }
@@ -114,14 +114,14 @@ impl ProbeContext {
     }
 
     /// Shares `descriptors` among the checks whose connections outnumber
-    /// [`crate::run::limits::CONNECTIONS_PER_CHECK`] ([`ProbeContext::reserve_fanout`]).
+    /// [`CONNECTIONS_PER_CHECK`] ([`ProbeContext::reserve_fanout`]).
     pub fn with_fanout_budget(mut self, descriptors: usize) -> Self {
         self.fanout = Some((Arc::new(tokio::sync::Semaphore::new(descriptors)), descriptors));
         self
     }
 
     /// Reserves descriptors for a check about to open `sockets` connections at once, beyond
-    /// the [`crate::run::limits::CONNECTIONS_PER_CHECK`] its own budget holds; the reservation
+    /// the [`CONNECTIONS_PER_CHECK`] its own budget holds; the reservation
     /// lasts as long as the returned permit. Waits at most until `deadline` (whole reservations
     /// only, so no two checks can hold half of what each needs).
     ///
@@ -132,7 +132,7 @@ impl ProbeContext {
         sockets: usize,
         deadline: tokio::time::Instant,
     ) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, Failure> {
-        let extra = sockets.saturating_sub(crate::run::limits::CONNECTIONS_PER_CHECK);
+        let extra = sockets.saturating_sub(CONNECTIONS_PER_CHECK);
         let Some((pool, size)) = &self.fanout else { return Ok(None) };
         // An empty pool (the working checks fill the limit exactly) reserves nothing: a socket
         // that cannot be created is then still a local error (`tcp.socket`), never a verdict.
@@ -240,6 +240,12 @@ pub async fn probe(ctx: &Arc<ProbeContext>, target: &Target, resolver: &Arc<Reso
         Target::Http(h) => Observation::Http(Box::pin(http::probe(ctx, resolver, h, deadline)).await),
     }
 }
+
+/// Connections at once a check's own open-file budget holds (a name with an A and an AAAA
+/// record; `run::limits` budgets each check in flight for them). A check that opens more at
+/// once (a name with 8 addresses opens 8 sockets; a tls check with `refuses_versions` one more
+/// per version and address) reserves the rest first ([`ProbeContext::reserve_fanout`]).
+pub const CONNECTIONS_PER_CHECK: usize = 2;
 
 /// Whether `e` says this process or the system ran out of file descriptors (EMFILE, ENFILE):
 /// a local problem, never the network's answer.

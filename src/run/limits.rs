@@ -11,11 +11,8 @@
 /// and [`CONNECTIONS_PER_CHECK`] connections.
 pub const FDS_PER_CHECK: u64 = 4;
 
-/// Connections at once a check's own budget holds (a name with an A and an AAAA record).
-/// A check that opens more at once (a name with 8 addresses opens 8 sockets; a tls check with
-/// `refuses_versions` one more per version and address) reserves the rest from the run's
-/// fan-out pool ([`Budget::fanout`], `ProbeContext::reserve_fanout`) first.
-pub const CONNECTIONS_PER_CHECK: usize = 2;
+/// Connections at once a check's own budget holds (see [`crate::probe::CONNECTIONS_PER_CHECK`]).
+pub use crate::probe::CONNECTIONS_PER_CHECK;
 
 /// One part in this many of what the working checks leave is kept for fan-out rather than
 /// given to waiting checks.
