@@ -248,9 +248,15 @@ async fn exchange(
     }
 }
 
+/// The reason of an I/O error exchanging a query: running out of descriptors is this
+/// machine's problem ([`Reason::DnsSocket`], local), anything else the network's.
+fn net_reason(e: &std::io::Error) -> Reason {
+    if super::out_of_descriptors(e) { Reason::DnsSocket } else { Reason::DnsNetwork }
+}
+
 async fn udp_exchange(server: SocketAddr, wire: &[u8], id: u16, garbled: &mut Option<String>) -> Result<Message, Failure> {
     let bind: SocketAddr = if server.is_ipv4() { "0.0.0.0:0".parse().unwrap_or(server) } else { "[::]:0".parse().unwrap_or(server) };
-    let net = |e: std::io::Error| Failure::new(Reason::DnsNetwork, format!("{server}: {e}"));
+    let net = |e: std::io::Error| Failure::new(net_reason(&e), format!("{server}: {e}"));
     let sock = UdpSocket::bind(bind).await.map_err(net)?;
     // connect() makes the kernel drop datagrams from any other source address or port.
     sock.connect(server).await.map_err(net)?;
@@ -284,7 +290,7 @@ async fn udp_exchange(server: SocketAddr, wire: &[u8], id: u16, garbled: &mut Op
 }
 
 async fn tcp_exchange(server: SocketAddr, wire: &[u8], id: u16) -> Result<Message, Failure> {
-    let net = |e: std::io::Error| Failure::new(Reason::DnsNetwork, format!("{server} over TCP: {e}"));
+    let net = |e: std::io::Error| Failure::new(net_reason(&e), format!("{server} over TCP: {e}"));
     let mut s = TcpStream::connect(server).await.map_err(net)?;
     let mut framed = Vec::with_capacity(wire.len() + 2);
     framed.extend_from_slice(&(wire.len() as u16).to_be_bytes());

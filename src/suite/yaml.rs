@@ -218,6 +218,14 @@ fn rewrite(msg: &str, source: &str, line: &mut u32, col: &mut u32) -> (String, O
     if msg.starts_with("invalid YAML 1.1 bool") {
         return (format!("expected true or false, found {}", found(*line, *col)), None);
     }
+    // `retry.backoff` is checked by its own deserializer, which has no position: point at the
+    // first `backoff:` whose value is not an accepted factor.
+    if msg.starts_with("backoff ") && *line == 0 {
+        if let Some((l, c)) = bad_backoff(source) {
+            (*line, *col) = (l, c);
+        }
+        return (msg.to_owned(), Some("`backoff` multiplies the pause after each attempt: 1 keeps it constant, 2 doubles it".into()));
+    }
     if msg.contains("tab") {
         return (msg.to_owned(), Some("YAML indentation must use spaces, not tabs".into()));
     }
@@ -305,6 +313,28 @@ fn has_content(source: &str) -> bool {
 }
 
 /// What the text at (line, col) is, for "expected X, found Y".
+/// The position of the value of the first `backoff:` key in `source` that is not a finite
+/// number from [`crate::suite::model::MIN_BACKOFF`] to [`crate::suite::model::MAX_BACKOFF`].
+fn bad_backoff(source: &str) -> Option<(u32, u32)> {
+    use crate::suite::model::{MAX_BACKOFF, MIN_BACKOFF};
+    for (i, l) in source.lines().enumerate() {
+        let mut from = 0;
+        while let Some(b) = l[from..].find("backoff:") {
+            let start = from + b + "backoff:".len();
+            let rest = &l[start..];
+            let value = rest.trim_start();
+            let text: String = value.chars().take_while(|c| !matches!(c, ',' | '}' | ']' | '#')).collect();
+            let ok = serde_saphyr::from_str::<f64>(text.trim()).is_ok_and(|f| f.is_finite() && (MIN_BACKOFF..=MAX_BACKOFF).contains(&f));
+            if !ok {
+                let col = l[..start + (rest.len() - value.len())].chars().count() as u32 + 1;
+                return Some((i as u32 + 1, col));
+            }
+            from = start;
+        }
+    }
+    None
+}
+
 fn found_at(source: &str, line: u32, col: u32) -> String {
     let Some(rest) = rest_at(source, line, col) else {
         return "something else".into();
