@@ -849,9 +849,9 @@ fn plan_suite(
         let per_instance: usize = sc
             .checks
             .iter()
-            .map(|c| match c.use_template.as_ref().and_then(|t| st.defs.templates.get(&t.value)) {
-                Some((_, t)) => t.checks.len().max(1),
-                None => 1,
+            .map(|c| match &c.kind {
+                CheckKind::Use(u) => st.defs.templates.get(&u.template.value).map_or(1, |(_, t)| t.checks.len().max(1)),
+                CheckKind::Dns(_) | CheckKind::Tcp(_) | CheckKind::Tls(_) | CheckKind::Http(_) => 1,
             })
             .fold(0usize, usize::saturating_add);
         budget = budget.saturating_add(instances.saturating_mul(per_instance));
