@@ -262,7 +262,11 @@ fn read_answer(m: &[u8], mut at: usize) -> Option<Option<Ipv4Addr>> {
             }
         }
         let rr = m.get(at..at + 10)?;
-        let (rtype, class, rdlen) = (u16::from_be_bytes([rr[0], rr[1]]), u16::from_be_bytes([rr[2], rr[3]]), u16::from_be_bytes([rr[8], rr[9]]) as usize);
+        let (rtype, class, rdlen) = (
+            u16::from_be_bytes([rr[0], rr[1]]),
+            u16::from_be_bytes([rr[2], rr[3]]),
+            u16::from_be_bytes([rr[8], rr[9]]) as usize,
+        );
         at += 10;
         let data = m.get(at..at + rdlen)?;
         at += rdlen;
@@ -345,7 +349,11 @@ fn main() {
         .with_no_client_auth();
     // Every check is a fresh, full handshake.
     config.resumption = rustls::client::Resumption::disabled();
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(1) | 1;
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(1)
+        | 1;
     let ctx = Arc::new(Ctx {
         dns_server: dns_server.parse().unwrap_or_else(|_| usage()),
         tls: TlsConnector::from(Arc::new(config)),
