@@ -21,11 +21,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::model::Reason;
+use crate::model::result::CheckResult;
 use crate::probe::dns::DnsObservation;
 use crate::probe::http::HttpObservation;
 use crate::probe::tls::{CertInfo, Handshake, TlsObservation};
 use crate::probe::{AnswerSource, Observation, PortState, Resolution, TcpObservation};
-use crate::run::CheckResult;
 use crate::suite::template::Secrets;
 
 /// The facts of one check (its last attempt). Parts that do not apply to the check's kind, or
@@ -297,7 +297,7 @@ pub fn of_result(r: &CheckResult, secrets: &Secrets) -> Option<Facts> {
     }
     // Redacted value by value, as the reports do, so a secret anywhere never survives.
     let mut v = serde_json::to_value(&facts).ok()?;
-    crate::report::redact_value(&mut v, secrets);
+    secrets.redact_value(&mut v);
     serde_json::from_value(v).ok()
 }
 
@@ -328,23 +328,25 @@ mod tests {
         };
         let obs = Observation::Tcp(TcpObservation { resolution: r, port: 1, attempts: vec![], elapsed: std::time::Duration::ZERO });
         let check = CheckResult {
-            index: 0,
-            id: "s/sc/c".into(),
-            suite: "s".into(),
-            scenario: "sc".into(),
-            name: "c".into(),
-            kind: crate::expect::Kind::Tcp,
-            target: "tcp h:1".into(),
-            resolver: "corp".into(),
-            outcome: crate::run::Outcome::Passed,
-            attempts: vec![crate::run::Attempt { observation: obs, assertions: vec![], error: None }],
-            hint: None,
-            tags: vec![],
-            vars: vec![],
-            insecure: false,
+            meta: std::sync::Arc::new(crate::model::result::CheckMeta {
+                index: 0,
+                id: "s/sc/c".into(),
+                suite: "s".into(),
+                scenario: "sc".into(),
+                name: "c".into(),
+                kind: crate::expect::Kind::Tcp,
+                target: "tcp h:1".into(),
+                resolver: "corp".into(),
+                hint: None,
+                tags: vec![],
+                vars: vec![].into(),
+                insecure: false,
+                defined: None,
+            }),
+            outcome: crate::model::Outcome::Passed,
+            attempts: vec![crate::model::result::Attempt { observation: obs, assertions: vec![], error: None }],
             elapsed: std::time::Duration::ZERO,
             path: None,
-            defined: None,
         };
         let f = of_result(&check, &secrets).unwrap();
         let text = serde_json::to_string(&f).unwrap();

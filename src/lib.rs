@@ -13,8 +13,8 @@
 //! results.json from many vantage points → merge → one check × vantage report
 //! ```
 
+pub mod app;
 pub mod cli;
-pub mod demo;
 pub mod drift;
 pub mod expect;
 pub mod facts;

@@ -6,6 +6,7 @@
 //! with global ones. Resolvers and proxies are rendered only when a check uses them, so a suite
 //! can define a `corp` resolver whose server variable is set only where it is used.
 
+pub use crate::model::result::CheckMeta;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -79,16 +80,9 @@ pub use crate::model::target::{HttpTarget, ProxySpec, ResolverSpec, Target};
 /// One expanded check, ready to run.
 #[derive(Debug, Clone)]
 pub struct PlannedCheck {
-    /// Position in plan order (reports list checks in this order).
-    pub index: usize,
-    /// `<suite>/<scenario instance>/<check name>`.
-    pub id: String,
-    /// Suite name.
-    pub suite: Arc<str>,
-    /// Scenario instance name.
-    pub scenario: Arc<str>,
-    /// Check name.
-    pub name: String,
+    /// Who the check is (id, names, hint, tags, matrix values, where it is defined): shared
+    /// with its result.
+    pub meta: Arc<CheckMeta>,
     /// What to probe.
     pub target: Target,
     /// What must hold.
@@ -103,18 +97,9 @@ pub struct PlannedCheck {
     pub retry_delay: Duration,
     /// Factor applied to the pause after each attempt (≥ 1).
     pub retry_backoff: f64,
-    /// Troubleshooting hint.
-    pub hint: Option<String>,
-    /// Tags (scenario's and check's).
-    pub tags: Vec<String>,
-    /// The matrix values of the instance.
-    pub vars: Vec<(String, String)>,
     /// Whether the path may be traced when the connection fails (the suite's `path`, default
     /// true; `--path` decides when).
     pub path: bool,
-    /// Where the check is defined: the file (as the suite path was given, or the library's)
-    /// and the 1-based line of its `name` (a template's check: in the library).
-    pub defined: Option<(Arc<str>, u32)>,
 }
 
 /// The expanded, validated checks of one or more suites.
@@ -833,7 +818,7 @@ fn plan_suite(
             let Some(scen_resolver) = scen_resolver else { continue };
             let mut inst_ctx = Instance {
                 name: Arc::from(inst.as_str()),
-                combo: combo.clone(),
+                combo: combo.clone().into(),
                 tags: sc.tags.clone(),
                 resolver: scen_resolver,
                 seen: HashSet::new(),
@@ -936,7 +921,7 @@ struct SuiteState {
 /// Per-scenario-instance planning state.
 struct Instance {
     name: Arc<str>,
-    combo: Vec<(String, String)>,
+    combo: Arc<[(String, String)]>,
     tags: Vec<String>,
     resolver: Arc<ResolverSpec>,
     seen: HashSet<String>,
@@ -1166,12 +1151,23 @@ fn plan_check(
     let retry = c.retry.or(st.default_retry);
     let attempts = retry.map(|r| r.attempts.max(1)).unwrap_or(1);
     let index = out.checks.len();
-    out.checks.push(PlannedCheck {
+    let meta = Arc::new(CheckMeta {
         index,
         id,
         suite: st.suite_name.clone(),
         scenario: inst.name.clone(),
         name,
+        kind: target.kind(),
+        target: target.describe(),
+        resolver: resolver.name.clone(),
+        hint,
+        tags,
+        vars: inst.combo.clone(),
+        insecure: matches!(&target, Target::Http(h) if h.insecure),
+        defined: Some((cx.origin.display.clone(), c.name.line)),
+    });
+    out.checks.push(PlannedCheck {
+        meta,
         target,
         expect,
         resolver,
@@ -1179,11 +1175,7 @@ fn plan_check(
         attempts,
         retry_delay: retry.map(|r| r.delay.0).unwrap_or(Duration::from_secs(1)).max(MIN_RETRY_DELAY),
         retry_backoff: retry.map(|r| r.backoff).filter(|b| b.is_finite() && *b >= 1.0).unwrap_or(1.0),
-        hint,
-        tags,
-        vars: inst.combo.clone(),
         path: c.path.unwrap_or(inst.path),
-        defined: Some((cx.origin.display.clone(), c.name.line)),
     });
 }
 
@@ -1667,8 +1659,8 @@ impl PlannedCheck {
     /// The plan row of this check.
     pub fn row(&self) -> PlanRow {
         PlanRow {
-            id: self.id.clone(),
-            scenario: self.scenario.to_string(),
+            id: self.meta.id.clone(),
+            scenario: self.meta.scenario.to_string(),
             kind: self.target.kind(),
             target: self.target.describe(),
             resolver: self.resolver.name.clone(),
@@ -1679,7 +1671,7 @@ impl PlannedCheck {
             expect: self.expect.describe(),
             attempts: self.attempts,
             timeout_ms: self.timeout.as_millis(),
-            vars: self.vars.iter().cloned().collect(),
+            vars: self.meta.vars.iter().cloned().collect(),
         }
     }
 }

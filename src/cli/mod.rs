@@ -1,33 +1,21 @@
-//! The command line: the only place that knows clap. Parses arguments, turns them into plan
-//! inputs and run options, runs, and maps the outcome to an exit code:
+//! The command line: the only place that knows clap. Parses arguments into the requests of
+//! [`crate::app`], calls the command, and renders what it returns — its output, or its typed
+//! error — in one place ([`main`]), with the exit code the outcome stands for:
 //! 0 every check passed; 1 a check failed or errored; 2 invalid invocation or suite (nothing
 //! ran); 130 interrupted by SIGINT, 143 terminated by SIGTERM (reports for what finished are
 //! still written).
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use tokio_util::sync::CancellationToken;
 
-use crate::plan::{self, Inputs, Plan};
-use crate::probe::{ContextOptions, ProbeContext};
+use crate::app::{self, AppError, Done};
+pub use crate::app::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_TERMINATED};
+use crate::plan::{Inputs, Plan};
 use crate::report;
-use crate::run::{self, RunOptions};
+use crate::run;
 use crate::suite::LoadError;
-
-/// Exit code: every check passed.
-pub const EXIT_OK: i32 = 0;
-/// Exit code: at least one check failed or errored.
-pub const EXIT_FAILED: i32 = 1;
-/// Exit code: invalid invocation or suite; nothing ran.
-pub const EXIT_INVALID: i32 = 2;
-/// Exit code: interrupted by SIGINT (128 + 2, the shell convention).
-pub const EXIT_INTERRUPTED: i32 = 130;
-/// Exit code: terminated by SIGTERM (128 + 15), e.g. a CI job's cancellation or `kubectl delete`.
-pub const EXIT_TERMINATED: i32 = 143;
 
 /// Prove that a network behaves as intended.
 #[derive(Debug, Parser)]
@@ -154,8 +142,8 @@ pub struct RunArgs {
     /// Path diagnosis (docs/path-diagnosis.md): `auto` traces the path of tcp, tls and http
     /// connections that failed (where the SYN dies, who sent the reset), `always` every one,
     /// `off` none. Needs CAP_NET_RAW for TCP probes; without it, UDP probes give the hops.
-    #[arg(long, value_name = "WHEN", value_enum, default_value_t = crate::path::PathMode::Auto, env = "NETSPEC_PATH", help_heading = "Execution")]
-    pub path: crate::path::PathMode,
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = PathWhen::Auto, env = "NETSPEC_PATH", help_heading = "Execution")]
+    pub path: PathWhen,
     /// Name of this vantage point, recorded in reports (default: host name).
     #[arg(long, value_name = "NAME", env = "NETSPEC_VANTAGE", help_heading = "Reports")]
     pub vantage: Option<String>,
@@ -192,19 +180,6 @@ pub struct DriftArgs {
     /// `"my-suite/*/key vault*": [addresses, cname_chain]` (docs/drift.md).
     #[arg(long, value_name = "FILE", help_heading = "Drift")]
     pub expect_change: Option<PathBuf>,
-}
-
-impl DriftArgs {
-    /// The thresholds and the parsed expected-change file.
-    ///
-    /// Errors: an invalid ratio, or the expected-change file's located error.
-    pub fn load(&self) -> Result<(crate::drift::Thresholds, Option<crate::drift::ExpectChanges>), String> {
-        if !(self.latency_ratio.is_finite() && self.latency_ratio >= 1.0) {
-            return Err(format!("error: --latency-ratio {} must be a number ≥ 1\n  = hint: e.g. --latency-ratio 2", self.latency_ratio));
-        }
-        let expect = self.expect_change.as_deref().map(crate::drift::ExpectChanges::load).transpose().map_err(|e| e.to_string())?;
-        Ok((crate::drift::Thresholds::new(self.latency_ratio, self.latency_min), expect))
-    }
 }
 
 /// `netspec diff`.
@@ -341,47 +316,6 @@ pub struct ImportArgs {
     pub output: Option<PathBuf>,
 }
 
-fn import_cmd(cmd: ImportCmd) -> i32 {
-    let (args, what) = match &cmd {
-        ImportCmd::Hosts(a) => (a, "hosts"),
-        ImportCmd::Flows(a) => (a, "flows"),
-    };
-    let text = match std::fs::read_to_string(&args.file) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: failed to read {}: {e}", args.file.display());
-            return EXIT_INVALID;
-        }
-    };
-    let name =
-        args.name.clone().unwrap_or_else(|| args.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| what.into()));
-    let file = args.file.display().to_string();
-    let result = match what {
-        "hosts" => crate::import::hosts(&text, &file, &name),
-        _ => crate::import::flows(&text, &file, &name),
-    };
-    let yaml = match result {
-        Ok(y) => y,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_INVALID;
-        }
-    };
-    match &args.output {
-        None => {
-            crate::util::out(&yaml);
-            EXIT_OK
-        }
-        Some(p) => match crate::util::write_atomic(p, yaml.as_bytes()) {
-            Ok(()) => EXIT_OK,
-            Err(e) => {
-                eprintln!("error: failed to write {}: {e}", p.display());
-                EXIT_INVALID
-            }
-        },
-    }
-}
-
 /// `netspec demo`.
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
@@ -444,13 +378,63 @@ impl PlanArgs {
     /// Loads and plans the suites.
     ///
     /// Errors: every problem found.
-    pub fn plan(&self) -> Result<Plan, LoadError> {
-        let inputs = self.inputs()?;
-        plan::load_and_plan(&self.paths, &inputs)
+    pub fn plan(&self) -> Result<Plan, AppError> {
+        app::plan(&self.paths, &self.inputs()?)
     }
 }
 
-/// Parses the process arguments and runs; returns the exit code.
+/// `--path WHEN`: when to trace the path of a connection ([`crate::path::PathMode`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PathWhen {
+    /// Trace the connections of tcp, tls and http checks that failed at the connection stage
+    /// (filtered, closed, unreachable), with the best method available.
+    Auto,
+    /// Never trace.
+    Off,
+    /// Trace every tcp, tls and http check's destination, passing or not (a path baseline).
+    Always,
+}
+
+impl From<PathWhen> for crate::path::PathMode {
+    fn from(w: PathWhen) -> Self {
+        match w {
+            PathWhen::Auto => crate::path::PathMode::Auto,
+            PathWhen::Off => crate::path::PathMode::Off,
+            PathWhen::Always => crate::path::PathMode::Always,
+        }
+    }
+}
+
+impl DriftArgs {
+    /// The drift options these arguments give.
+    pub fn options(&self) -> app::DriftOptions {
+        app::DriftOptions { latency_ratio: self.latency_ratio, latency_min: self.latency_min, expect_change: self.expect_change.clone() }
+    }
+}
+
+impl From<&RunArgs> for app::RunRequest {
+    fn from(a: &RunArgs) -> Self {
+        app::RunRequest {
+            paths: a.plan.paths.clone(),
+            inputs: Inputs::default(),
+            outputs: a.reports.outputs(),
+            verbose: a.verbose,
+            concurrency: a.concurrency,
+            max_waiting: a.max_waiting,
+            fail_fast: a.fail_fast,
+            retry_timeout: a.retry_timeout,
+            path: a.path.into(),
+            vantage: a.vantage.clone(),
+            extra_ca: a.extra_ca.clone(),
+            baseline: a.baseline.clone(),
+            fail_on_drift: a.fail_on_drift,
+            drift: a.drift.options(),
+        }
+    }
+}
+
+/// Parses the process arguments, runs the command and renders its outcome; returns the exit
+/// code.
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -459,58 +443,90 @@ pub fn main() -> i32 {
             return if e.use_stderr() { EXIT_INVALID } else { EXIT_OK };
         }
     };
-    match cli.command {
-        Command::Schema(a) => {
-            let schema = if a.results {
-                report::json::schema_json()
-            } else if a.merged {
-                crate::merge::schema_json()
-            } else if a.diff {
-                crate::drift::schema_json()
-            } else if a.library {
-                crate::suite::library_schema_json()
-            } else {
-                crate::suite::schema_json()
-            };
-            crate::util::out(&format!("{schema}\n"));
-            EXIT_OK
+    match command(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            // Error messages quote suites, files and the network: neutralised like every such
+            // text.
+            eprintln!("{}", report::sanitize::neutralise(&e.to_string()));
+            e.exit_code()
         }
-        Command::Validate(a) => match a.plan.inputs().and_then(|mut i| {
-            i.tolerate_missing_env = !a.strict;
-            plan::load_and_plan(&a.plan.paths, &i)
-        }) {
-            Ok(p) => {
-                for name in &p.missing_env {
-                    eprintln!(
-                        "warning: environment variable `{name}` is not set: `netspec run` needs it (validated with an empty value; --strict makes this an error)"
-                    );
-                }
-                crate::util::out(&format!("ok: {} suite(s), {} checks\n", p.suites.len(), p.checks.len()));
-                // The process ends here: freeing every planned check would only delay the exit.
-                std::mem::forget(p);
-                EXIT_OK
-            }
-            Err(e) => invalid(&e),
-        },
-        Command::Plan(a) => match a.plan.plan() {
-            Ok(p) => {
-                print_plan(&p, a.format);
-                EXIT_OK
-            }
-            Err(e) => invalid(&e),
-        },
-        Command::Run(a) => run_cmd(*a),
-        Command::Demo(a) => crate::demo::main(a),
-        Command::Merge(a) => merge_cmd(a),
-        Command::Diff(a) => diff_cmd(a),
-        Command::Import(c) => import_cmd(c),
     }
 }
 
-fn invalid(e: &LoadError) -> i32 {
-    // Error messages quote the suite: neutralised like every suite- or network-derived text.
-    eprintln!("{}", report::sanitize::neutralise(&e.to_string()));
-    EXIT_INVALID
+/// Runs one command; its output is printed here, its error returned for [`main`] to render.
+fn command(command: Command) -> Result<i32, AppError> {
+    match command {
+        Command::Schema(a) => {
+            let which = if a.results {
+                app::Schema::Results
+            } else if a.merged {
+                app::Schema::Merged
+            } else if a.diff {
+                app::Schema::Diff
+            } else if a.library {
+                app::Schema::Library
+            } else {
+                app::Schema::Suite
+            };
+            crate::util::out(&format!("{}\n", app::schema(which)));
+            Ok(EXIT_OK)
+        }
+        Command::Validate(a) => {
+            let p = app::validate(&a.plan.paths, a.plan.inputs()?, a.strict)?;
+            for name in &p.missing_env {
+                eprintln!(
+                    "warning: environment variable `{name}` is not set: `netspec run` needs it (validated with an empty value; --strict makes this an error)"
+                );
+            }
+            crate::util::out(&format!("ok: {} suite(s), {} checks\n", p.suites.len(), p.checks.len()));
+            // The process ends here: freeing every planned check would only delay the exit.
+            std::mem::forget(p);
+            Ok(EXIT_OK)
+        }
+        Command::Plan(a) => {
+            print_plan(&a.plan.plan()?, a.format);
+            Ok(EXIT_OK)
+        }
+        Command::Run(a) => {
+            let req = app::RunRequest { inputs: a.plan.inputs()?, ..app::RunRequest::from(&*a) };
+            let code = finished(app::run(req)?);
+            Ok(if a.exit_zero && code == EXIT_FAILED { EXIT_OK } else { code })
+        }
+        Command::Demo(a) => Ok(finished(app::demo::run(app::demo::DemoRequest {
+            outputs: a.reports.outputs(),
+            verbose: a.verbose,
+            baseline: a.baseline.clone(),
+            fail_on_drift: a.fail_on_drift,
+            drift: a.drift.options(),
+        })?)),
+        Command::Merge(a) => {
+            let (github, azure) = report::ci_annotations(a.ci.github, a.ci.azure_pipelines, a.ci.no_ci_annotations);
+            let outputs =
+                report::Outputs { junit: a.junit.clone(), json: a.json.clone(), html: a.html.clone(), github, azure, ..Default::default() };
+            Ok(finished(app::merge(app::MergeRequest { inputs: a.inputs, outputs })?))
+        }
+        Command::Diff(a) => {
+            let outputs = report::Outputs { junit: a.junit.clone(), json: a.json.clone(), html: a.html.clone(), ..Default::default() };
+            Ok(finished(app::diff(app::DiffRequest { before: a.before, after: a.after, drift: a.drift.options(), outputs })?))
+        }
+        Command::Import(c) => {
+            let (source, args) = match c {
+                ImportCmd::Hosts(a) => (app::ImportSource::Hosts, a),
+                ImportCmd::Flows(a) => (app::ImportSource::Flows, a),
+            };
+            app::import(source, &args.file, args.name, args.output.as_deref())?;
+            Ok(EXIT_OK)
+        }
+    }
+}
+
+/// Prints the reports a command could not write and returns its exit code.
+fn finished(done: Done) -> i32 {
+    for e in &done.unwritten {
+        eprintln!("error: {e}");
+    }
+    done.exit_code()
 }
 
 fn print_plan(p: &Plan, format: Format) {
@@ -591,314 +607,4 @@ pub fn plan_table(rows: &[crate::plan::PlanRow], width: Option<usize>) -> String
     }
     let _ = writeln!(t, "{} checks", rows.len());
     t
-}
-
-fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()
-}
-
-fn run_cmd(a: RunArgs) -> i32 {
-    let plan = match a.plan.plan() {
-        Ok(p) => p,
-        Err(e) => return invalid(&e),
-    };
-    let outputs = a.reports.outputs();
-    let mut inputs = plan.inputs.clone();
-    inputs.extend(a.extra_ca.clone());
-    if let Err(e) = outputs.check_writable(&inputs) {
-        eprintln!("{e}");
-        return EXIT_INVALID;
-    }
-    let mut extra = Vec::new();
-    if let Some(ca) = &a.extra_ca {
-        use rustls::pki_types::pem::PemObject;
-        match rustls::pki_types::CertificateDer::pem_file_iter(ca) {
-            Ok(it) => extra.extend(it.filter_map(Result::ok)),
-            Err(e) => {
-                eprintln!("error: cannot read {}: {e}", ca.display());
-                return EXIT_INVALID;
-            }
-        }
-        if extra.is_empty() {
-            eprintln!("error: {} holds no PEM certificate", ca.display());
-            return EXIT_INVALID;
-        }
-    }
-    let rt = match runtime() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: failed to start the runtime: {e}");
-            return EXIT_FAILED;
-        }
-    };
-    let opts = ContextOptions { extra_roots: extra, ..Default::default() };
-    let name = report_name(&plan);
-    let vantage = a.vantage.filter(|v| !v.trim().is_empty()).unwrap_or_else(default_vantage);
-    let drift = match baseline_gate(a.baseline.as_deref(), &a.drift, a.fail_on_drift, &vantage, &plan) {
-        Ok(g) => g,
-        Err(e) => {
-            eprintln!("{e}");
-            return EXIT_INVALID;
-        }
-    };
-    let run = execute(
-        plan,
-        opts,
-        RunOptions {
-            concurrency: a.concurrency,
-            max_waiting: a.max_waiting,
-            fail_fast: a.fail_fast,
-            retry_timeout: a.retry_timeout,
-            drift,
-            paths: (a.path != crate::path::PathMode::Off).then(|| Arc::new(crate::path::Traces::new(a.path))),
-        },
-        Reports { outputs, verbose: a.verbose, name, vantage },
-    );
-    let code = rt.block_on(on_worker(run));
-    if a.exit_zero && code == EXIT_FAILED { EXIT_OK } else { code }
-}
-
-/// The drift gate of `run --baseline` (none without a baseline).
-///
-/// Errors: the baseline cannot be read, or the drift arguments are invalid (a message for stderr).
-pub fn baseline_gate(
-    baseline: Option<&std::path::Path>,
-    args: &DriftArgs,
-    fail_on_drift: bool,
-    vantage: &str,
-    plan: &Plan,
-) -> Result<Option<Arc<crate::drift::Gate>>, String> {
-    let Some(path) = baseline else { return Ok(None) };
-    let (thresholds, expect) = args.load()?;
-    let doc = crate::drift::read_doc(path).map_err(|e| format!("error: --baseline {e}"))?;
-    Ok(Some(Arc::new(crate::drift::Gate::new(doc, vantage, thresholds, expect, fail_on_drift, plan.secrets.clone()))))
-}
-
-/// `netspec diff`: 0 nothing changed but what --expect-change allows; 1 something did (or a
-/// report could not be written); 2 bad input.
-fn diff_cmd(a: DiffArgs) -> i32 {
-    let outputs = report::Outputs { junit: a.junit.clone(), json: a.json.clone(), html: a.html.clone(), ..Default::default() };
-    if let Err(e) = outputs.check_writable(&[a.before.clone(), a.after.clone()]) {
-        eprintln!("{e}");
-        return EXIT_INVALID;
-    }
-    let (thresholds, expect) = match a.drift.load() {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("{e}");
-            return EXIT_INVALID;
-        }
-    };
-    let (before, after) = match (crate::drift::read_doc(&a.before), crate::drift::read_doc(&a.after)) {
-        (Ok(b), Ok(x)) => (b, x),
-        (Err(e), _) | (_, Err(e)) => {
-            eprintln!("error: {e}");
-            return EXIT_INVALID;
-        }
-    };
-    let diff = crate::drift::diff(&before, &after, &thresholds, expect.as_ref());
-    crate::util::out(&report::sanitize::neutralise(&diff.console()));
-    let mut code = if diff.changed() { EXIT_FAILED } else { EXIT_OK };
-    let written = [
-        a.json.as_deref().map(|p| crate::drift::write_json(p, &diff)),
-        a.html.as_deref().map(|p| crate::drift::write_html(p, &diff)),
-        a.junit.as_deref().map(|p| crate::drift::write_junit(p, &diff)),
-    ];
-    for e in written.into_iter().flatten().filter_map(Result::err) {
-        eprintln!("error: {e}");
-        code = EXIT_FAILED;
-    }
-    code
-}
-
-/// Runs `fut` as a task on the runtime's workers rather than on the thread that blocks on it:
-/// the scheduling loop then spawns checks and collects their results on the workers
-/// themselves, instead of waking a worker thread for every check and being woken back
-/// (thousands of context switches in a run of thousands of short checks; W-tcp 1,700 → 340
-/// voluntary switches). Returns `fut`'s exit code; a panic in `fut` is resumed here.
-pub async fn on_worker(fut: impl std::future::Future<Output = i32> + Send + 'static) -> i32 {
-    match tokio::spawn(fut).await {
-        Ok(code) => code,
-        Err(e) => match e.try_into_panic() {
-            Ok(p) => std::panic::resume_unwind(p),
-            Err(e) => {
-                // Only a runtime shutting down cancels it, and the runtime outlives this call.
-                eprintln!("error: the run was cancelled: {e}");
-                EXIT_FAILED
-            }
-        },
-    }
-}
-
-/// The `<testsuites name>`: the suite's name, or `netspec` for several suites.
-pub fn report_name(plan: &Plan) -> String {
-    match plan.suites.as_slice() {
-        [one] => one.clone(),
-        _ => "netspec".into(),
-    }
-}
-
-/// Where to write reports.
-#[derive(Debug, Default)]
-pub struct Reports {
-    /// Report files and CI annotations.
-    pub outputs: report::Outputs,
-    /// Print passing checks too.
-    pub verbose: bool,
-    /// Report name.
-    pub name: String,
-    /// Vantage point recorded in reports.
-    pub vantage: String,
-}
-
-/// The default vantage name: this host's name.
-pub fn default_vantage() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "unknown".into())
-}
-
-/// Waits for SIGINT or SIGTERM and returns the exit code it stands for (`None` when signals
-/// cannot be received).
-async fn stop_signal(term: &mut Option<tokio::signal::unix::Signal>) -> Option<i32> {
-    match term {
-        Some(t) => tokio::select! {
-            r = tokio::signal::ctrl_c() => r.ok().map(|_| EXIT_INTERRUPTED),
-            s = t.recv() => s.map(|_| EXIT_TERMINATED),
-        },
-        None => tokio::signal::ctrl_c().await.ok().map(|_| EXIT_INTERRUPTED),
-    }
-}
-
-/// Runs a plan with Ctrl-C handling, prints the summary, writes reports; returns the exit code.
-/// The concurrency is first fitted into the open-file limit ([`run::limits`]): lowered with a
-/// one-line note, or exit 2 when not even one check fits; waiting checks get the rest.
-pub async fn execute(plan: Plan, ctx_opts: ContextOptions, mut opts: RunOptions, reports: Reports) -> i32 {
-    match run::limits::fit_open_files(opts.concurrency) {
-        Ok((n, note)) => {
-            opts.concurrency = n;
-            if let Some(note) = note {
-                eprintln!("{note}");
-            }
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            return EXIT_INVALID;
-        }
-    }
-    // Waiting checks hold sockets too: they get what the limit leaves after the working ones.
-    opts.max_waiting = opts.max_waiting.min(run::limits::checks_that_fit().saturating_sub(opts.concurrency));
-    let started = std::time::Instant::now();
-    let started_at = std::time::SystemTime::now();
-    let ctx = Arc::new(ProbeContext::new(ctx_opts));
-    let cancel = CancellationToken::new();
-    // The exit code of the signal that stopped the run (0: none). SIGINT and SIGTERM both cancel
-    // the run and still write the reports for the checks that finished; a second one aborts.
-    let stopped_by = Arc::new(std::sync::atomic::AtomicI32::new(0));
-    {
-        let cancel = cancel.clone();
-        let stopped_by = stopped_by.clone();
-        tokio::spawn(async move {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            if let Some(code) = stop_signal(&mut term).await {
-                stopped_by.store(code, Ordering::SeqCst);
-                eprintln!("\ninterrupted: finishing reports for the checks that completed (signal again to abort)");
-                cancel.cancel();
-                if let Some(code) = stop_signal(&mut term).await {
-                    // Destructors do not run on exit: remove the reports' temporary files here.
-                    crate::util::remove_temp_files();
-                    std::process::exit(code);
-                }
-            }
-        });
-    }
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let secrets = plan.secrets.clone();
-    let vars = plan.vars.clone();
-    let gate = opts.drift.clone();
-    let console = tokio::spawn(report::console::live(rx, secrets.clone(), reports.verbose));
-    // What the reports need of each check is rendered as it finishes and spooled to a
-    // temporary file: memory does not grow with the results.
-    let mut spool = report::spool::Spool::new(reports.outputs.needs(), secrets.clone(), reports.vantage.clone());
-    let plan = Arc::new(plan);
-    let paths = opts.paths.clone();
-    run::run_each(&plan, ctx, opts, cancel, tx, |r| spool.add(&r)).await;
-    // Freed before the summary and the reports, which then reuse its memory.
-    drop(plan);
-    spool.seal();
-    if let Some(e) = spool.file_error() {
-        eprintln!(
-            "note: the results were kept in memory, not in a temporary file ({e}); set TMPDIR to a writable directory for large runs"
-        );
-    }
-    let _ = console.await;
-    let wall = started.elapsed();
-    report::console::print_summary(&spool, wall);
-    // Once per run: the path traces' method when it is not the full one.
-    if let Some(note) = paths.as_deref().and_then(crate::path::Traces::notice) {
-        eprintln!("note: {note}");
-    }
-    let mut code = if spool.all_passed() { EXIT_OK } else { EXIT_FAILED };
-    let drift = gate.map(|g| {
-        let file = reports.outputs.json.as_ref().map_or_else(|| "(this run)".to_owned(), |p| p.display().to_string());
-        let started = humantime::format_rfc3339_millis(started_at).to_string();
-        g.report(crate::drift::DocInfo { file, name: reports.name.clone(), vantages: vec![reports.vantage.clone()], started })
-    });
-    if let Some(d) = &drift {
-        crate::util::out(&format!("\n{}", report::sanitize::neutralise(&d.console())));
-    }
-    let meta = report::RunMeta { name: reports.name, vantage: reports.vantage, started: started_at, duration: wall, vars, drift };
-    for e in reports.outputs.write(&spool, &meta, &secrets) {
-        eprintln!("error: {e}");
-        code = EXIT_FAILED;
-    }
-    match stopped_by.load(Ordering::SeqCst) {
-        0 => code,
-        signal_code => signal_code,
-    }
-}
-
-/// `netspec merge`: 0 every check passed at every vantage point; 1 one did not; 2 an input
-/// is unreadable or invalid (the error names the file) or a report path is unwritable.
-fn merge_cmd(a: MergeArgs) -> i32 {
-    let (github, azure) = report::ci_annotations(a.ci.github, a.ci.azure_pipelines, a.ci.no_ci_annotations);
-    let outputs = report::Outputs { junit: a.junit.clone(), json: a.json.clone(), html: a.html.clone(), ..Default::default() };
-    if let Err(e) = outputs.check_writable(&crate::merge::input_files(&a.inputs)) {
-        eprintln!("{e}");
-        return EXIT_INVALID;
-    }
-    let inputs = match crate::merge::read_all(&a.inputs) {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_INVALID;
-        }
-    };
-    let merged = crate::merge::merge(inputs);
-    crate::util::out(&report::sanitize::neutralise(&merged.console()));
-    let mut code = if merged.all_passed() { EXIT_OK } else { EXIT_FAILED };
-    let mut results = Vec::new();
-    if let Some(p) = &a.junit {
-        results.push(report::junit::write_merged(p, &merged));
-    }
-    if let Some(p) = &a.json {
-        results.push(crate::merge::write_json(p, &merged));
-    }
-    if let Some(p) = &a.html {
-        results.push(report::html::write_merged(p, &merged));
-    }
-    if github {
-        results.push(report::github::emit(&format!("{} across {} vantage points", merged.name, merged.vantages.len()), &merged.pairs()));
-    }
-    if azure {
-        report::azure::emit(&merged.pairs());
-    }
-    for e in results.into_iter().filter_map(Result::err) {
-        eprintln!("error: {e}");
-        code = EXIT_FAILED;
-    }
-    code
 }

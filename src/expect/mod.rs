@@ -19,6 +19,7 @@ pub mod privatelink;
 pub mod tcp;
 pub mod tls;
 
+pub use crate::model::result::judge;
 use std::path::Path;
 use std::time::Duration;
 
@@ -307,19 +308,6 @@ pub fn evaluate(exps: &Expectations, obs: &Observation) -> Vec<Assertion> {
         out.push(Assertion::new("time", verdict, reason, range_text(r), fmt_dur(obs.elapsed())));
     }
     out
-}
-
-/// The verdict of a set of assertions and its reason: any failure fails (the first failure's
-/// reason); else any error errors (the first error's reason); else a pass, carrying the first
-/// accepted condition's reason, if any (a `blocked` port seen `tcp.filtered`).
-pub fn judge(assertions: &[Assertion]) -> (Verdict, Option<Reason>) {
-    if let Some(a) = assertions.iter().find(|a| a.verdict == Verdict::Fail) {
-        return (Verdict::Fail, a.reason);
-    }
-    if let Some(a) = assertions.iter().find(|a| a.verdict == Verdict::Error) {
-        return (Verdict::Error, a.reason);
-    }
-    (Verdict::Pass, assertions.iter().find_map(|a| a.reason))
 }
 
 #[cfg(test)]

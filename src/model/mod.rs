@@ -3,8 +3,11 @@
 //! netspec's (a test in `tests/integration/layers.rs` keeps it so; docs/architecture.md gives
 //! the layer order).
 
+pub mod observation;
 pub mod reason;
+pub mod result;
 pub mod target;
+pub mod trace;
 
 use serde::Serialize;
 
@@ -222,3 +225,27 @@ impl Reason {
         )
     }
 }
+
+/// Serializes a `Duration` as whole-and-fractional milliseconds (f64), the unit of every
+/// `*_ms`-style field in the JSON report.
+pub mod millis {
+    use std::time::Duration;
+
+    /// Serde `serialize_with` for `Duration` → milliseconds (f64).
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64((d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0)
+    }
+
+    /// Serde `deserialize_with` for milliseconds (f64) → `Duration` (negative or non-finite
+    /// values are errors).
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let ms = <f64 as serde::Deserialize>::deserialize(d)?;
+        Duration::try_from_secs_f64(ms / 1000.0).map_err(serde::de::Error::custom)
+    }
+}
+
+/// JSON Schema stand-in for a `Duration` serialized by [`millis`]: used as
+/// `#[schemars(with = "crate::model::Millis")]` so the generated schema says the unit.
+#[derive(schemars::JsonSchema)]
+#[schemars(description = "A duration in milliseconds (fractional, rounded to microseconds).")]
+pub struct Millis(pub f64);

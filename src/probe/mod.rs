@@ -13,148 +13,17 @@ pub mod tls;
 pub mod udp_pool;
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
-
-use serde::Serialize;
 
 pub use crate::model::Failure;
 use crate::model::Reason;
 use crate::model::target::{ResolverSpec, Target};
 
-pub use dns::{DnsEvidence, DnsObservation, Record};
-pub use http::HttpObservation;
-pub use tcp::{PortState, TcpAttempt, TcpObservation};
-pub use tls::{CertInfo, TlsEndpoint, TlsObservation};
-
-/// What one attempt of a check saw.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum Observation {
-    /// A DNS query's response.
-    Dns(DnsObservation),
-    /// TCP connects to every address.
-    Tcp(TcpObservation),
-    /// TLS handshakes to every address.
-    Tls(TlsObservation),
-    /// An HTTP exchange.
-    Http(HttpObservation),
-}
-
-impl Observation {
-    /// The kind of check that made it.
-    pub fn kind(&self) -> crate::model::Kind {
-        match self {
-            Observation::Dns(_) => crate::model::Kind::Dns,
-            Observation::Tcp(_) => crate::model::Kind::Tcp,
-            Observation::Tls(_) => crate::model::Kind::Tls,
-            Observation::Http(_) => crate::model::Kind::Http,
-        }
-    }
-
-    /// Wall time of the attempt.
-    pub fn elapsed(&self) -> Duration {
-        match self {
-            Observation::Dns(o) => o.elapsed,
-            Observation::Tcp(o) => o.elapsed,
-            Observation::Tls(o) => o.elapsed,
-            Observation::Http(o) => o.elapsed,
-        }
-    }
-
-    /// Human-readable lines describing what was observed (for JUnit system-out and the console).
-    pub fn describe(&self) -> Vec<String> {
-        match self {
-            Observation::Dns(o) => o.describe(),
-            Observation::Tcp(o) => o.describe(),
-            Observation::Tls(o) => o.describe(),
-            Observation::Http(o) => o.describe(),
-        }
-    }
-}
-
-/// Where an answer came from.
-#[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum AnswerSource {
-    /// A DNS server's response.
-    Dns,
-    /// The hosts file (system resolver only).
-    HostsFile,
-    /// The host was an IP literal; nothing was resolved.
-    Literal,
-}
-
-/// How a host name became addresses for a tcp, tls or http probe.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct Resolution {
-    /// The host as written.
-    pub host: String,
-    /// Resolver name.
-    pub resolver: String,
-    /// Where the addresses came from.
-    pub source: AnswerSource,
-    /// A and AAAA addresses, A first.
-    pub addresses: Vec<IpAddr>,
-    /// The CNAME chain followed, in order (names after the host).
-    pub cname_chain: Vec<String>,
-    /// Response code of the A query (`None` for literals and failures without a response).
-    #[serde(serialize_with = "crate::model::rcode::opt::serialize")]
-    #[schemars(with = "Option<String>")]
-    pub rcode: Option<crate::model::rcode::ResponseCode>,
-    /// Why there are no addresses, when there are none.
-    pub failure: Option<Failure>,
-    /// Time spent resolving.
-    #[serde(with = "crate::util::millis")]
-    #[schemars(with = "crate::util::Millis")]
-    pub elapsed: Duration,
-}
-
-impl Resolution {
-    /// A host that is an IP literal (or pinned to one): nothing is resolved.
-    pub fn literal(host: &str, resolver: &str, ip: IpAddr) -> Self {
-        Resolution {
-            host: host.to_owned(),
-            resolver: resolver.to_owned(),
-            source: AnswerSource::Literal,
-            addresses: vec![ip],
-            cname_chain: Vec::new(),
-            rcode: None,
-            failure: None,
-            elapsed: Duration::ZERO,
-        }
-    }
-
-    fn describe(&self) -> String {
-        match (&self.source, &self.failure) {
-            (AnswerSource::Literal, _) => format!("{} is an IP literal (not resolved)", self.host),
-            (_, Some(f)) => format!("resolving {} via {}: {} [{}]", self.host, self.resolver, f.message, f.reason),
-            (src, None) => {
-                let chain =
-                    if self.cname_chain.is_empty() { String::new() } else { format!(" via CNAME {}", self.cname_chain.join(" -> ")) };
-                let from = if *src == AnswerSource::HostsFile { " (hosts file)" } else { "" };
-                format!("resolved {} via {}{from}{chain}: {}", self.host, self.resolver, join_ips(&self.addresses))
-            }
-        }
-    }
-}
-
-/// `a, b, c` (or `no addresses`), written into one string.
-pub(crate) fn join_ips(ips: &[IpAddr]) -> String {
-    use std::fmt::Write;
-    if ips.is_empty() {
-        return "no addresses".into();
-    }
-    let mut out = String::with_capacity(ips.len() * 17);
-    for (i, ip) in ips.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        let _ = write!(out, "{ip}");
-    }
-    out
-}
+pub use crate::model::observation::{
+    AnswerSource, CertInfo, DnsEvidence, DnsObservation, HttpObservation, Observation, PortState, Record, Resolution, TcpAttempt,
+    TcpObservation, TlsEndpoint, TlsObservation, join_ips,
+};
 
 /// Confines a run to a loopback lab (`netspec demo`, tests): every destination is translated
 /// through the map and must end on loopback; anything else is refused before a packet is sent.
@@ -339,7 +208,7 @@ mod tests {
     #[test]
     fn addresses_are_listed_with_commas() {
         assert_eq!(join_ips(&[]), "no addresses");
-        let ips: Vec<IpAddr> = ["10.1.2.3", "::1", "192.168.0.10"].iter().map(|s| s.parse().unwrap()).collect();
+        let ips: Vec<std::net::IpAddr> = ["10.1.2.3", "::1", "192.168.0.10"].iter().map(|s| s.parse().unwrap()).collect();
         assert_eq!(join_ips(&ips), "10.1.2.3, ::1, 192.168.0.10");
         assert_eq!(join_ips(&ips[..1]), "10.1.2.3");
     }

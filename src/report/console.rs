@@ -87,7 +87,7 @@ pub async fn live(mut rx: mpsc::UnboundedReceiver<RunEvent>, secrets: Secrets, v
                     bad += 1;
                 }
                 if verbose || (tty && r.outcome != Outcome::Passed) {
-                    let id = secrets.redact(&r.id);
+                    let id = secrets.redact(&r.meta.id);
                     let line = format!("{} {} ({:.0} ms)", styled_mark(r.outcome, 6), neutralise(&id), r.elapsed.as_secs_f64() * 1000.0);
                     bar.suspend(|| {
                         let _ = writeln!(anstream::stdout(), "{line}");
@@ -102,7 +102,7 @@ pub async fn live(mut rx: mpsc::UnboundedReceiver<RunEvent>, secrets: Secrets, v
 /// The end-of-run summary of `results`: every failure and error explained, then the totals
 /// line (plain text).
 pub fn summary(results: &[CheckResult], secrets: &Secrets, wall: std::time::Duration) -> String {
-    let spool = Spool::from_results(results, Needs { console: true, ..Default::default() }, secrets, "");
+    let spool = super::spool_of(results, Needs { console: true, ..Default::default() }, secrets, "");
     let mut out = Vec::new();
     // Writing to memory cannot fail; a spool read error is written into the text.
     let _ = write_summary(&mut out, &spool, wall);
@@ -114,7 +114,7 @@ pub fn summary(results: &[CheckResult], secrets: &Secrets, wall: std::time::Dura
 /// its meaning and likely cause, the observations behind it and the hint. The spool keeps it.
 pub fn explain(r: &CheckResult, secrets: &Secrets) -> String {
     let mut out = String::new();
-    out.push_str(&format!("  check: {} (resolver {})\n", r.target, r.resolver));
+    out.push_str(&format!("  check: {} (resolver {})\n", r.meta.target, r.meta.resolver));
     match r.outcome {
         Outcome::Error => out.push_str(&format!("  error: {}\n", r.reason())),
         _ => {
@@ -139,13 +139,13 @@ pub fn explain(r: &CheckResult, secrets: &Secrets) -> String {
     if r.attempts.len() > 1 {
         out.push_str(&format!("  attempts: {}\n", r.attempts.len()));
     }
-    if let Some(h) = &r.hint {
+    if let Some(h) = &r.meta.hint {
         out.push_str(&format!("  hint: {h}\n"));
     }
     // Redacted first (a secret is matched as written), then neutralised: every line comes from
     // the suite or the network; the mark line's colour codes are netspec's own.
     let body = neutralise(&secrets.redact(&out)).into_owned();
-    format!("\n{} {}\n{body}", styled_mark(r.outcome, 0), neutralise(&secrets.redact(&r.id)))
+    format!("\n{} {}\n{body}", styled_mark(r.outcome, 0), neutralise(&secrets.redact(&r.meta.id)))
 }
 
 /// Streams the summary of the spooled checks (with ANSI colour codes on the outcome marks):

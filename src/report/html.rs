@@ -16,8 +16,8 @@ use indexmap::IndexMap;
 use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
 
+use super::merged::Merged;
 use super::{CheckSummary, ReportError, RunMeta, Unmet, mark, outcome_name, write_file};
-use crate::merge::Merged;
 use crate::run::{Outcome, Totals};
 
 const TEMPLATE: &str = include_str!("html.jinja");
@@ -158,8 +158,8 @@ struct DriftRow {
     changes: Vec<(String, bool)>,
 }
 
-fn drift_rows(report: Option<&crate::drift::DiffReport>) -> Vec<DriftRow> {
-    use crate::drift::Status;
+fn drift_rows(report: Option<&super::diff::DiffReport>) -> Vec<DriftRow> {
+    use super::diff::Status;
     let Some(r) = report else { return Vec::new() };
     r.checks
         .iter()
@@ -383,7 +383,7 @@ pub fn render_merged(m: &Merged) -> Result<String, ReportError> {
                         details.push(detail(&r.summary, Some(v), a.clone()));
                     }
                     // A cell that did not pass shows its reason code beside the address class.
-                    let class = (!r.summary.addresses.is_empty()).then(|| crate::merge::address_class(&r.summary.addresses));
+                    let class = (!r.summary.addresses.is_empty()).then(|| super::merged::address_class(&r.summary.addresses));
                     let code = (r.summary.outcome != Outcome::Passed).then(|| r.summary.reason_code.clone()).flatten();
                     let note = match (code, class) {
                         (Some(c), Some(a)) => Some(format!("{c} · {a}")),

@@ -7,6 +7,7 @@
 //! `netspec schema results`) and read it back for `netspec merge` ([`read`]), where the
 //! attempts stay opaque JSON values.
 
+pub use super::summary::DocKind;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
@@ -14,7 +15,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::spool::{Needs, Spool};
-use super::{CheckSummary, ReportError, RunMeta, redact_value, redacted_vars};
+use super::{CheckSummary, ReportError, RunMeta, redacted_vars};
 use crate::run::{Attempt, CheckResult, Totals};
 use crate::suite::template::Secrets;
 
@@ -27,17 +28,6 @@ pub const SCHEMA_VERSION: u32 = 2;
 
 fn schema_v1() -> u32 {
     1
-}
-
-/// What a document is: one run's results, or a merge of several.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum DocKind {
-    /// One run at one vantage point (`netspec run`, `netspec demo`).
-    #[default]
-    Run,
-    /// Several runs combined by `netspec merge`.
-    Merged,
 }
 
 /// The results of one run. `A` is an attempt: [`Attempt`] when writing (and in the schema),
@@ -72,7 +62,7 @@ pub struct Results<A> {
     /// What changed since the baseline (`netspec run --baseline BEFORE.json`): the same report
     /// `netspec diff` writes. Absent without a baseline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub drift: Option<crate::drift::DiffReport>,
+    pub drift: Option<super::diff::DiffReport>,
     /// Every check, in plan order.
     pub checks: Vec<CheckRecord<A>>,
 }
@@ -94,7 +84,7 @@ pub fn check_object(summary: CheckSummary, r: &CheckResult, secrets: &Secrets) -
     let record = CheckRecord { summary, attempts: r.attempts.iter().collect::<Vec<_>>() };
     // Serializing our own types cannot fail (string keys, finite numbers); null if it ever did.
     let mut v = serde_json::to_value(&record).unwrap_or_default();
-    redact_value(&mut v, secrets);
+    secrets.redact_value(&mut v);
     v
 }
 
@@ -152,7 +142,7 @@ pub fn stream(w: &mut dyn std::io::Write, meta: &RunMeta, spool: &Spool, secrets
 ///
 /// Errors: [`ReportError::Render`] from serde_json.
 pub fn render(meta: &RunMeta, results: &[CheckResult], secrets: &Secrets) -> Result<String, ReportError> {
-    let spool = Spool::from_results(results, Needs { json: true, ..Default::default() }, secrets, &meta.vantage);
+    let spool = super::spool_of(results, Needs { json: true, ..Default::default() }, secrets, &meta.vantage);
     let mut out = Vec::new();
     stream(&mut out, meta, &spool, secrets).map_err(|e| ReportError::render("json", e))?;
     String::from_utf8(out).map_err(|e| ReportError::render("json", e))

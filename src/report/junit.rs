@@ -33,7 +33,7 @@ use crate::suite::template::Secrets;
 ///
 /// Errors: quick-junit's serialization error (text).
 pub fn render(name: &str, vantage: &str, started: SystemTime, results: &[CheckResult], secrets: &Secrets) -> Result<String, String> {
-    let spool = Spool::from_results(results, Needs { junit: true, ..Default::default() }, secrets, vantage);
+    let spool = super::spool_of(results, Needs { junit: true, ..Default::default() }, secrets, vantage);
     let mut out = Vec::new();
     stream(&mut out, name, vantage, started, &spool, secrets).map_err(|e| e.to_string())?;
     String::from_utf8(out).map_err(|e| e.to_string())
@@ -89,14 +89,14 @@ pub fn report(name: &str, vantage: &str, started: SystemTime, results: &[CheckRe
     let mut report = Report::new(name);
     let mut order: Vec<(&str, &str)> = Vec::new();
     for r in results {
-        let key = (r.suite.as_str(), r.scenario.as_str());
+        let key = (&*r.meta.suite, &*r.meta.scenario);
         if !order.contains(&key) {
             order.push(key);
         }
     }
     let ambiguous = ambiguous_scenarios(order.iter().copied());
     for (suite, scenario) in order {
-        let mine = || results.iter().filter(|r| r.suite == suite && r.scenario == scenario);
+        let mine = || results.iter().filter(|r| *r.meta.suite == *suite && *r.meta.scenario == *scenario);
         let time = mine().map(|r| r.elapsed).sum();
         let mut ts = new_suite(suite, scenario, ambiguous.contains(scenario), vantage, started, time, secrets);
         for r in mine() {
@@ -223,7 +223,7 @@ fn case(r: &CheckResult, vantage: &str, secrets: &Secrets) -> TestCase {
             let kind = if r.outcome == Outcome::Failed { NonSuccessKind::Failure } else { NonSuccessKind::Error };
             let mut s = TestCaseStatus::non_success(kind);
             let mut msg = r.reason();
-            if let Some(h) = &r.hint {
+            if let Some(h) = &r.meta.hint {
                 msg.push_str(&format!(" (hint: {h})"));
             }
             s.set_message(red(&msg));
@@ -238,30 +238,30 @@ fn case(r: &CheckResult, vantage: &str, secrets: &Secrets) -> TestCase {
             if let Some(p) = &r.path {
                 text.push_str(&format!("path: {}\n", p.summary));
             }
-            if let Some(h) = &r.hint {
+            if let Some(h) = &r.meta.hint {
                 text.push_str(&format!("hint: {h}\n"));
             }
             s.set_description(red(&text));
             s
         }
     };
-    let mut tc = TestCase::new(red(&r.name), status);
-    tc.set_classname(red(&format!("{}.{}", r.suite, r.scenario)));
+    let mut tc = TestCase::new(red(&r.meta.name), status);
+    tc.set_classname(red(&format!("{}.{}", r.meta.suite, r.meta.scenario)));
     tc.set_time(r.elapsed);
     let mut props = vec![
-        Property::new("id", red(&r.id)),
-        Property::new("kind", r.kind.to_string()),
-        Property::new("target", red(&r.target)),
-        Property::new("resolver", r.resolver.clone()),
+        Property::new("id", red(&r.meta.id)),
+        Property::new("kind", r.meta.kind.to_string()),
+        Property::new("target", red(&r.meta.target)),
+        Property::new("resolver", r.meta.resolver.clone()),
         Property::new("vantage", vantage),
     ];
-    if !r.tags.is_empty() {
-        props.push(Property::new("tags", r.tags.join(",")));
+    if !r.meta.tags.is_empty() {
+        props.push(Property::new("tags", r.meta.tags.join(",")));
     }
-    if r.insecure {
+    if r.meta.insecure {
         props.push(Property::new("insecure", "true"));
     }
-    for (k, v) in &r.vars {
+    for (k, v) in r.meta.vars.iter() {
         props.push(Property::new(format!("var.{k}"), red(v)));
     }
     tc.add_properties(props);
@@ -298,7 +298,7 @@ pub fn write(path: &Path, name: &str, vantage: &str, started: SystemTime, spool:
 /// run's report, and the observation lines as `<system-out>`.
 ///
 /// Errors: quick-junit's serialization error.
-pub fn render_merged(m: &crate::merge::Merged) -> Result<String, ReportError> {
+pub fn render_merged(m: &super::merged::Merged) -> Result<String, ReportError> {
     let mut report = Report::new(m.name.as_str());
     for v in &m.vantages {
         let mut order: Vec<&str> = Vec::new();
@@ -385,7 +385,7 @@ fn summary_case(s: &crate::report::CheckSummary, vantage: &str) -> TestCase {
 /// Renders and writes a merged JUnit report atomically.
 ///
 /// Errors: rendering or writing failed.
-pub fn write_merged(path: &Path, m: &crate::merge::Merged) -> Result<(), ReportError> {
+pub fn write_merged(path: &Path, m: &super::merged::Merged) -> Result<(), ReportError> {
     let xml = render_merged(m)?;
     write_file(path, &xml)
 }
@@ -398,23 +398,25 @@ mod tests {
 
     fn result(index: usize, suite: &str, scenario: &str, outcome: Outcome) -> CheckResult {
         CheckResult {
-            index,
-            id: format!("{suite}/{scenario}/c{index}"),
-            suite: suite.into(),
-            scenario: scenario.into(),
-            name: format!("c{index} <&\u{1}>"),
-            kind: Kind::Tcp,
-            target: "tcp h:1".into(),
-            resolver: "system".into(),
+            meta: std::sync::Arc::new(crate::model::result::CheckMeta {
+                index,
+                id: format!("{suite}/{scenario}/c{index}"),
+                suite: suite.into(),
+                scenario: scenario.into(),
+                name: format!("c{index} <&\u{1}>"),
+                kind: Kind::Tcp,
+                target: "tcp h:1".into(),
+                resolver: "system".into(),
+                hint: Some("ask \"netops\"".into()),
+                tags: vec!["t".into()],
+                vars: vec![("region".into(), "eastus".into())].into(),
+                insecure: index == 2,
+                defined: None,
+            }),
             path: None,
             outcome,
             attempts: vec![],
-            hint: Some("ask \"netops\"".into()),
-            tags: vec!["t".into()],
-            vars: vec![("region".into(), "eastus".into())],
-            insecure: index == 2,
             elapsed: Duration::from_millis(index as u64 * 7),
-            defined: None,
         }
     }
 

@@ -19,25 +19,24 @@
 
 pub mod azure;
 pub mod console;
+pub mod diff;
 pub mod github;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod merged;
 pub mod paths;
 pub mod prometheus;
 pub mod sanitize;
 pub mod spool;
+pub mod summary;
 
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
+pub use summary::{CheckSummary, Unmet, observed_addresses};
 
 use indexmap::IndexMap;
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 
-use crate::expect::Kind;
-use crate::probe::Observation;
 use crate::run::{CheckResult, Outcome};
 use crate::suite::template::Secrets;
 
@@ -117,7 +116,7 @@ pub struct RunMeta {
     /// Each suite's effective variables (suite name → variable → value); redacted when written.
     pub vars: IndexMap<String, IndexMap<String, serde_json::Value>>,
     /// The comparison with `--baseline`, when one was given.
-    pub drift: Option<crate::drift::DiffReport>,
+    pub drift: Option<diff::DiffReport>,
 }
 
 impl RunMeta {
@@ -174,7 +173,7 @@ impl Outputs {
     /// returns the errors (one message each) so the caller can still write the others and pick
     /// the exit code. JSON and JUnit stream from the spool; HTML, Prometheus and the
     /// annotations read every summary back first.
-    pub fn write(&self, spool: &spool::Spool, meta: &RunMeta, secrets: &Secrets) -> Vec<String> {
+    pub fn write(&self, spool: &spool::Spool, meta: &RunMeta, secrets: &Secrets) -> Vec<ReportError> {
         // Regular files are staged and renamed into place together at the end: a second signal
         // while a report streams into a FIFO leaves no temporary file behind.
         DEFERRED.with(|d| *d.borrow_mut() = Some(Vec::new()));
@@ -182,17 +181,17 @@ impl Outputs {
         for staged in DEFERRED.with(|d| d.borrow_mut().take()).unwrap_or_default() {
             let path = staged.target().to_owned();
             if let Err(source) = staged.commit() {
-                errors.push(ReportError::Write { path, source }.to_string());
+                errors.push(ReportError::Write { path, source });
             }
         }
         errors
     }
 
-    fn write_each(&self, spool: &spool::Spool, meta: &RunMeta, secrets: &Secrets) -> Vec<String> {
+    fn write_each(&self, spool: &spool::Spool, meta: &RunMeta, secrets: &Secrets) -> Vec<ReportError> {
         let mut errors = Vec::new();
         let mut keep = |r: Result<(), ReportError>| {
             if let Err(e) = r {
-                errors.push(e.to_string());
+                errors.push(e);
             }
         };
         if let Some(p) = &self.junit {
@@ -240,131 +239,38 @@ pub fn ci_annotations(github: bool, azure: bool, no_ci: bool) -> (bool, bool) {
     (github || env_is("GITHUB_ACTIONS", "true"), azure || env_is("TF_BUILD", "true"))
 }
 
-/// One expectation that did not hold.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct Unmet {
-    /// The expectation's key path, e.g. `addresses.all`, `status`.
-    pub key: String,
-    /// What was expected, for people.
-    pub expected: String,
-    /// What was observed, for people.
-    pub observed: String,
-}
-
-/// The flat, redacted view of one check's result that every report shares: identity,
-/// outcome, reason code, the unmet expectations, what the last attempt observed and the hint.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct CheckSummary {
-    /// Position in plan order (0-based); reports list checks in this order.
-    pub index: usize,
-    /// Stable check id: `<suite>/<scenario instance>/<check name>`.
-    pub id: String,
-    /// Suite name.
-    pub suite: String,
-    /// Scenario instance name.
-    pub scenario: String,
-    /// Check name.
-    pub name: String,
-    /// The check's kind.
-    pub kind: Kind,
-    /// What was probed, e.g. `tcp host:443`.
-    pub target: String,
-    /// Resolver name.
-    pub resolver: String,
-    /// The outcome (the last attempt decides it).
-    pub outcome: Outcome,
-    /// Stable reason code of the last attempt's problem, e.g. `tcp.filtered`, `dns.nxdomain`
-    /// (present on some passing checks too: a `blocked` port that is `tcp.filtered` passes).
-    pub reason_code: Option<String>,
-    /// One line saying why the check did not pass; absent when it passed.
-    #[serde(default)]
-    pub reason: Option<String>,
-    /// The suite's troubleshooting hint.
-    pub hint: Option<String>,
-    /// The expectations of the last attempt that did not hold.
-    #[serde(default)]
-    pub unmet: Vec<Unmet>,
-    /// What the last attempt observed, one line each (as the console and JUnit print it).
-    #[serde(default)]
-    pub observed: Vec<String>,
-    /// The addresses the last attempt resolved the name to (DNS answers, or the resolution
-    /// behind a tcp, tls or http check); empty when nothing resolved.
-    #[serde(default)]
-    pub addresses: Vec<IpAddr>,
-    /// Tags (scenario's and check's).
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// The matrix values of the scenario instance, as `[name, value]` pairs.
-    #[serde(default)]
-    pub vars: Vec<(String, String)>,
-    /// TLS certificate verification was off (`insecure: true`): a pass proves reachability,
-    /// not trust. Absent when false.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub insecure: bool,
-    /// The path traced to the check's destination (`--path`), when one was.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<crate::path::PathTrace>,
-    /// Wall time of all attempts.
-    #[schemars(with = "crate::util::Millis")]
-    pub elapsed: f64,
-    /// What the last attempt saw, reduced to the values `netspec diff` compares (redacted;
-    /// absent for a cancelled check and in files older than schema version 2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub facts: Option<crate::facts::Facts>,
-    /// The file that defines the check, as given (absent in results written before netspec
-    /// recorded it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
-    /// The 1-based line of the check's `name` in `file`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub line: Option<u32>,
-}
-
-/// The addresses an observation resolved the checked name to.
-pub fn observed_addresses(o: &Observation) -> Vec<IpAddr> {
-    match o {
-        Observation::Dns(d) => d.addresses.clone(),
-        Observation::Tcp(t) => t.resolution.addresses.clone(),
-        Observation::Tls(t) => t.resolution.addresses.clone(),
-        Observation::Http(h) => h.resolution.as_ref().map(|r| r.addresses.clone()).unwrap_or_default(),
+/// What the reports asked for (`needs`) keep of a finished check, rendered by each writer:
+/// its JSON object, its `<testcase>`, its summary and its console explanation (see
+/// [`spool::Record`]). The spool calls it for every check ([`new_spool`]).
+pub fn record(r: &CheckResult, needs: spool::Needs, vantage: &str, secrets: &Secrets) -> spool::Record {
+    let bad = matches!(r.outcome, Outcome::Failed | Outcome::Error);
+    // The JSON object carries the summary too: computed once for both.
+    let mut summary = (needs.summary || needs.json).then(|| CheckSummary::of(r, secrets));
+    let json = match needs.json {
+        true if needs.summary => summary.clone(),
+        true => summary.take(),
+        false => None,
+    };
+    spool::Record {
+        json: json.map(|s| json::check_text(s, r, secrets)),
+        junit: needs.junit.then(|| junit::case_xml(r, vantage, secrets)),
+        summary,
+        console: (needs.console && bad).then(|| console::explain(r, secrets)),
     }
 }
 
-impl CheckSummary {
-    /// The summary of `r`, with every text field redacted.
-    pub fn of(r: &CheckResult, secrets: &Secrets) -> CheckSummary {
-        let red = |s: &str| secrets.redact(s);
-        let last = r.attempts.last();
-        CheckSummary {
-            index: r.index,
-            id: red(&r.id),
-            suite: red(&r.suite),
-            scenario: red(&r.scenario),
-            name: red(&r.name),
-            kind: r.kind,
-            target: red(&r.target),
-            resolver: r.resolver.clone(),
-            outcome: r.outcome,
-            reason_code: r.reason_code().map(str::to_owned),
-            reason: (r.outcome != Outcome::Passed).then(|| red(&r.reason())),
-            hint: r.hint.as_deref().map(red),
-            unmet: r
-                .failed_assertions()
-                .into_iter()
-                .map(|a| Unmet { key: a.key.clone(), expected: red(&a.expected), observed: red(&a.observed) })
-                .collect(),
-            observed: last.map(|a| a.observation.describe().iter().map(|l| red(l)).collect()).unwrap_or_default(),
-            addresses: last.map(|a| observed_addresses(&a.observation)).unwrap_or_default(),
-            tags: r.tags.clone(),
-            vars: r.vars.iter().map(|(k, v)| (k.clone(), red(v))).collect(),
-            insecure: r.insecure,
-            path: r.path.as_deref().cloned(),
-            elapsed: (r.elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0,
-            facts: crate::facts::of_result(r, secrets),
-            file: r.defined.as_ref().map(|(f, _)| red(f)),
-            line: r.defined.as_ref().map(|(_, l)| *l),
-        }
+/// An empty spool whose records the writers render ([`record`]).
+pub fn new_spool(needs: spool::Needs, secrets: Secrets, vantage: impl Into<String>) -> spool::Spool {
+    spool::Spool::new(needs, secrets, vantage, record)
+}
+
+/// A spool holding `results` (tests and library callers that have a slice).
+pub fn spool_of(results: &[CheckResult], needs: spool::Needs, secrets: &Secrets, vantage: &str) -> spool::Spool {
+    let mut s = new_spool(needs, secrets.clone(), vantage);
+    for r in results {
+        s.add(r);
     }
+    s
 }
 
 /// The label reports use for an outcome: `PASS`, `FAIL`, `ERROR`, `CANCEL`.
@@ -394,36 +300,6 @@ pub fn is_secret_name(name: &str) -> bool {
     ["password", "passwd", "secret", "token", "credential", "api_key", "apikey", "private_key"].iter().any(|w| n.contains(w))
 }
 
-/// Redacts every string (and object key) inside a JSON value with `secrets`. Working on values
-/// rather than on the serialized text keeps the document valid whatever the secret contains.
-pub fn redact_value(v: &mut serde_json::Value, secrets: &Secrets) {
-    if !secrets.is_empty() {
-        redact_in(v, secrets);
-    }
-}
-
-fn redact_in(v: &mut serde_json::Value, secrets: &Secrets) {
-    match v {
-        serde_json::Value::String(s) => {
-            if let std::borrow::Cow::Owned(r) = secrets.redact_cow(s) {
-                *s = r;
-            }
-        }
-        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| redact_in(x, secrets)),
-        serde_json::Value::Object(m) => {
-            m.values_mut().for_each(|x| redact_in(x, secrets));
-            // Keys are rebuilt only when one holds a secret (the map keeps its order).
-            if m.keys().any(|k| matches!(secrets.redact_cow(k), std::borrow::Cow::Owned(_))) {
-                let old = std::mem::take(m);
-                for (k, x) in old {
-                    m.insert(secrets.redact(&k), x);
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
 /// The variables as reports record them: values of credential-like names replaced by `***`,
 /// then every secret redacted.
 pub fn redacted_vars(
@@ -436,7 +312,7 @@ pub fn redacted_vars(
                 .iter()
                 .map(|(k, v)| {
                     let mut v = if is_secret_name(k) { serde_json::Value::String("***".into()) } else { v.clone() };
-                    redact_value(&mut v, secrets);
+                    secrets.redact_value(&mut v);
                     (k.clone(), v)
                 })
                 .collect();
@@ -448,6 +324,7 @@ pub fn redacted_vars(
 #[cfg(test)]
 pub(crate) mod test_support {
     use super::*;
+    use crate::model::Kind;
 
     /// A summary for unit tests: check `s/sc/<name>`, tcp, 1.5 s.
     pub fn summary(name: &str, outcome: Outcome, code: Option<&str>) -> CheckSummary {
@@ -488,7 +365,7 @@ mod tests {
         let secrets = Secrets::default();
         secrets.add("s3cr\"et");
         let mut v = serde_json::json!({ "a": ["x s3cr\"et y", { "s3cr\"et": 1 }], "n": 2 });
-        redact_value(&mut v, &secrets);
+        secrets.redact_value(&mut v);
         assert_eq!(v, serde_json::json!({ "a": ["x *** y", { "***": 1 }], "n": 2 }));
         let mut vars = IndexMap::new();
         vars.insert(

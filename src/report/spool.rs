@@ -18,12 +18,16 @@ use std::os::unix::fs::FileExt;
 
 use indexmap::IndexSet;
 
-use super::CheckSummary;
+use super::summary::CheckSummary;
 use crate::run::{CheckResult, Outcome, Totals};
 use crate::suite::template::Secrets;
 
 /// Records are written to the file in batches of about this many bytes.
 const BATCH: usize = 1 << 20;
+
+/// How a finished check becomes its [`Record`]: the writers' renderers, given by the caller
+/// (`crate::report::record`), so the spool stores and never renders.
+pub type Render = fn(&CheckResult, Needs, &str, &Secrets) -> Record;
 
 /// What the reports asked for need of each check.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -166,6 +170,7 @@ impl indexmap::Equivalent<(String, String)> for GroupRef<'_> {
 /// The finished checks of a run, in arrival order; reports read them back in plan order.
 pub struct Spool {
     needs: Needs,
+    render: Render,
     secrets: Secrets,
     vantage: String,
     entries: Vec<Entry>,
@@ -190,13 +195,14 @@ impl std::fmt::Debug for Spool {
 impl Spool {
     /// An empty spool keeping what `needs` asks for; `vantage` goes into JUnit properties,
     /// `secrets` are redacted from every record.
-    pub fn new(needs: Needs, secrets: Secrets, vantage: impl Into<String>) -> Spool {
+    pub fn new(needs: Needs, secrets: Secrets, vantage: impl Into<String>, render: Render) -> Spool {
         let (file, file_error) = match tempfile::tempfile() {
             Ok(f) => (Some(f), None),
             Err(e) => (None, Some(e)),
         };
         Spool {
             needs,
+            render,
             secrets,
             vantage: vantage.into(),
             entries: Vec::new(),
@@ -210,15 +216,6 @@ impl Spool {
         }
     }
 
-    /// A spool holding `results` (tests and library callers that have a slice).
-    pub fn from_results(results: &[CheckResult], needs: Needs, secrets: &Secrets, vantage: &str) -> Spool {
-        let mut s = Spool::new(needs, secrets.clone(), vantage);
-        for r in results {
-            s.add(r);
-        }
-        s
-    }
-
     /// Keeps what the reports need of a finished check.
     pub fn add(&mut self, r: &CheckResult) {
         match r.outcome {
@@ -228,36 +225,23 @@ impl Spool {
             Outcome::Cancelled => self.totals.cancelled += 1,
         }
         // Looked up by reference: the names are copied only for a group's first check.
-        let group = match self.groups.get_index_of(&GroupRef(&r.suite, &r.scenario)) {
+        let group = match self.groups.get_index_of(&GroupRef(&r.meta.suite, &r.meta.scenario)) {
             Some(g) => g,
-            None => self.groups.insert_full((r.suite.clone(), r.scenario.clone())).0,
+            None => self.groups.insert_full((r.meta.suite.to_string(), r.meta.scenario.to_string())).0,
         };
-        if r.insecure {
-            self.insecure_ids.push((r.index, self.secrets.redact(&r.id)));
+        if r.meta.insecure {
+            self.insecure_ids.push((r.meta.index, self.secrets.redact(&r.meta.id)));
         }
-        let bad = matches!(r.outcome, Outcome::Failed | Outcome::Error);
-        // The JSON object carries the summary too: computed once for both.
-        let mut summary = (self.needs.summary || self.needs.json).then(|| CheckSummary::of(r, &self.secrets));
-        let json = match self.needs.json {
-            true if self.needs.summary => summary.clone(),
-            true => summary.take(),
-            false => None,
-        };
-        let record = Record {
-            json: json.map(|s| super::json::check_text(s, r, &self.secrets)),
-            junit: self.needs.junit.then(|| super::junit::case_xml(r, &self.vantage, &self.secrets)),
-            summary,
-            console: (self.needs.console && bad).then(|| super::console::explain(r, &self.secrets)),
-        };
+        let record = (self.render)(r, self.needs, &self.vantage, &self.secrets);
         let loc = if record.is_empty() { None } else { Some(self.store(&record)) };
         self.entries.push(Entry {
-            index: r.index,
+            index: r.meta.index,
             outcome: r.outcome,
             group: group as u32,
             loc,
             elapsed: r.elapsed,
             reason: r.verdict_reason(),
-            kind: r.kind,
+            kind: r.meta.kind,
             host: host_key(r),
         });
     }
@@ -386,29 +370,31 @@ mod tests {
 
     fn result(index: usize, outcome: Outcome, scenario: &str) -> CheckResult {
         CheckResult {
-            index,
-            id: format!("s/{scenario}/c{index}"),
-            suite: "s".into(),
-            scenario: scenario.into(),
-            name: format!("c{index}"),
-            kind: Kind::Tcp,
-            target: "tcp h:1".into(),
-            resolver: "system".into(),
+            meta: std::sync::Arc::new(crate::model::result::CheckMeta {
+                index,
+                id: format!("s/{scenario}/c{index}"),
+                suite: "s".into(),
+                scenario: scenario.into(),
+                name: format!("c{index}"),
+                kind: Kind::Tcp,
+                target: "tcp h:1".into(),
+                resolver: "system".into(),
+                hint: None,
+                tags: vec![],
+                vars: vec![].into(),
+                insecure: index == 3,
+                defined: None,
+            }),
             path: None,
             outcome,
             attempts: vec![],
-            hint: None,
-            tags: vec![],
-            vars: vec![],
-            insecure: index == 3,
             elapsed: Duration::from_millis(index as u64),
-            defined: None,
         }
     }
 
     #[test]
     fn reads_back_in_plan_order_from_the_file_and_from_memory() {
-        let mut s = Spool::new(Needs::ALL, Secrets::default(), "v");
+        let mut s = Spool::new(Needs::ALL, Secrets::default(), "v", crate::report::record);
         for i in [4, 1, 3, 0, 2] {
             s.add(&result(i, if i == 2 { Outcome::Failed } else { Outcome::Passed }, if i < 2 { "a" } else { "b" }));
         }
@@ -435,7 +421,7 @@ mod tests {
 
     #[test]
     fn a_group_is_found_by_reference() {
-        let mut s = Spool::new(Needs::default(), Secrets::default(), "v");
+        let mut s = Spool::new(Needs::default(), Secrets::default(), "v", crate::report::record);
         s.add(&result(0, Outcome::Passed, "a"));
         assert_eq!(s.groups.get_index_of(&GroupRef("s", "a")), Some(0));
         assert_eq!(s.groups.get_index_of(&GroupRef("s", "b")), None);
@@ -448,7 +434,7 @@ mod tests {
 
     #[test]
     fn a_console_only_run_keeps_nothing_for_passing_checks() {
-        let mut s = Spool::new(Needs { console: true, ..Default::default() }, Secrets::default(), "v");
+        let mut s = Spool::new(Needs { console: true, ..Default::default() }, Secrets::default(), "v", crate::report::record);
         for i in 0..100 {
             s.add(&result(i, Outcome::Passed, "a"));
         }
@@ -459,7 +445,7 @@ mod tests {
 
     #[test]
     fn a_failing_file_keeps_records_in_memory() {
-        let mut s = Spool::new(Needs::ALL, Secrets::default(), "v");
+        let mut s = Spool::new(Needs::ALL, Secrets::default(), "v", crate::report::record);
         s.add(&result(0, Outcome::Passed, "a"));
         s.flush();
         // a read-only handle: the next write fails like a full disk would

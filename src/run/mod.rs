@@ -16,14 +16,14 @@ pub mod limits;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::time::{Instant, sleep, timeout_at};
 use tokio_util::sync::CancellationToken;
 
-use crate::expect::{self, Assertion, Kind};
+use crate::expect::{self};
 pub use crate::model::Outcome;
-use crate::model::{Reason, Verdict};
+use crate::model::Verdict;
+pub use crate::model::result::{Attempt, CheckResult, Totals};
 use crate::plan::{Plan, PlannedCheck};
 use crate::probe::{Failure, Observation, ProbeContext};
 
@@ -43,116 +43,6 @@ pub const PARK_AFTER: Duration = Duration::from_millis(50);
 /// be needed: probes keep every await under the deadline).
 const GRACE: Duration = Duration::from_millis(500);
 
-/// One attempt of a check.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct Attempt {
-    /// What the probe saw.
-    pub observation: Observation,
-    /// Each expectation's result.
-    pub assertions: Vec<Assertion>,
-    /// A local problem that kept the check from being evaluated.
-    pub error: Option<Failure>,
-}
-
-impl Attempt {
-    /// The attempt's verdict and reason: a local error first, then the assertions'
-    /// ([`expect::judge`]).
-    pub fn verdict(&self) -> (Verdict, Option<Reason>) {
-        match &self.error {
-            Some(e) => (Verdict::Error, Some(e.reason)),
-            None => expect::judge(&self.assertions),
-        }
-    }
-
-    fn passed(&self) -> bool {
-        self.verdict().0 == Verdict::Pass
-    }
-}
-
-/// The result of one check.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct CheckResult {
-    /// Plan position.
-    pub index: usize,
-    /// `<suite>/<scenario>/<check>`.
-    pub id: String,
-    /// Suite name.
-    pub suite: String,
-    /// Scenario instance.
-    pub scenario: String,
-    /// Check name.
-    pub name: String,
-    /// Kind.
-    pub kind: Kind,
-    /// What was probed.
-    pub target: String,
-    /// Resolver name.
-    pub resolver: String,
-    /// Outcome.
-    pub outcome: Outcome,
-    /// Every attempt, in order (the last decides the outcome).
-    pub attempts: Vec<Attempt>,
-    /// Troubleshooting hint.
-    pub hint: Option<String>,
-    /// Tags.
-    pub tags: Vec<String>,
-    /// Matrix values.
-    pub vars: Vec<(String, String)>,
-    /// TLS certificate verification was off for this check (`insecure: true`); reports flag it.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub insecure: bool,
-    /// The path to the destination of the check's connection, traced after the last attempt
-    /// (`--path`, docs/path-diagnosis.md); shared with the other checks of the run that have the
-    /// same destination.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<Box<crate::path::PathTrace>>,
-    /// Wall time of all attempts.
-    #[serde(with = "crate::util::millis")]
-    #[schemars(with = "crate::util::Millis")]
-    pub elapsed: Duration,
-    /// Where the check is defined: file and 1-based line (for CI annotations).
-    #[serde(skip)]
-    #[schemars(skip)]
-    pub defined: Option<(Arc<str>, u32)>,
-}
-
-impl CheckResult {
-    /// The assertions of the last attempt that did not hold.
-    pub fn failed_assertions(&self) -> Vec<&Assertion> {
-        self.attempts.last().map(|a| a.assertions.iter().filter(|x| !x.passed).collect()).unwrap_or_default()
-    }
-
-    /// One-line reason: the failed assertions, or the error.
-    pub fn reason(&self) -> String {
-        match self.outcome {
-            Outcome::Cancelled => "cancelled before it finished".into(),
-            Outcome::Error => self
-                .attempts
-                .last()
-                .and_then(|a| a.error.as_ref())
-                .map(|f| format!("{} [{}]", f.message, f.reason))
-                .unwrap_or_else(|| "could not be evaluated".into()),
-            _ => self.failed_assertions().iter().map(|a| a.message()).collect::<Vec<_>>().join("; "),
-        }
-    }
-
-    /// The reason of the last attempt's verdict (e.g. `tcp.filtered`): always one for a failed
-    /// or errored check; for a passed one, only where it names the observed condition the
-    /// expectation accepted (a `blocked` port seen `tcp.filtered`).
-    /// A connection's reason is refined by the path trace when there is one
-    /// (`path.dropped_after_hop`, `tcp.reset_by_middlebox`, `tcp.prohibited`, `tcp.unreachable`).
-    pub fn verdict_reason(&self) -> Option<Reason> {
-        let r = self.attempts.last().and_then(|a| a.verdict().1)?;
-        let connection = matches!(r, Reason::TcpFiltered | Reason::TcpClosed | Reason::TcpUnreachable | Reason::TcpProhibited);
-        Some(self.path.as_ref().and_then(|p| p.reason()).filter(|_| connection).unwrap_or(r))
-    }
-
-    /// The stable code of [`CheckResult::verdict_reason`], e.g. `tcp.filtered`.
-    pub fn reason_code(&self) -> Option<&'static str> {
-        self.verdict_reason().map(Reason::as_str)
-    }
-}
-
 /// What reporters are told, in the order things happen.
 #[derive(Debug, Clone)]
 pub enum RunEvent {
@@ -163,6 +53,13 @@ pub enum RunEvent {
     },
     /// A check finished (any order).
     Finished(Arc<CheckResult>),
+}
+
+/// A look at each finished check before it is reported (and before `fail_fast` sees it),
+/// which may add assertions and fail it. Called once per check, from any worker.
+pub trait Review: Send + Sync + std::fmt::Debug {
+    /// Reviews `result` in place; a cancelled check is left as it is by convention.
+    fn review(&self, result: &mut CheckResult);
 }
 
 /// Run-level options.
@@ -178,9 +75,9 @@ pub struct RunOptions {
     /// Keep re-running failing checks (with their retry pause and backoff) until they pass or this
     /// much time has passed since the run started (`--retry-timeout`, post-deployment gates).
     pub retry_timeout: Option<Duration>,
-    /// Compare each finished check with a baseline (`--baseline`), failing it on unexpected
-    /// drift when the gate says so ([`crate::drift::Gate`]).
-    pub drift: Option<Arc<crate::drift::Gate>>,
+    /// Reviews each finished check before it is reported: the drift gate of `--baseline`
+    /// compares it with the baseline and may fail it (`crate::drift::Gate`).
+    pub review: Option<Arc<dyn Review>>,
     /// The run's path traces (`--path`; `None`: off, the library default). Never used in a
     /// sandboxed run (the lab's addresses are not where packets go).
     pub paths: Option<Arc<crate::path::Traces>>,
@@ -193,7 +90,7 @@ impl Default for RunOptions {
             max_waiting: DEFAULT_MAX_WAITING,
             fail_fast: false,
             retry_timeout: None,
-            drift: None,
+            review: None,
             paths: None,
         }
     }
@@ -214,7 +111,7 @@ pub async fn run(
 ) -> Vec<CheckResult> {
     let mut results: Vec<Arc<CheckResult>> = Vec::with_capacity(plan.checks.len());
     run_each(plan, ctx, opts, cancel, events, |r| results.push(r)).await;
-    results.sort_by_key(|r| r.index);
+    results.sort_by_key(|r| r.meta.index);
     results.into_iter().map(Arc::unwrap_or_clone).collect()
 }
 
@@ -269,7 +166,7 @@ pub async fn run_each(
         let cancel = cancel.clone();
         let events = events.clone();
         let fail_fast = opts.fail_fast;
-        let drift = opts.drift.clone();
+        let review = opts.review.clone();
         let waiting = waiting.clone();
         let load = load.clone();
         let paths = paths.clone();
@@ -299,14 +196,14 @@ pub async fn run_each(
                                 drop(permit);
                                 let r = work.await;
                                 drop(slot);
-                                return finish(r, fail_fast, drift.as_deref(), &cancel, &events);
+                                return finish(r, fail_fast, review.as_deref(), &cancel, &events);
                             }
                         }
                     }
                 }
             };
             drop(permit);
-            finish(result, fail_fast, drift.as_deref(), &cancel, &events)
+            finish(result, fail_fast, review.as_deref(), &cancel, &events)
         };
         let handle = set.spawn(task);
         tasks.insert(handle.id(), position);
@@ -385,9 +282,11 @@ fn collect(
             if let Some(c) = tasks.remove(&e.id()).and_then(|i| plan.checks.get(i)) {
                 let why = if e.is_panic() { "panicked (a netspec bug)" } else { "was aborted" };
                 let r = base_result(c, Outcome::Error, Vec::new(), Duration::ZERO);
-                let hint =
-                    Some(format!("the check {why}; please report it{}", c.hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default()));
-                let r = Arc::new(CheckResult { hint, ..r });
+                let hint = Some(format!(
+                    "the check {why}; please report it{}",
+                    c.meta.hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default()
+                ));
+                let r = Arc::new(CheckResult { meta: Arc::new(crate::model::result::CheckMeta { hint, ..(*c.meta).clone() }), ..r });
                 let _ = events.send(RunEvent::Finished(r.clone()));
                 sink(r);
             }
@@ -399,12 +298,12 @@ fn collect(
 fn finish(
     mut result: CheckResult,
     fail_fast: bool,
-    drift: Option<&crate::drift::Gate>,
+    review: Option<&dyn Review>,
     cancel: &CancellationToken,
     events: &mpsc::UnboundedSender<RunEvent>,
 ) -> Arc<CheckResult> {
-    if let Some(gate) = drift {
-        gate.judge(&mut result);
+    if let Some(r) = review {
+        r.review(&mut result);
     }
     if fail_fast && matches!(result.outcome, Outcome::Failed | Outcome::Error) {
         cancel.cancel();
@@ -434,25 +333,7 @@ fn slim(obs: &mut Observation) {
 }
 
 fn base_result(c: &PlannedCheck, outcome: Outcome, attempts: Vec<Attempt>, elapsed: Duration) -> CheckResult {
-    CheckResult {
-        index: c.index,
-        id: c.id.clone(),
-        suite: c.suite.to_string(),
-        scenario: c.scenario.to_string(),
-        name: c.name.clone(),
-        kind: c.target.kind(),
-        target: c.target.describe(),
-        resolver: c.resolver.name.clone(),
-        outcome,
-        attempts,
-        hint: c.hint.clone(),
-        tags: c.tags.clone(),
-        vars: c.vars.clone(),
-        insecure: matches!(&c.target, crate::plan::Target::Http(h) if h.insecure),
-        path: None,
-        elapsed,
-        defined: c.defined.clone(),
-    }
+    CheckResult { meta: c.meta.clone(), outcome, attempts, path: None, elapsed }
 }
 
 fn cancelled(c: &PlannedCheck, elapsed: Duration) -> CheckResult {
@@ -545,35 +426,6 @@ async fn run_check(
     CheckResult { path, ..base_result(c, outcome, attempts, start.elapsed()) }
 }
 
-/// Totals of a run.
-#[derive(Debug, Clone, Copy, Default, Serialize, serde::Deserialize, schemars::JsonSchema, PartialEq, Eq)]
-pub struct Totals {
-    /// Passed checks.
-    pub passed: usize,
-    /// Failed checks.
-    pub failed: usize,
-    /// Errored checks.
-    pub errors: usize,
-    /// Cancelled checks.
-    pub cancelled: usize,
-}
-
-impl Totals {
-    /// Counts outcomes.
-    pub fn of(results: &[CheckResult]) -> Totals {
-        let mut t = Totals::default();
-        for r in results {
-            match r.outcome {
-                Outcome::Passed => t.passed += 1,
-                Outcome::Failed => t.failed += 1,
-                Outcome::Error => t.errors += 1,
-                Outcome::Cancelled => t.cancelled += 1,
-            }
-        }
-        t
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -591,6 +443,23 @@ mod tests {
         let f = run_check(&plan.checks[0], &ctx, &cancel, None, None);
         let size = std::mem::size_of_val(&f);
         assert!(size <= 1024, "run_check's future grew to {size} bytes: box the new probe's future");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_result_shares_its_checks_identity() {
+        let yaml = "netspec: 1\nname: s\nscenarios:\n  - name: a\n    checks:\n      - { name: h, tcp: { host: 127.0.0.1, port: 9 }, tags: [x] }\n";
+        let loaded = crate::suite::parse(std::path::Path::new("t.yaml"), yaml.into()).unwrap();
+        let plan = Arc::new(crate::plan::plan(&[loaded], &Default::default()).unwrap());
+        let ctx = Arc::new(ProbeContext::new(Default::default()));
+        // Cancelled before it starts: no traffic, and the result is still made from the plan.
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let mut got = Vec::new();
+        run_each(&plan, ctx, RunOptions::default(), cancel, tx, |r| got.push(r)).await;
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].meta.id, "s/a/h");
+        assert!(Arc::ptr_eq(&got[0].meta, &plan.checks[0].meta), "the result copied the check's identity instead of sharing it");
     }
 
     #[tokio::test(flavor = "current_thread")]

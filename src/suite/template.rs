@@ -18,6 +18,14 @@ pub const TEMPLATE_FUEL: u64 = 50_000;
 pub struct Secrets(Arc<Mutex<Vec<String>>>);
 
 impl Secrets {
+    /// Redacts every string (and object key) inside a JSON value with `secrets`. Working on values
+    /// rather than on the serialized text keeps the document valid whatever the secret contains.
+    pub fn redact_value(&self, v: &mut serde_json::Value) {
+        if !self.is_empty() {
+            redact_in(v, self);
+        }
+    }
+
     /// Records a secret value (empty and very short values are ignored: redacting them would
     /// mangle unrelated text).
     pub fn add(&self, v: &str) {
@@ -55,6 +63,28 @@ impl Secrets {
     /// Whether no secret was recorded (nothing to redact).
     pub fn is_empty(&self) -> bool {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
+    }
+}
+
+fn redact_in(v: &mut serde_json::Value, secrets: &Secrets) {
+    match v {
+        serde_json::Value::String(s) => {
+            if let std::borrow::Cow::Owned(r) = secrets.redact_cow(s) {
+                *s = r;
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| redact_in(x, secrets)),
+        serde_json::Value::Object(m) => {
+            m.values_mut().for_each(|x| redact_in(x, secrets));
+            // Keys are rebuilt only when one holds a secret (the map keeps its order).
+            if m.keys().any(|k| matches!(secrets.redact_cow(k), std::borrow::Cow::Owned(_))) {
+                let old = std::mem::take(m);
+                for (k, x) in old {
+                    m.insert(secrets.redact(&k), x);
+                }
+            }
+        }
+        _ => {}
     }
 }
 

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use netspec::cli::{Reports, execute};
+use netspec::app::{Reports, execute};
 use netspec::drift::{ExpectChanges, Gate, Thresholds, read_doc};
 use netspec::loopback::{Ca, DnsServer, DnsZone, HttpServer, Reply, Validity};
 use netspec::plan::{self, Inputs};
@@ -102,8 +102,9 @@ async fn run(world: &World, roots: &[&Ca], vantage: &str, out: &Path, gate: Opti
         verbose: false,
         name: "change-window".into(),
         vantage: vantage.into(),
+        drift: gate.map(Arc::new),
     };
-    execute(plan, ctx, RunOptions { drift: gate.map(Arc::new), ..Default::default() }, reports).await
+    execute(plan, ctx, RunOptions::default(), reports).await.map_or_else(|e| e.exit_code(), |d| d.exit_code())
 }
 
 fn diff(args: &[&Path], extra: &[&str]) -> (i32, String) {

@@ -207,12 +207,12 @@ fn observed_of(results: &[CheckResult], planned: usize, elapsed: Duration, pick:
         generic.push(format!("{} of {planned} checks came back", results.len()));
     }
     for r in results {
-        let size = serde_json::to_vec(r).map(|v| v.len()).unwrap_or(usize::MAX);
+        let size = serde_json::to_vec(&r.attempts).map(|v| v.len()).unwrap_or(usize::MAX);
         if size > MAX_RESULT_BYTES {
-            generic.push(format!("{} keeps {size} bytes", r.name));
+            generic.push(format!("{} keeps {size} bytes", r.meta.name));
         }
         if r.reason().contains("panic") {
-            generic.push(format!("{} panicked: {}", r.name, r.reason()));
+            generic.push(format!("{} panicked: {}", r.meta.name, r.reason()));
         }
     }
     let r = results.get(pick);

@@ -8,7 +8,7 @@
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use netspec::cli::{Reports, execute};
+use netspec::app::{Reports, execute};
 use netspec::loopback::{DemoWorld, DnsServer, DnsZone};
 use netspec::plan::{self, Inputs};
 use netspec::probe::{ContextOptions, Sandbox};
@@ -73,8 +73,9 @@ async fn run_at(world: &DemoWorld, vantage: &str, dns: std::net::SocketAddr, out
         verbose: false,
         name: "azure-migrate-private-endpoints".into(),
         vantage: vantage.into(),
+        drift: None,
     };
-    execute(plan, ctx, RunOptions::default(), reports).await
+    execute(plan, ctx, RunOptions::default(), reports).await.map_or_else(|e| e.exit_code(), |d| d.exit_code())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -33,7 +33,7 @@ fn lab_suite(checks: &str) -> String {
 }
 
 fn by_name<'a>(r: &'a [CheckResult], name: &str) -> &'a CheckResult {
-    r.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no check {name}"))
+    r.iter().find(|c| c.meta.name == name).unwrap_or_else(|| panic!("no check {name}"))
 }
 
 fn sandbox(map: &[(SocketAddr, SocketAddr)]) -> Option<Sandbox> {

@@ -401,27 +401,29 @@ fn result_strategy() -> impl Strategy<Value = (Vec<CheckResult>, String)> {
                     });
                     let kind = kind_of(&obs);
                     CheckResult {
-                        index: i,
-                        id: format!("s/sc/{}", plant(&name, &secret, at[6])),
-                        suite: "s".into(),
-                        scenario: "sc".into(),
-                        name: plant(&name, &secret, at[6]),
-                        kind,
-                        target: plant(&target, &secret, at[7]),
-                        resolver: "system".into(),
+                        meta: std::sync::Arc::new(netspec::model::result::CheckMeta {
+                            index: i,
+                            id: format!("s/sc/{}", plant(&name, &secret, at[6])),
+                            suite: "s".into(),
+                            scenario: "sc".into(),
+                            name: plant(&name, &secret, at[6]),
+                            kind,
+                            target: plant(&target, &secret, at[7]),
+                            resolver: "system".into(),
+                            hint: Some(plant("hint ", &secret, at[1])),
+                            tags: vec!["t".into()],
+                            vars: vec![("region".into(), plant(&target, &secret, at[2]))].into(),
+                            insecure,
+                            defined: None,
+                        }),
                         outcome,
                         attempts: if outcome == Outcome::Cancelled {
                             vec![]
                         } else {
                             vec![Attempt { observation: obs, assertions, error }]
                         },
-                        hint: Some(plant("hint ", &secret, at[1])),
-                        tags: vec!["t".into()],
-                        vars: vec![("region".into(), plant(&target, &secret, at[2]))],
-                        insecure,
                         path: None,
                         elapsed: Duration::from_millis(12),
-                        defined: None,
                     }
                 })
                 .collect();
@@ -469,7 +471,7 @@ proptest! {
                 .collect(),
         };
         let mut whole = serde_json::to_value(&whole).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        report::redact_value(&mut whole, &secrets);
+        secrets.redact_value(&mut whole);
         prop_assert_eq!(&js, &serde_json::to_string_pretty(&whole).unwrap());
         // and JUnit is quick-junit's rendering of the whole report
         let junit_whole = report::junit::report("n", "v", meta.started, &results, &secrets).to_string().map_err(|e| TestCaseError::fail(e.to_string()))?;

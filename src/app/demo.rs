@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::cli::{DemoArgs, EXIT_INVALID, Reports, execute};
+use super::{AppError, Done, DriftOptions, Reports, baseline_gate, execute, on_worker, runtime};
 use crate::loopback::DemoWorld;
 use crate::plan::{self, Inputs};
 use crate::probe::{ContextOptions, Sandbox};
@@ -15,31 +15,38 @@ use crate::run::RunOptions;
 
 /// The shipped suites, as the repository has them.
 pub const SUITES: &[(&str, &str)] = &[
-    ("suites/arc-sql.yaml", include_str!("../suites/arc-sql.yaml")),
-    ("suites/migrate-private-endpoints.yaml", include_str!("../suites/migrate-private-endpoints.yaml")),
-    ("suites/adf-shir.yaml", include_str!("../suites/adf-shir.yaml")),
+    ("suites/arc-sql.yaml", include_str!("../../suites/arc-sql.yaml")),
+    ("suites/migrate-private-endpoints.yaml", include_str!("../../suites/migrate-private-endpoints.yaml")),
+    ("suites/adf-shir.yaml", include_str!("../../suites/adf-shir.yaml")),
 ];
 
 /// Attempt deadline in the demo: the dropped endpoints cost this once, concurrently.
 pub const DEMO_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Runs the demo; returns the exit code (1: the demo's planted faults fail, as they should).
-pub fn main(a: DemoArgs) -> i32 {
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: failed to start the runtime: {e}");
-            return crate::cli::EXIT_FAILED;
-        }
-    };
-    rt.block_on(crate::cli::on_worker(async move {
-        let world = match DemoWorld::start().await {
-            Ok(w) => w,
-            Err(e) => {
-                eprintln!("error: failed to start the loopback lab: {e}");
-                return crate::cli::EXIT_FAILED;
-            }
-        };
+/// `netspec demo`'s request.
+#[derive(Debug, Clone)]
+pub struct DemoRequest {
+    /// Report files and CI annotations.
+    pub outputs: crate::report::Outputs,
+    /// Print passing checks too.
+    pub verbose: bool,
+    /// An earlier demo's JSON results to compare with.
+    pub baseline: Option<std::path::PathBuf>,
+    /// Fail checks on unexpected drift.
+    pub fail_on_drift: bool,
+    /// Drift thresholds and expected changes.
+    pub drift: DriftOptions,
+}
+
+/// Runs the demo: starts the loopback lab, prints what it plants, runs the shipped suites in
+/// its sandbox and writes the reports. Failed is the expected status: the planted faults fail.
+///
+/// Errors: the runtime or the lab cannot start (exit 1), a shipped suite does not plan or the
+/// baseline cannot be read (exit 2).
+pub fn run(req: DemoRequest) -> Result<Done, AppError> {
+    let rt = runtime()?;
+    rt.block_on(on_worker(async move {
+        let world = DemoWorld::start().await.map_err(AppError::Lab)?;
         let mut intro = format!(
             "netspec demo: the shipped suites against a loopback lab (DNS on {}, no traffic leaves 127.0.0.1)\nplanted faults:\n",
             world.dns_addr()
@@ -51,13 +58,7 @@ pub fn main(a: DemoArgs) -> i32 {
         crate::util::out(&intro);
         let mut loaded = Vec::new();
         for (path, text) in SUITES {
-            match crate::suite::parse(Path::new(path), (*text).to_owned()) {
-                Ok(l) => loaded.push(l),
-                Err(e) => {
-                    eprintln!("{e}");
-                    return EXIT_INVALID;
-                }
-            }
+            loaded.push(crate::suite::parse(Path::new(path), (*text).to_owned())?);
         }
         let inputs = Inputs {
             typed_vars: world.vars().into_iter().collect(),
@@ -65,13 +66,7 @@ pub fn main(a: DemoArgs) -> i32 {
             timeout: Some(DEMO_TIMEOUT),
             ..Default::default()
         };
-        let plan = match plan::plan(&loaded, &inputs) {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("{e}");
-                return EXIT_INVALID;
-            }
-        };
+        let plan = plan::plan(&loaded, &inputs)?;
         let ctx = ContextOptions {
             extra_roots: vec![world.ca_der()],
             no_system_roots: true,
@@ -79,19 +74,13 @@ pub fn main(a: DemoArgs) -> i32 {
             sandbox: Some(Sandbox { map: world.address_map().clone() }),
         };
         let name = "netspec-demo".to_string();
-        let drift = match crate::cli::baseline_gate(a.baseline.as_deref(), &a.drift, a.fail_on_drift, "demo", &plan) {
-            Ok(g) => g,
-            Err(e) => {
-                eprintln!("{e}");
-                return EXIT_INVALID;
-            }
-        };
+        let drift = baseline_gate(req.baseline.as_deref(), &req.drift, req.fail_on_drift, "demo", &plan)?;
         execute(
             plan,
             ctx,
-            RunOptions { drift, ..Default::default() },
-            Reports { outputs: a.reports.outputs(), verbose: a.verbose, name, vantage: "demo".into() },
+            RunOptions::default(),
+            Reports { outputs: req.outputs, verbose: req.verbose, name, vantage: "demo".into(), drift },
         )
         .await
-    }))
+    }))?
 }
