@@ -345,6 +345,7 @@ mod tests {
             }),
             outcome: crate::model::Outcome::Passed,
             attempts: vec![crate::model::result::Attempt { observation: obs, assertions: vec![], error: None }],
+            attempts_omitted: 0,
             elapsed: std::time::Duration::ZERO,
             path: None,
         };

@@ -51,11 +51,20 @@ struct OutScenario {
 #[derive(Serialize)]
 struct OutCheck {
     name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    dns: Option<IndexMap<String, String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tcp: Option<OutTcp>,
+    /// Written as its key at the check's level (`dns:` or `tcp:`), as the suite format reads it.
+    #[serde(flatten)]
+    kind: OutKind,
     expect: IndexMap<String, serde_json::Value>,
+}
+
+/// The kinds of check an import writes: exactly one per check, like the suite's `CheckKind`.
+#[derive(Serialize)]
+#[serde(rename_all = "lowercase")]
+enum OutKind {
+    /// `dns: { name, type }`.
+    Dns(IndexMap<String, String>),
+    /// `tcp: { host, port }`.
+    Tcp(OutTcp),
 }
 
 #[derive(Serialize)]
@@ -167,7 +176,7 @@ fn dns_check(name: String, query: &str, ip: IpAddr, cname: Option<&str>) -> OutC
         expect.insert("cname".to_string(), serde_json::json!({ "equals": c }));
     }
     expect.insert("addresses".to_string(), serde_json::json!({ "equals": [ip.to_string()] }));
-    OutCheck { name, dns: Some(dns), tcp: None, expect }
+    OutCheck { name, kind: OutKind::Dns(dns), expect }
 }
 
 /// Builds a private-endpoint suite from hosts-format text: for each line `IP FQDN [alias...]`,
@@ -285,8 +294,7 @@ pub fn flows(text: &str, file: &str, name: &str) -> Result<String, ImportError> 
         let verb = if state == "open" { "open" } else { state };
         by_source.entry(src).or_default().push(OutCheck {
             name: format!("{dst}:{port} is {verb}"),
-            dns: None,
-            tcp: Some(OutTcp { host: dst, port }),
+            kind: OutKind::Tcp(OutTcp { host: dst, port }),
             expect,
         });
     }

@@ -20,7 +20,8 @@ use serde::Serialize;
 use crate::expect::{self, Expectations, Kind};
 use crate::suite::error::LoadError;
 use crate::suite::model::{
-    Axis, Check, CheckTemplate, Expect, ExpectSpec, ProxyDef, ResolverDef, StringMatcher, SuiteFile, Terms, Text, Tpl,
+    Axis, Check, CheckKind, CheckTemplate, DnsSpec, Expect, ExpectSpec, HttpSpec, ProxyDef, ResolverDef, StringMatcher, SuiteFile, TcpSpec,
+    Terms, Text, TlsSpec, Tpl, UseSpec,
 };
 use crate::suite::template::{self, Scope, Secrets, Templater};
 use crate::suite::{self, Loaded, parse_vars_file};
@@ -30,6 +31,12 @@ pub use crate::model::target::SECRET_HEADERS;
 /// Most instances one scenario may expand to (matrix combinations); more is an error, not an
 /// out-of-memory.
 pub const MAX_INSTANCES: usize = 100_000;
+
+/// Most checks one plan may hold, across every scenario, matrix instance and file: about
+/// 0.7 KB each (docs/resource-limits.md), so at most about 0.7 GB. Counted before any check is
+/// built: a suite that would expand further is an error located at the scenario that crosses
+/// the limit, found in memory that does not grow with the expansion.
+pub const MAX_PLANNED_CHECKS: usize = 1_000_000;
 
 /// Shortest pause between attempts: a smaller `retry.delay` is raised to it, so a retried
 /// check never hammers an endpoint.
@@ -249,11 +256,13 @@ impl<'i> Planner<'i> {
         }
     }
 
+    /// The plan, or every error found, secrets redacted (errors quote rendered values).
     fn finish(mut self) -> Result<Plan, LoadError> {
+        let secrets = self.out.secrets.clone();
         if !self.errors.is_empty() {
-            return Err(LoadError::many(dedupe(self.errors)));
+            return Err(LoadError::many(dedupe(self.errors)).redact(&secrets));
         }
-        check_selection(self.inputs, &self.out)?;
+        check_selection(self.inputs, &self.out).map_err(|e| e.redact(&secrets))?;
         self.out.missing_env = self.missing_env.names();
         // The run holds the plan throughout: no spare capacity (up to half of it after growth).
         self.out.checks.shrink_to_fit();
@@ -556,6 +565,59 @@ impl Defs {
     }
 }
 
+/// Renders the templates in a suite's or library's `vars` values (`tok: "{{ env.TOKEN }}"`), in
+/// file order: a value may use the environment, the variables of the libraries included before
+/// and the variables written above it in the same file. Values read from the environment are
+/// secrets like any other `{{ env.NAME }}`. A value that cannot be rendered is an error located
+/// at its key (the variable is then left out).
+fn render_vars(
+    cx: &mut Ctx,
+    origin: &Arc<Origin>,
+    vars: &IndexMap<String, serde_json::Value>,
+    before: &IndexMap<String, serde_json::Value>,
+) -> IndexMap<String, serde_json::Value> {
+    if !vars.values().any(has_template) {
+        return vars.clone();
+    }
+    let saved = std::mem::replace(&mut cx.origin, origin.clone());
+    let mut scope: Scope = before.iter().map(|(k, v)| (k.clone(), json_to_value(v))).collect();
+    let mut out = IndexMap::new();
+    for (k, v) in vars {
+        let at = key_position(&origin.source, k);
+        if let Some(r) = cx.render_value(v, at, &scope) {
+            scope.insert(k.clone(), json_to_value(&r));
+            out.insert(k.clone(), r);
+        }
+    }
+    cx.origin = saved;
+    out
+}
+
+/// Whether a JSON value holds a template string anywhere.
+fn has_template(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::String(s) => template::is_template(s),
+        serde_json::Value::Array(a) => a.iter().any(has_template),
+        serde_json::Value::Object(m) => m.values().any(has_template),
+        serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => false,
+    }
+}
+
+/// The 1-based line and column of the first `key:` in `source` (where a `vars` entry is
+/// written), or `(0, 0)` when it cannot be found (the error then names the file only).
+fn key_position(source: &str, key: &str) -> (u32, u32) {
+    for pat in [format!("{key}:"), format!("\"{key}\":"), format!("'{key}':")] {
+        for (i, line) in source.lines().enumerate() {
+            if let Some(c) = line.find(&pat)
+                && line[..c].chars().last().is_none_or(|p| !(p.is_alphanumeric() || p == '_' || p == '-'))
+            {
+                return (i as u32 + 1, line[..c].chars().count() as u32 + 1);
+            }
+        }
+    }
+    (0, 0)
+}
+
 /// Most nested includes followed before the chain is reported as too deep.
 pub const MAX_INCLUDE_DEPTH: usize = 16;
 
@@ -582,7 +644,18 @@ fn include_all(cx: &mut Ctx, origin: &Arc<Origin>, includes: &[Text], stack: &mu
                     // included from; or, when it cannot be read, the include line with the reason.
                     let from = format!("included from {}:{}:{}", cx.origin.path.display(), inc.line, inc.column);
                     let e = match e {
+                        LoadError::Read { source, .. } if source.kind() == std::io::ErrorKind::InvalidInput => LoadError::at(
+                            &cx.origin.path,
+                            Some(&cx.origin.source),
+                            inc.line,
+                            inc.column,
+                            format!("cannot include {}: {source}", inc.value),
+                        )
+                        .with_hint("include a library file: a FIFO, a device or a /proc or /sys entry is never read"),
                         LoadError::Located(mut l) => {
+                            // The library may be any file: its text is shown no further than the
+                            // offending line, cut (the snippet is cut already).
+                            l.message = crate::util::one_line(&l.message, crate::suite::error::SNIPPET_WIDTH);
                             l.hint = Some(match l.hint.take() {
                                 Some(h) => format!("{h}\n  = note: {from}"),
                                 None => from,
@@ -614,7 +687,8 @@ fn include_all(cx: &mut Ctx, origin: &Arc<Origin>, includes: &[Text], stack: &mu
                     stack.push(canon);
                     include_all(cx, &lib_origin, &lib.include, stack, defs);
                     stack.pop();
-                    defs.absorb(&lib_origin, &lib.vars, &lib.resolvers, &lib.proxies, &lib.templates);
+                    let vars = render_vars(cx, &lib_origin, &lib.vars, &defs.vars);
+                    defs.absorb(&lib_origin, &vars, &lib.resolvers, &lib.proxies, &lib.templates);
                 }
             }
         }
@@ -638,7 +712,8 @@ fn plan_suite(
     let mut defs = Defs::default();
     let canon = std::fs::canonicalize(&l.path).unwrap_or_else(|_| l.path.clone());
     include_all(&mut cx, &origin, &s.include, &mut vec![canon], &mut defs);
-    defs.absorb(&origin, &s.vars, &s.resolvers, &s.proxies, &s.templates);
+    let own_vars = render_vars(&mut cx, &origin, &s.vars, &defs.vars);
+    defs.absorb(&origin, &own_vars, &s.resolvers, &s.proxies, &s.templates);
 
     // Variables, lowest precedence first.
     let mut vars: IndexMap<String, serde_json::Value> = std::mem::take(&mut defs.vars);
@@ -688,7 +763,7 @@ fn plan_suite(
             },
             Axis::File(f) => {
                 let p = base.join(f);
-                match suite::read_text(&p) {
+                match suite::read_regular(&p) {
                     Ok(t) => t.lines().map(|l| l.split('#').next().unwrap_or("").trim().to_owned()).filter(|l| !l.is_empty()).collect(),
                     Err(e) => {
                         cx.errors.push(LoadError::input(
@@ -728,7 +803,9 @@ fn plan_suite(
         out.seen.tags.extend(sc.tags.iter().cloned());
         for c in &sc.checks {
             out.seen.tags.extend(c.tags.iter().cloned());
-            if let Some((_, t)) = c.use_template.as_ref().and_then(|t| st.defs.templates.get(&t.value)) {
+            if let CheckKind::Use(u) = &c.kind
+                && let Some((_, t)) = st.defs.templates.get(&u.template.value)
+            {
                 out.seen.tags.extend(t.checks.iter().flat_map(|tc| tc.tags.iter().cloned()));
             }
         }
@@ -753,6 +830,43 @@ fn plan_suite(
                     }
                 }
             }
+        }
+    }
+    // The global budget, counted before anything is built: instances × checks per instance.
+    let mut budget = out.checks.len();
+    for sc in &s.scenarios {
+        let used: Vec<String> = tpl.variables(&sc.name.value).into_iter().filter(|v| axes.contains_key(v)).collect();
+        let instances = axes
+            .iter()
+            .filter(|(k, _)| used.contains(k))
+            .map(|(_, v)| v.len())
+            .try_fold(1usize, |acc, n| acc.checked_mul(n))
+            .unwrap_or(usize::MAX);
+        if instances > MAX_INSTANCES {
+            // Reported below as a scenario with too many instances.
+            continue;
+        }
+        let per_instance: usize = sc
+            .checks
+            .iter()
+            .map(|c| match &c.kind {
+                CheckKind::Use(u) => st.defs.templates.get(&u.template.value).map_or(1, |(_, t)| t.checks.len().max(1)),
+                CheckKind::Dns(_) | CheckKind::Tcp(_) | CheckKind::Tls(_) | CheckKind::Http(_) => 1,
+            })
+            .fold(0usize, usize::saturating_add);
+        budget = budget.saturating_add(instances.saturating_mul(per_instance));
+        if budget > MAX_PLANNED_CHECKS {
+            let shown = |n: usize| if n == usize::MAX { "too many".to_owned() } else { n.to_string() };
+            cx.err(
+                sc.name.line,
+                sc.name.column,
+                format!(
+                    "the plan would hold more than the {MAX_PLANNED_CHECKS} checks allowed (all suites together): this scenario expands to {instances} instances of {per_instance} check(s), bringing the plan to {}",
+                    shown(budget)
+                ),
+                Some("narrow the matrix (--matrix NAME=V1,V2) or split the suites into several runs"),
+            );
+            return Err(LoadError::many(cx.errors));
         }
     }
     let mut seen_instances: HashMap<String, (u32, u32)> = HashMap::new();
@@ -828,9 +942,11 @@ fn plan_suite(
                 let Some(name) = cx.render(&c.name, &scope) else {
                     continue;
                 };
-                match &c.use_template {
-                    None => plan_check(&mut cx, &mut st, &mut inst_ctx, c, name, &c.tags, &scope, inputs, out),
-                    Some(t) => expand_template(&mut cx, &mut st, &mut inst_ctx, c, t, name, &scope, inputs, out),
+                match &c.kind {
+                    CheckKind::Use(u) => expand_template(&mut cx, &mut st, &mut inst_ctx, c, u, name, &scope, inputs, out),
+                    CheckKind::Dns(_) | CheckKind::Tcp(_) | CheckKind::Tls(_) | CheckKind::Http(_) => {
+                        plan_check(&mut cx, &mut st, &mut inst_ctx, c, name, &c.tags, &scope, inputs, out)
+                    }
                 }
             }
         }
@@ -935,21 +1051,14 @@ fn expand_template(
     st: &mut SuiteState,
     inst: &mut Instance,
     c: &Check,
-    t: &Text,
+    u: &UseSpec,
     use_name: String,
     scope: &Scope,
     inputs: &Inputs,
     out: &mut Plan,
 ) {
-    if c.dns.is_some() || c.tcp.is_some() || c.tls.is_some() || c.http.is_some() || c.expect.is_some() {
-        cx.err(
-            c.name.line,
-            c.name.column,
-            format!("check `{use_name}` uses a template and also defines a check"),
-            Some("a `use` entry takes only `name`, `use`, `with` and `tags`"),
-        );
-        return;
-    }
+    // A `use` entry holds no kind or expectation of its own: the loader rejects them.
+    let t = &u.template;
     let Some(tname) = cx.render(t, scope) else { return };
     let Some((torigin, tmpl)) = st.defs.templates.get(&tname).cloned() else {
         let hint = match did_you_mean(&tname, st.defs.templates.keys().map(String::as_str)) {
@@ -966,7 +1075,7 @@ fn expand_template(
     // Where a relative path given as a parameter starts: the file the `with` is written in
     // (or, for a value taken from a variable, that variable's file).
     let mut param_bases: Vec<(String, PathBuf)> = Vec::new();
-    for (k, v) in &c.with_params {
+    for (k, v) in &u.with {
         if !tmpl.params.contains(k) {
             let hint = match did_you_mean(k, tmpl.params.iter().map(String::as_str)) {
                 Some(p) => format!("did you mean `{p}`?"),
@@ -992,7 +1101,7 @@ fn expand_template(
         tscope.insert(k.clone(), value);
     }
     for p in &tmpl.params {
-        if !c.with_params.contains_key(p) {
+        if !u.with.contains_key(p) {
             match tmpl.defaults.get(p) {
                 Some(d) => {
                     tscope.insert(p.clone(), json_to_value(d));
@@ -1019,9 +1128,12 @@ fn expand_template(
     let saved_path = inst.path;
     inst.path = c.path.unwrap_or(inst.path);
     for tc in &tmpl.checks {
-        if tc.use_template.is_some() {
-            cx.err(tc.name.line, tc.name.column, "a template's checks cannot use other templates", None);
-            continue;
+        match &tc.kind {
+            CheckKind::Use(_) => {
+                cx.err(tc.name.line, tc.name.column, "a template's checks cannot use other templates", None);
+                continue;
+            }
+            CheckKind::Dns(_) | CheckKind::Tcp(_) | CheckKind::Tls(_) | CheckKind::Http(_) => {}
         }
         let Some(tc_name) = cx.render(&tc.name, &tscope) else { continue };
         let mut tags = c.tags.clone();
@@ -1072,7 +1184,7 @@ fn plan_check(
     if !check_selected || (!inputs.tags.is_empty() && !tags.iter().any(|t| inputs.tags.contains(t))) {
         return;
     }
-    let resolver = match kind_resolver(c) {
+    let resolver = match c.kind.resolver() {
         None => Some(inst.resolver.clone()),
         Some(t) => match cx.render(t, scope) {
             Some(rn) => resolve_named(cx, st, &rn, t, scope),
@@ -1081,7 +1193,7 @@ fn plan_check(
     };
     let Some(resolver) = resolver else { return };
     let base = cx.origin.base.clone();
-    let Some(mut target) = build_target(cx, c, scope, &base, st) else {
+    let Some(mut target) = build_target(cx, c, scope, st) else {
         return;
     };
     let kind = target.kind();
@@ -1205,15 +1317,6 @@ fn combinations(used: &[String], axes: &IndexMap<String, Vec<String>>) -> Vec<Ve
     combos
 }
 
-fn kind_resolver(c: &Check) -> Option<&Text> {
-    c.dns
-        .as_ref()
-        .and_then(|d| d.resolver.as_ref())
-        .or(c.tcp.as_ref().and_then(|d| d.resolver.as_ref()))
-        .or(c.tls.as_ref().and_then(|d| d.resolver.as_ref()))
-        .or(c.http.as_ref().and_then(|d| d.resolver.as_ref()))
-}
-
 /// Parses `IP`, `IP:PORT` or `[v6]:PORT` (port 53 by default).
 pub fn parse_server(s: &str) -> Result<SocketAddr, String> {
     let t = s.trim();
@@ -1281,69 +1384,83 @@ fn resolve_named(cx: &mut Ctx, st: &mut SuiteState, name: &str, at: &Text, scope
     Some(spec)
 }
 
-fn build_target(cx: &mut Ctx, c: &Check, scope: &Scope, base: &Path, st: &mut SuiteState) -> Option<Target> {
-    let n = [c.dns.is_some(), c.tcp.is_some(), c.tls.is_some(), c.http.is_some()].iter().filter(|b| **b).count();
-    if n != 1 {
-        let msg = if n == 0 {
-            "a check needs one of `dns`, `tcp`, `tls` or `http`"
-        } else {
-            "a check takes exactly one of `dns`, `tcp`, `tls` or `http`"
-        };
-        let hint =
-            if n == 0 { "add one of `dns:`, `tcp:`, `tls:` or `http:` (or `use:` a template)" } else { "split it into one check per kind" };
-        cx.err(c.name.line, c.name.column, format!("check `{}`: {msg}", c.name.value), Some(hint));
+/// What a check probes, rendered in `scope`. A `use` entry is expanded before (by
+/// [`expand_template`]), never probed: reaching here with one is reported, not ignored.
+fn build_target(cx: &mut Ctx, c: &Check, scope: &Scope, st: &mut SuiteState) -> Option<Target> {
+    match &c.kind {
+        CheckKind::Dns(d) => dns_target(cx, d, scope, st),
+        CheckKind::Tcp(t) => tcp_target(cx, t, scope),
+        CheckKind::Tls(t) => tls_target(cx, t, scope),
+        CheckKind::Http(h) => http_target(cx, h, scope, st),
+        CheckKind::Use(u) => {
+            cx.err(u.template.line, u.template.column, format!("check `{}` uses a template where a probe is needed", c.name.value), None);
+            None
+        }
+    }
+}
+
+/// A path option (`ca_file`), rendered and resolved against where it was written.
+fn path_of(cx: &mut Ctx, t: &Option<Text>, scope: &Scope) -> Option<Option<PathBuf>> {
+    match t {
+        None => Some(None),
+        Some(t) => Some(Some(cx.render_path(&t.value, (t.line, t.column), scope)?)),
+    }
+}
+
+/// The target of a `dns:` check.
+fn dns_target(cx: &mut Ctx, d: &DnsSpec, scope: &Scope, st: &mut SuiteState) -> Option<Target> {
+    let name = cx.render(&d.name, scope)?;
+    if name.is_empty() {
+        cx.err(d.name.line, d.name.column, "empty DNS name", None);
         return None;
     }
-    let _ = base;
-    let path_of = |cx: &mut Ctx, t: &Option<Text>| -> Option<Option<PathBuf>> {
-        match t {
-            None => Some(None),
-            Some(t) => Some(Some(cx.render_path(&t.value, (t.line, t.column), scope)?)),
-        }
-    };
-    if let Some(d) = &c.dns {
-        let name = cx.render(&d.name, scope)?;
-        if name.is_empty() {
-            cx.err(d.name.line, d.name.column, "empty DNS name", None);
-            return None;
-        }
-        let mut compare = Vec::new();
-        for t in &d.compare {
-            let rn = cx.render(t, scope)?;
-            compare.push(resolve_named(cx, st, &rn, t, scope)?);
-        }
-        return Some(Target::Dns { name, record_type: d.record_type, compare });
+    let mut compare = Vec::new();
+    for t in &d.compare {
+        let rn = cx.render(t, scope)?;
+        compare.push(resolve_named(cx, st, &rn, t, scope)?);
     }
-    if let Some(t) = &c.tcp {
-        let host = host_of(cx, &t.host, scope)?;
-        let source = match &t.source {
-            None => None,
-            Some(src) => {
-                let v = cx.render(src, scope)?;
-                match v.parse::<IpAddr>() {
-                    Ok(ip) => Some(ip),
-                    Err(_) => {
-                        cx.err(src.line, src.column, format!("`{v}` is not an IP address"), None);
-                        return None;
-                    }
+    Some(Target::Dns { name, record_type: d.record_type, compare })
+}
+
+/// The target of a `tcp:` check.
+fn tcp_target(cx: &mut Ctx, t: &TcpSpec, scope: &Scope) -> Option<Target> {
+    let host = host_of(cx, &t.host, scope)?;
+    let source = match &t.source {
+        None => None,
+        Some(src) => {
+            let v = cx.render(src, scope)?;
+            match v.parse::<IpAddr>() {
+                Ok(ip) => Some(ip),
+                Err(_) => {
+                    cx.err(src.line, src.column, format!("`{v}` is not an IP address"), None);
+                    return None;
                 }
             }
-        };
-        let port = cx.typed(&t.port, PORT_ACCEPTS, scope)?.0;
-        return Some(Target::Tcp { host, port, source });
-    }
-    if let Some(t) = &c.tls {
-        let host = host_of(cx, &t.host, scope)?;
-        let sni = match &t.sni {
-            Some(s) => cx.render(s, scope)?,
-            None => host.clone(),
-        };
-        let ca_file = path_of(cx, &t.ca_file)?;
-        let port = cx.typed(&t.port, PORT_ACCEPTS, scope)?.0;
-        return Some(Target::Tls { host, port, sni, ca_file, refuse_versions: Vec::new() });
-    }
-    let h = c.http.as_ref()?;
+        }
+    };
+    let port = cx.typed(&t.port, PORT_ACCEPTS, scope)?.0;
+    Some(Target::Tcp { host, port, source })
+}
+
+/// The target of a `tls:` check.
+fn tls_target(cx: &mut Ctx, t: &TlsSpec, scope: &Scope) -> Option<Target> {
+    let host = host_of(cx, &t.host, scope)?;
+    let sni = match &t.sni {
+        Some(s) => cx.render(s, scope)?,
+        None => host.clone(),
+    };
+    let ca_file = path_of(cx, &t.ca_file, scope)?;
+    let port = cx.typed(&t.port, PORT_ACCEPTS, scope)?.0;
+    Some(Target::Tls { host, port, sni, ca_file, refuse_versions: Vec::new() })
+}
+
+/// The target of an `http:` check.
+fn http_target(cx: &mut Ctx, h: &HttpSpec, scope: &Scope, st: &mut SuiteState) -> Option<Target> {
     let raw = cx.render(&h.url, scope)?;
+    // The password is a secret before the URL is known to be valid: errors quote the URL.
+    if let Some(pw) = template::userinfo_password(&raw) {
+        cx.tpl.secrets().add_url_password(pw);
+    }
     let url = match url::Url::parse(&raw) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => u,
         Ok(_) => {
@@ -1356,7 +1473,7 @@ fn build_target(cx: &mut Ctx, c: &Check, scope: &Scope, base: &Path, st: &mut Su
         }
     };
     if let Some(pw) = url.password() {
-        cx.tpl.secrets().add(pw);
+        cx.tpl.secrets().add_url_password(pw);
     }
     let at = (h.url.line, h.url.column);
     let method_s = match &h.method {
@@ -1379,10 +1496,7 @@ fn build_target(cx: &mut Ctx, c: &Check, scope: &Scope, base: &Path, st: &mut Su
         }
         // Credentials in headers are secrets wherever they would be printed.
         if SECRET_HEADERS.iter().any(|h| k.eq_ignore_ascii_case(h)) {
-            cx.tpl.secrets().add(&v);
-            if let Some((_, token)) = v.split_once(' ') {
-                cx.tpl.secrets().add(token);
-            }
+            cx.tpl.secrets().add_header_value(&v);
         }
         headers.push((k.clone(), v));
     }
@@ -1414,7 +1528,7 @@ fn build_target(cx: &mut Ctx, c: &Check, scope: &Scope, base: &Path, st: &mut Su
             }
         }
     };
-    let ca_file = path_of(cx, &h.ca_file)?;
+    let ca_file = path_of(cx, &h.ca_file, scope)?;
     Some(Target::Http(Box::new(HttpTarget {
         url,
         method,
@@ -1445,6 +1559,9 @@ fn env_proxy(cx: &mut Ctx, url: &url::Url, at: &Text) -> Option<Arc<ProxySpec>> 
             return None;
         }
     }
+    if let Some(pw) = template::userinfo_password(&raw) {
+        cx.tpl.secrets().add_url_password(pw);
+    }
     let with_scheme = if raw.contains("://") { raw.clone() } else { format!("http://{raw}") };
     let mut purl = match url::Url::parse(&with_scheme) {
         Ok(u) if u.host_str().is_some() => u,
@@ -1461,7 +1578,7 @@ fn env_proxy(cx: &mut Ctx, url: &url::Url, at: &Text) -> Option<Arc<ProxySpec>> 
     let username = (!purl.username().is_empty()).then(|| purl.username().to_owned());
     let password = purl.password().map(str::to_owned);
     if let Some(pw) = &password {
-        cx.tpl.secrets().add(pw);
+        cx.tpl.secrets().add_url_password(pw);
     }
     let _ = purl.set_username("");
     let _ = purl.set_password(None);
@@ -1498,6 +1615,9 @@ fn proxy_spec(cx: &mut Ctx, st: &mut SuiteState, pn: &str, def: &ProxyDef, scope
     };
     if let Some(pw) = &password {
         cx.tpl.secrets().add(pw);
+    }
+    if let Some(pw) = template::userinfo_password(&pu) {
+        cx.tpl.secrets().add_url_password(pw);
     }
     let key = format!("{pn}|{pu}|{username:?}|{password:?}");
     if let Some(p) = st.proxy_cache.get(&key) {
@@ -1655,8 +1775,32 @@ pub struct PlanRow {
     pub vars: BTreeMap<String, String>,
 }
 
+impl Plan {
+    /// The plan rows of `netspec plan`, every text redacted (before any wrapping or
+    /// serialization, so a secret is never printed split in pieces).
+    pub fn rows(&self) -> Vec<PlanRow> {
+        let r = |s: &str| self.secrets.redact(s);
+        self.checks
+            .iter()
+            .map(|c| {
+                let mut row = c.row();
+                if !self.secrets.is_empty() {
+                    row.id = r(&row.id);
+                    row.scenario = r(&row.scenario);
+                    row.target = r(&row.target);
+                    row.resolver = r(&row.resolver);
+                    row.proxy = row.proxy.as_deref().map(r);
+                    row.expect = row.expect.iter().map(|e| r(e)).collect();
+                    row.vars = row.vars.iter().map(|(k, v)| (r(k), r(v))).collect();
+                }
+                row
+            })
+            .collect()
+    }
+}
+
 impl PlannedCheck {
-    /// The plan row of this check.
+    /// The plan row of this check (not redacted: see [`Plan::rows`]).
     pub fn row(&self) -> PlanRow {
         PlanRow {
             id: self.meta.id.clone(),

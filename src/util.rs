@@ -255,6 +255,19 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
         .map(|(_, c)| c)
 }
 
+/// The first line of `text`, cut to at most `max` characters (`…` marks a cut): how text taken
+/// from a file the user may not have meant to show (an included library) is quoted.
+pub fn one_line(text: &str, max: usize) -> String {
+    let first = text.lines().next().unwrap_or("");
+    let cut = first.chars().count() > max || text.lines().nth(1).is_some();
+    if !cut {
+        return first.to_owned();
+    }
+    let mut s: String = first.chars().take(max.saturating_sub(1)).collect();
+    s.push('…');
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,8 @@ use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
 use netspec::suite::model::{Axis, SuiteFile};
-use netspec::suite::{self, plan};
+use netspec::plan;
+use netspec::suite;
 
 /// Matrix sizes above this are not planned: planning caps expansion at 100,000 instances per
 /// scenario, but inputs near the cap are slow per execution and teach the fuzzer nothing new.

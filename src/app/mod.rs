@@ -302,6 +302,8 @@ pub fn run(req: RunRequest) -> Result<Done, AppError> {
             return Err(AppError::NoCertificate { path: ca.clone() });
         }
     }
+    // Before the runtime, whose signal handling cannot start without descriptors.
+    run::limits::fit_open_files(1).map_err(AppError::OpenFiles)?;
     let rt = runtime()?;
     let opts = ContextOptions { extra_roots: extra, ..Default::default() };
     let name = report_name(&plan);
@@ -410,11 +412,17 @@ pub async fn execute(plan: Plan, ctx_opts: ContextOptions, mut opts: RunOptions,
     if let Some(note) = note {
         notice(&note);
     }
-    // Waiting checks hold sockets too: they get what the limit leaves after the working ones.
-    opts.max_waiting = opts.max_waiting.min(run::limits::checks_that_fit().saturating_sub(opts.concurrency));
+    // Waiting checks hold sockets too, and so do checks whose names have many addresses: they
+    // share what the limit leaves after the working checks.
+    let budget = run::limits::budget(run::limits::available_descriptors(), opts.concurrency, opts.max_waiting);
+    opts.max_waiting = budget.max_waiting;
     let started = std::time::Instant::now();
     let started_at = std::time::SystemTime::now();
-    let ctx = Arc::new(ProbeContext::new(ctx_opts));
+    let ctx = ProbeContext::new(ctx_opts);
+    let ctx = Arc::new(match budget.fanout {
+        Some(n) => ctx.with_fanout_budget(n),
+        None => ctx,
+    });
     let cancel = CancellationToken::new();
     // The exit code of the signal that stopped the run (0: none). SIGINT and SIGTERM both cancel
     // the run and still write the reports for the checks that finished; a second one aborts.

@@ -530,7 +530,7 @@ fn finished(done: Done) -> i32 {
 }
 
 fn print_plan(p: &Plan, format: Format) {
-    let rows: Vec<_> = p.checks.iter().map(|c| c.row()).collect();
+    let rows = p.rows();
     let text = match format {
         Format::Json => format!("{}\n", report::sanitize::neutralise_json(&serde_json::to_string_pretty(&rows).unwrap_or_default())),
         Format::Table => report::sanitize::neutralise(&plan_table(&rows, terminal_width())).into_owned(),

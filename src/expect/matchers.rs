@@ -161,7 +161,7 @@ impl AddrMatch {
             None => None,
             Some(p) => {
                 let path = base.join(p);
-                let text = crate::suite::read_text(&path)
+                let text = crate::suite::read_regular(&path)
                     .map_err(|e| format!("cannot read hosts file {}: {}", path.display(), e.read_reason()))?;
                 Some((p.clone(), HostsFile::parse(&text)))
             }

@@ -222,6 +222,7 @@ impl Reason {
                 | Reason::TlsNoRoots
                 | Reason::DnsNoServers
                 | Reason::TcpSocket
+                | Reason::DnsSocket
         )
     }
 }

@@ -66,6 +66,9 @@ reasons! {
     /// The query could not be sent or the answer read.
     DnsNetwork = "dns.network", "the query could not be sent or the answer read",
         "no route to the resolver from this machine, or a local firewall blocks DNS";
+    /// No socket for the query (local: EMFILE/ENFILE).
+    DnsSocket = "dns.socket", "this machine could not open a socket for the query (the check could not be evaluated)",
+        "the open-file limit is spent (Too many open files, EMFILE/ENFILE): raise it with `ulimit -n`, or lower `-j`; another process may share the limit";
     /// The answer could not be decoded.
     DnsMalformed = "dns.malformed", "the resolver's answer could not be decoded",
         "something that is not a DNS server answers on that address, or a middlebox rewrites DNS";

@@ -88,8 +88,12 @@ pub struct CheckResult {
     pub meta: Arc<CheckMeta>,
     /// Outcome.
     pub outcome: Outcome,
-    /// Every attempt, in order (the last decides the outcome).
+    /// The attempts kept, in order (the last decides the outcome): at most
+    /// `run::MAX_KEPT_ATTEMPTS`, the first and the latest ones.
     pub attempts: Vec<Attempt>,
+    /// Attempts made between the first and the ones kept, not kept (a long `--retry-timeout`
+    /// window must not hold every attempt).
+    pub attempts_omitted: u32,
     /// The path to the destination of the check's connection, traced after the last attempt
     /// (`--path`, docs/path-diagnosis.md); shared with the other checks of the run that have the
     /// same destination.

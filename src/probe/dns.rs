@@ -249,6 +249,12 @@ async fn exchange(
     }
 }
 
+/// The reason of an I/O error exchanging a query: running out of descriptors is this
+/// machine's problem ([`Reason::DnsSocket`], local), anything else the network's.
+fn net_reason(e: &std::io::Error) -> Reason {
+    if super::out_of_descriptors(e) { Reason::DnsSocket } else { Reason::DnsNetwork }
+}
+
 /// True when `resp` answers `question` (RFC 5452 9.1: an answer is accepted only when its id and
 /// its question section match the query; the id is compared by the caller). Names compare
 /// case-insensitively (RFC 4343).
@@ -271,7 +277,7 @@ async fn udp_exchange(
     question: &Query,
     garbled: &mut Option<String>,
 ) -> Result<Message, Failure> {
-    let net = |e: std::io::Error| Failure::new(Reason::DnsNetwork, format!("{server}: {e}"));
+    let net = |e: std::io::Error| Failure::new(net_reason(&e), format!("{server}: {e}"));
     let mut pooled = ctx.udp_pool.take(server).await.map_err(net)?;
     if let Err(e) = pooled.socket.send(wire).await {
         // A reused socket may have gone stale: one more try on a fresh one.
@@ -314,7 +320,7 @@ async fn udp_exchange(
 }
 
 async fn tcp_exchange(server: SocketAddr, wire: &[u8], id: u16, question: &Query) -> Result<Message, Failure> {
-    let net = |e: std::io::Error| Failure::new(Reason::DnsNetwork, format!("{server} over TCP: {e}"));
+    let net = |e: std::io::Error| Failure::new(net_reason(&e), format!("{server} over TCP: {e}"));
     let mut s = TcpStream::connect(server).await.map_err(net)?;
     let mut framed = Vec::with_capacity(wire.len() + 2);
     framed.extend_from_slice(&(wire.len() as u16).to_be_bytes());

@@ -88,11 +88,21 @@ struct Opened {
     absolute_form: bool,
 }
 
+/// `url` as shown in results: a password in its userinfo (RFC 3986 3.2.1) becomes `***`.
+fn shown_url(url: &url::Url) -> std::borrow::Cow<'_, str> {
+    if url.password().is_none() {
+        return std::borrow::Cow::Borrowed(url.as_str());
+    }
+    let mut u = url.clone();
+    let _ = u.set_password(Some("***"));
+    std::borrow::Cow::Owned(u.to_string())
+}
+
 /// Sends the request (and follows redirects when asked) before `deadline`.
 pub async fn probe(ctx: &Arc<ProbeContext>, resolver: &Arc<ResolverSpec>, t: &HttpTarget, deadline: Instant) -> HttpObservation {
     let start = Instant::now();
     let mut obs = HttpObservation {
-        request: format!("{} {}", t.method, t.url),
+        request: format!("{} {}", t.method, shown_url(&t.url)),
         resolution: None,
         proxy: t.proxy.as_ref().map(|p| p.name.clone()),
         status: None,

@@ -74,6 +74,10 @@ pub struct ProbeContext {
     roots_cache: std::sync::Mutex<HashMap<std::path::PathBuf, Arc<rustls::RootCertStore>>>,
     /// Connected UDP sockets reused by DNS queries (see [`udp_pool`]).
     pub udp_pool: udp_pool::UdpPool,
+    /// Descriptors for connections beyond the ones every check is budgeted
+    /// ([`CONNECTIONS_PER_CHECK`]): a name with 8 addresses opens 8 sockets
+    /// at once. `None`: no open-file limit to respect.
+    fanout: Option<(Arc<tokio::sync::Semaphore>, usize)>,
 }
 
 /// Options for building a [`ProbeContext`].
@@ -109,6 +113,46 @@ impl ProbeContext {
             tls_cache: Default::default(),
             roots_cache: Default::default(),
             udp_pool: Default::default(),
+            fanout: None,
+        }
+    }
+
+    /// Shares `descriptors` among the checks whose connections outnumber
+    /// [`CONNECTIONS_PER_CHECK`] ([`ProbeContext::reserve_fanout`]).
+    pub fn with_fanout_budget(mut self, descriptors: usize) -> Self {
+        self.fanout = Some((Arc::new(tokio::sync::Semaphore::new(descriptors)), descriptors));
+        self
+    }
+
+    /// Reserves descriptors for a check about to open `sockets` connections at once, beyond
+    /// the [`CONNECTIONS_PER_CHECK`] its own budget holds; the reservation
+    /// lasts as long as the returned permit. Waits at most until `deadline` (whole reservations
+    /// only, so no two checks can hold half of what each needs).
+    ///
+    /// Errors: no room before the deadline — a local [`Reason::TcpSocket`] failure, never a
+    /// network verdict.
+    pub async fn reserve_fanout(
+        &self,
+        sockets: usize,
+        deadline: tokio::time::Instant,
+    ) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, Failure> {
+        let extra = sockets.saturating_sub(CONNECTIONS_PER_CHECK);
+        let Some((pool, size)) = &self.fanout else { return Ok(None) };
+        // An empty pool (the working checks fill the limit exactly) reserves nothing: a socket
+        // that cannot be created is then still a local error (`tcp.socket`), never a verdict.
+        if extra == 0 || *size == 0 {
+            return Ok(None);
+        }
+        // More than the whole pool: take all of it (the check then runs alone among fan-outs).
+        let n = u32::try_from(extra.min(*size)).unwrap_or(u32::MAX);
+        match tokio::time::timeout_at(deadline, pool.clone().acquire_many_owned(n)).await {
+            Ok(Ok(p)) => Ok(Some(p)),
+            Ok(Err(_)) | Err(_) => Err(Failure::new(
+                Reason::TcpSocket,
+                format!(
+                    "the open-file budget had no room for {extra} more connections before the deadline (raise `ulimit -n` or lower -j)"
+                ),
+            )),
         }
     }
 
@@ -199,6 +243,18 @@ pub async fn probe(ctx: &Arc<ProbeContext>, target: &Target, resolver: &Arc<Reso
         }
         Target::Http(h) => Observation::Http(Box::pin(http::probe(ctx, resolver, h, deadline)).await),
     }
+}
+
+/// Connections at once a check's own open-file budget holds (a name with an A and an AAAA
+/// record; `run::limits` budgets each check in flight for them). A check that opens more at
+/// once (a name with 8 addresses opens 8 sockets; a tls check with `refuses_versions` one more
+/// per version and address) reserves the rest first ([`ProbeContext::reserve_fanout`]).
+pub const CONNECTIONS_PER_CHECK: usize = 2;
+
+/// Whether `e` says this process or the system ran out of file descriptors (EMFILE, ENFILE):
+/// a local problem, never the network's answer.
+pub fn out_of_descriptors(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
 }
 
 #[cfg(test)]

@@ -69,7 +69,26 @@ pub async fn probe(
 ) -> TcpObservation {
     let start = Instant::now();
     let resolution = dns::resolve(ctx, resolver, host, deadline).await;
-    let conns = resolution.addresses.iter().map(|ip| connect(ctx, SocketAddr::new(*ip, port), source, deadline));
-    let attempts = futures_util::future::join_all(conns).await.into_iter().map(|(a, _)| a).collect();
+    // One socket per address, all at once: reserved in the open-file budget first.
+    let _fanout = match ctx.reserve_fanout(resolution.addresses.len(), deadline).await {
+        Ok(p) => p,
+        Err(f) => {
+            let attempts = resolution
+                .addresses
+                .iter()
+                .map(|ip| TcpAttempt {
+                    address: SocketAddr::new(*ip, port),
+                    state: PortState::NoRoute,
+                    connect_time: None,
+                    detail: f.message.clone(),
+                    reason: Some(f.reason),
+                })
+                .collect();
+            return TcpObservation { resolution, port, attempts, elapsed: start.elapsed() };
+        }
+    };
+    // Each stream is closed as soon as its connect is judged (not when the last one is).
+    let conns = resolution.addresses.iter().map(|ip| async move { connect(ctx, SocketAddr::new(*ip, port), source, deadline).await.0 });
+    let attempts = futures_util::future::join_all(conns).await;
     TcpObservation { resolution, port, attempts, elapsed: start.elapsed() }
 }

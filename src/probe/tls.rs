@@ -139,15 +139,21 @@ pub async fn probe(
 ) -> TlsObservation {
     let start = Instant::now();
     let resolution = dns::resolve(ctx, resolver, host, deadline).await;
-    let endpoints = match ctx.roots_for(ca_file) {
-        Err(msg) => resolution
+    // Per address, a handshake and one connection per refused version, all at once.
+    let sockets = resolution.addresses.len().saturating_mul(1 + refuse_versions.len());
+    let (_fanout, roots) = match ctx.reserve_fanout(sockets, deadline).await {
+        Ok(p) => (p, ctx.roots_for(ca_file).map_err(|m| Failure::new(Reason::TlsCaFile, m))),
+        Err(f) => (None, Err(f)),
+    };
+    let endpoints = match roots {
+        Err(failure) => resolution
             .addresses
             .iter()
             .map(|ip| TlsEndpoint {
                 address: SocketAddr::new(*ip, port),
                 tcp: PortState::NoRoute,
                 handshake: None,
-                failure: Some(Failure::new(Reason::TlsCaFile, msg.clone())),
+                failure: Some(failure.clone()),
                 version_probes: Vec::new(),
             })
             .collect(),

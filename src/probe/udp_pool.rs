@@ -77,7 +77,7 @@ impl UdpPool {
     /// address of `server`'s family, then connected).
     ///
     /// Errors: the socket cannot be created, bound or connected. When the process is out of file
-    /// descriptors (`EMFILE`), the idle sockets are closed and the creation tried once more.
+    /// descriptors (`EMFILE`, `ENFILE`), the idle sockets are closed and the creation tried once more.
     pub async fn take(&self, server: SocketAddr) -> io::Result<PooledSocket> {
         let idle = {
             let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
@@ -92,7 +92,7 @@ impl UdpPool {
             return Ok(s);
         }
         match Self::open(server).await {
-            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::MFILE.raw_os_error()) => {
+            Err(e) if super::out_of_descriptors(&e) => {
                 self.close_idle();
                 Self::open(server).await
             }

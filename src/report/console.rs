@@ -137,7 +137,8 @@ pub fn explain(r: &CheckResult, secrets: &Secrets) -> String {
         }
     }
     if r.attempts.len() > 1 {
-        out.push_str(&format!("  attempts: {}\n", r.attempts.len()));
+        let total = r.attempts.len() + r.attempts_omitted as usize;
+        out.push_str(&format!("  attempts: {total}\n"));
     }
     if let Some(h) = &r.meta.hint {
         out.push_str(&format!("  hint: {h}\n"));

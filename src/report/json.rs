@@ -76,12 +76,20 @@ pub struct CheckRecord<A> {
     /// Every attempt: the observation, each expectation's result, and the local error that
     /// kept the check from being evaluated, if any.
     pub attempts: Vec<A>,
+    /// Attempts made between the first and the ones kept, not kept (see `MAX_KEPT_ATTEMPTS`
+    /// in docs/resource-limits.md); absent when every attempt is kept.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attempts_omitted: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// One check's object in the document ([`CheckRecord`]: its summary, `CheckSummary::of(r)`,
 /// flattened beside its attempts), every string and key redacted.
 pub fn check_object(summary: CheckSummary, r: &CheckResult, secrets: &Secrets) -> serde_json::Value {
-    let record = CheckRecord { summary, attempts: r.attempts.iter().collect::<Vec<_>>() };
+    let record = CheckRecord { summary, attempts: r.attempts.iter().collect::<Vec<_>>(), attempts_omitted: r.attempts_omitted };
     // Serializing our own types cannot fail (string keys, finite numbers); null if it ever did.
     let mut v = serde_json::to_value(&record).unwrap_or_default();
     secrets.redact_value(&mut v);

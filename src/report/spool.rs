@@ -388,6 +388,7 @@ mod tests {
             path: None,
             outcome,
             attempts: vec![],
+            attempts_omitted: 0,
             elapsed: Duration::from_millis(index as u64),
         }
     }

@@ -99,6 +99,32 @@ impl Default for RunOptions {
 /// Longest pause between attempts, whatever the backoff.
 pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
 
+/// Most attempts one check's result keeps: the first and the latest ones; those between are
+/// counted ([`CheckResult::attempts_omitted`]), so a long `--retry-timeout` window holds at most
+/// this many observations per check.
+pub const MAX_KEPT_ATTEMPTS: usize = 10;
+
+/// Whether attempt number `n` (0-based; `n ≥ 1`) starts, `delay` from `now`: while the check's
+/// own `attempts` last, and after that while the run-level retry window (`--retry-timeout`,
+/// ending at `until`) is open. With a window, no attempt starts at or after its end, not even
+/// one of the check's own: so the run ends at most one attempt's deadline after the window.
+pub fn next_attempt_starts(n: u32, attempts: u32, now: Instant, delay: Duration, until: Option<Instant>) -> bool {
+    match until {
+        None => n < attempts,
+        Some(u) => now + delay < u,
+    }
+}
+
+/// Keeps `attempt` in `kept`: when [`MAX_KEPT_ATTEMPTS`] are kept, the oldest one after the
+/// first is dropped and counted in `omitted`.
+fn keep_attempt<A>(kept: &mut Vec<A>, omitted: &mut u32, attempt: A) {
+    if kept.len() >= MAX_KEPT_ATTEMPTS.max(2) {
+        kept.remove(1);
+        *omitted = omitted.saturating_add(1);
+    }
+    kept.push(attempt);
+}
+
 /// Runs every check of `plan`, sending events as checks finish; returns results in plan order.
 /// Cancelling `cancel` stops new checks and abandons running ones (they are `Cancelled`).
 /// Holds every result until the end: [`run_each`] hands each one over instead.
@@ -333,7 +359,7 @@ fn slim(obs: &mut Observation) {
 }
 
 fn base_result(c: &PlannedCheck, outcome: Outcome, attempts: Vec<Attempt>, elapsed: Duration) -> CheckResult {
-    CheckResult { meta: c.meta.clone(), outcome, attempts, path: None, elapsed }
+    CheckResult { meta: c.meta.clone(), outcome, attempts, attempts_omitted: 0, path: None, elapsed }
 }
 
 fn cancelled(c: &PlannedCheck, elapsed: Duration) -> CheckResult {
@@ -364,13 +390,13 @@ async fn run_check(
     // Most checks take one attempt: room for exactly one (a Vec's first push would make room for
     // four, 2 KiB per check of a 100,000-check run).
     let mut attempts = Vec::with_capacity(1);
+    let mut omitted = 0u32;
     let mut delay = c.retry_delay;
     for n in 0u32.. {
         if n > 0 {
             // Another attempt is due while the check's own attempts last, and after that while
             // the run-level retry window is open and the next attempt would start inside it.
-            let more = n < c.attempts || retry_until.is_some_and(|u| Instant::now() + delay < u);
-            if !more {
+            if !next_attempt_starts(n, c.attempts, Instant::now(), delay, retry_until) {
                 break;
             }
             tokio::select! {
@@ -398,7 +424,7 @@ async fn run_check(
             }
         };
         let passed = attempt.passed();
-        attempts.push(attempt);
+        keep_attempt(&mut attempts, &mut omitted, attempt);
         if passed {
             break;
         }
@@ -423,12 +449,35 @@ async fn run_check(
         _ => None,
     };
     attempts.shrink_to_fit();
-    CheckResult { path, ..base_result(c, outcome, attempts, start.elapsed()) }
+    CheckResult { path, attempts_omitted: omitted, ..base_result(c, outcome, attempts, start.elapsed()) }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_retry_window_bounds_every_attempt_and_attempts_kept_are_capped() {
+        let now = Instant::now();
+        let d = Duration::from_millis(100);
+        // Without a window: the check's own attempts.
+        assert!(next_attempt_starts(2, 3, now, d, None));
+        assert!(!next_attempt_starts(3, 3, now, d, None));
+        // With one: attempts start only inside it, the check's own ones too (was: all of them).
+        let until = now + Duration::from_secs(1);
+        assert!(next_attempt_starts(1, 50, now, d, Some(until)));
+        assert!(!next_attempt_starts(1, 50, until - Duration::from_millis(50), d, Some(until)));
+        assert!(next_attempt_starts(7, 1, now, d, Some(until)));
+        // Kept: the first and the latest, the rest counted.
+        let (mut kept, mut omitted) = (Vec::new(), 0);
+        for n in 0..25u32 {
+            keep_attempt(&mut kept, &mut omitted, n);
+        }
+        assert_eq!(kept.len(), MAX_KEPT_ATTEMPTS);
+        assert_eq!(kept[0], 0);
+        assert_eq!(kept.last(), Some(&24));
+        assert_eq!(omitted as usize + kept.len(), 25);
+    }
 
     #[test]
     fn a_checks_future_stays_small() {

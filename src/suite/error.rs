@@ -69,6 +69,33 @@ impl LoadError {
         self
     }
 
+    /// The error with every secret (and derived form) in its message, hint and snippet
+    /// replaced by `***`: errors quote rendered values and source lines.
+    pub fn redact(self, secrets: &crate::suite::template::Secrets) -> Self {
+        if secrets.is_empty() {
+            return self;
+        }
+        match self {
+            LoadError::Read { path, source } => match secrets.redact_cow(&path.display().to_string()) {
+                std::borrow::Cow::Owned(shown) => LoadError::Read { path: PathBuf::from(shown), source },
+                std::borrow::Cow::Borrowed(_) => LoadError::Read { path, source },
+            },
+            LoadError::Located(mut l) => {
+                l.message = secrets.redact(&l.message);
+                l.hint = l.hint.map(|h| secrets.redact(&h));
+                l.snippet = l.snippet.map(|s| secrets.redact(&s));
+                if let std::borrow::Cow::Owned(p) = secrets.redact_cow(&l.path.display().to_string()) {
+                    l.path = PathBuf::from(p);
+                }
+                LoadError::Located(l)
+            }
+            LoadError::Input { message, hint } => {
+                LoadError::Input { message: secrets.redact(&message), hint: hint.map(|h| secrets.redact(&h)) }
+            }
+            LoadError::Many(v) => LoadError::Many(v.into_iter().map(|e| e.redact(secrets)).collect()),
+        }
+    }
+
     /// Flattens a list: one error stays itself.
     pub fn many(mut v: Vec<LoadError>) -> Self {
         if v.len() == 1 { v.remove(0) } else { LoadError::Many(v) }
@@ -110,7 +137,7 @@ impl fmt::Display for Located {
 }
 
 /// Widest part of a source line a snippet shows, in characters.
-const SNIPPET_WIDTH: usize = 120;
+pub const SNIPPET_WIDTH: usize = 120;
 
 /// The line `line` of `source` with a caret under `column`, gutter-numbered. A long line is cut
 /// to a window around the column (`…` marks the cuts); a tab shows as `→` so the caret stays

@@ -2,6 +2,7 @@
 //! tokio, no sockets. Layers: parse (serde-saphyr, located errors) → template (minijinja) →
 //! validate → plan (expanded checks with stable ids).
 
+pub mod check;
 pub mod error;
 pub mod model;
 pub mod template;
@@ -58,7 +59,6 @@ fn note_read(path: &Path) {
 ///
 /// Errors: unreadable, too large, or not UTF-8 (located at the first bad byte).
 pub(crate) fn read_text(path: &Path) -> Result<String, LoadError> {
-    use std::io::Read;
     let read_err = |source| LoadError::Read { path: path.to_owned(), source };
     let too_large = |size: Option<u64>| {
         let size = size.map(|n| format!("{n} bytes, ")).unwrap_or_default();
@@ -76,8 +76,79 @@ pub(crate) fn read_text(path: &Path) -> Result<String, LoadError> {
     if meta.len() > MAX_FILE_BYTES {
         return Err(too_large(Some(meta.len())));
     }
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    read_open(path, file)
+}
+
+/// Filesystems whose "regular files" are kernel state, not documents: procfs, sysfs, debugfs,
+/// securityfs, cgroup and cgroup2, configfs, tracefs, efivarfs (statfs(2) `f_type` magics).
+const KERNEL_FS_MAGICS: &[i64] =
+    &[0x9fa0, 0x6265_6572, 0x6462_6720, 0x7363_6673, 0x0027_e0eb, 0x6367_7270, 0x6265_6570, 0x7472_6163, 0xde5e_81e4];
+
+/// Reads a file a suite names (an `include:` library, a matrix file, a hosts file) like
+/// [`read_text`], but only a regular file on a regular filesystem: a FIFO (which would block),
+/// a device, a directory, a socket or a `/proc`/`/sys` entry (kernel state such as
+/// `/proc/self/environ`) is refused before anything is read. The file is opened without
+/// blocking and checked through its descriptor (no race with a rename).
+///
+/// Errors: as [`read_text`]; a [`LoadError::Read`] of kind `InvalidInput` for a file that is not
+/// a regular file.
+pub(crate) fn read_regular(path: &Path) -> Result<String, LoadError> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let read_err = |source| LoadError::Read { path: path.to_owned(), source };
+    let refuse = |what: &str| read_err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("it is {what}, not a regular file")));
+    note_read(path);
+    let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path).map_err(read_err)?;
+    let ft = file.metadata().map_err(read_err)?.file_type();
+    if !ft.is_file() {
+        let what = if ft.is_fifo() {
+            "a FIFO"
+        } else if ft.is_char_device() {
+            "a character device"
+        } else if ft.is_block_device() {
+            "a block device"
+        } else if ft.is_socket() {
+            "a socket"
+        } else if ft.is_dir() {
+            "a directory"
+        } else {
+            "a special file"
+        };
+        return Err(refuse(what));
+    }
+    let fs = rustix::fs::fstatfs(&file).map_err(|e| read_err(e.into()))?;
+    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+    let magic = fs.f_type as i64;
+    if KERNEL_FS_MAGICS.contains(&magic) {
+        return Err(refuse("kernel state (a /proc or /sys entry)"));
+    }
+    // Reads block again: the file is regular.
+    let flags = rustix::fs::fcntl_getfl(&file).map_err(|e| read_err(e.into()))?;
+    rustix::fs::fcntl_setfl(&file, flags - rustix::fs::OFlags::NONBLOCK).map_err(|e| read_err(e.into()))?;
+    read_open(path, file)
+}
+
+/// Reads an open file as UTF-8 text, at most [`MAX_FILE_BYTES`].
+fn read_open(path: &Path, file: std::fs::File) -> Result<String, LoadError> {
+    use std::io::Read;
+    let read_err = |source| LoadError::Read { path: path.to_owned(), source };
+    let too_large = |size: Option<u64>| {
+        let size = size.map(|n| format!("{n} bytes, ")).unwrap_or_default();
+        LoadError::at(
+            path,
+            None,
+            0,
+            0,
+            format!("the file is {size}more than the {} MiB a suite or vars file may have", MAX_FILE_BYTES >> 20),
+        )
+        .with_hint("split it into several suites: `netspec validate DIR` reads every suite in a directory")
+    };
+    let meta = file.metadata().map_err(read_err)?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_large(Some(meta.len())));
+    }
     let mut bytes = Vec::new();
-    std::fs::File::open(path).and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)).map_err(read_err)?;
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(read_err)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(too_large(None));
     }
@@ -156,7 +227,7 @@ pub fn load_file(path: &Path) -> Result<Loaded, LoadError> {
 ///
 /// Errors: unreadable, too large, not UTF-8, invalid, or an unsupported `netspec` version.
 pub fn load_library(path: &Path) -> Result<(model::Library, String), LoadError> {
-    let source = read_text(path)?;
+    let source = read_regular(path)?;
     let lib: model::Library = serde_saphyr::from_str_with_options(&source, yaml_options()).map_err(|e| yaml_error(path, &source, e))?;
     if lib.netspec != 1 {
         return Err(LoadError::at(path, Some(&source), 1, 1, format!("unsupported format version {}", lib.netspec))

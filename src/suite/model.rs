@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
+pub use super::check::{Check, CheckKind, UseSpec};
 pub use crate::model::target::{Protocol, RecordType, TlsVersion};
 use indexmap::IndexMap;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
@@ -393,54 +394,6 @@ pub struct Scenario {
     pub path: Option<bool>,
     /// The checks, in report order.
     pub checks: Vec<Check>,
-}
-
-/// One check: exactly one of `dns`, `tcp`, `tls`, `http`, and what to expect.
-// The kinds and the expectations are boxed: a suite written out holds 10,000s of checks, each of
-// one kind (unboxed, a check took 2 KiB and 10,000 of them 33 MiB while parsing).
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Check {
-    /// Check name, unique in its scenario; the last part of the check id.
-    pub name: Text,
-    /// Use a template instead of a kind: its checks are expanded here.
-    #[serde(default, rename = "use")]
-    pub use_template: Option<Text>,
-    /// Template parameters (with `use`), templatable.
-    #[serde(default, rename = "with")]
-    pub with_params: IndexMap<String, serde_json::Value>,
-    /// A DNS query.
-    #[serde(default)]
-    pub dns: Option<Box<DnsSpec>>,
-    /// A TCP connect.
-    #[serde(default)]
-    pub tcp: Option<Box<TcpSpec>>,
-    /// A TLS handshake.
-    #[serde(default)]
-    pub tls: Option<Box<TlsSpec>>,
-    /// An HTTP request.
-    #[serde(default)]
-    pub http: Option<Box<HttpSpec>>,
-    /// What must hold; when absent, the kind's default (dns: NOERROR with answers; tcp: open;
-    /// tls: trusted; http: a 2xx or 3xx status).
-    #[serde(default)]
-    pub expect: Option<Loc<Box<ExpectSpec>>>,
-    /// Troubleshooting hint printed with a failure (templated).
-    #[serde(default)]
-    pub hint: Option<String>,
-    /// Tags for `--tag` filtering.
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// Deadline of one attempt (overrides `defaults.timeout`); templatable.
-    #[serde(default)]
-    pub timeout: Option<Tpl<Dur>>,
-    /// Retry policy (overrides `defaults.retry`).
-    #[serde(default)]
-    pub retry: Option<Retry>,
-    /// `false`: never trace the path of this check's connection when it fails (`--path`,
-    /// docs/path-diagnosis.md); on a `use`, applies to every check of the template.
-    #[serde(default)]
-    pub path: Option<bool>,
 }
 
 /// `dns:` — ask one resolver one question.

@@ -53,9 +53,63 @@ pub fn options() -> Options {
     }
 }
 
+/// An error a hand-written `Deserialize` raises at a place it knows (a key it read as
+/// [`super::model::Loc`]), with a hint: serde-saphyr keeps a visitor's custom errors unlocated, so
+/// the position and the hint travel in the message, marked, and [`error`] takes them out again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct At {
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+    /// What is wrong, lowercase, no trailing period.
+    pub message: String,
+    /// How to fix it.
+    pub hint: Option<String>,
+}
+
+/// Starts and separates the parts of an [`At`] inside a serde error message (ASCII record
+/// separator: no YAML text a message quotes can hold it, the reader rejects control characters).
+const AT_MARK: char = '\u{1e}';
+
+impl At {
+    /// A located message without a hint.
+    pub fn new(line: u32, column: u32, message: impl Into<String>) -> Self {
+        At { line, column, message: message.into(), hint: None }
+    }
+
+    /// The same with a hint.
+    pub fn hint(self, hint: impl Into<String>) -> Self {
+        At { hint: Some(hint.into()), ..self }
+    }
+
+    /// As a deserializer's error; [`error`] turns it into a [`LoadError`] at (line, column).
+    pub fn error<E: serde::de::Error>(self) -> E {
+        E::custom(format_args!("{AT_MARK}{}:{}{AT_MARK}{}{AT_MARK}{}", self.line, self.column, self.message, self.hint.unwrap_or_default()))
+    }
+
+    /// The [`At`] that [`At::error`] wrote into `text`, if any.
+    fn take(text: &str) -> Option<At> {
+        let mut parts = text.split(AT_MARK).skip(1);
+        let (line, column) = parts.next()?.split_once(':')?;
+        let message = parts.next()?.to_owned();
+        let hint = parts.next().filter(|h| !h.is_empty()).map(str::to_owned);
+        Some(At { line: line.parse().ok()?, column: column.parse().ok()?, message, hint })
+    }
+}
+
 /// A serde-saphyr error as a located [`LoadError`] with a plain-words message and a hint.
 pub fn error(path: &Path, source: &str, e: Error) -> LoadError {
     let e = e.without_snippet();
+    if let Error::Message { msg, .. } = &e
+        && let Some(at) = At::take(msg)
+    {
+        let le = LoadError::at(path, Some(source), at.line, at.column, at.message);
+        return match at.hint {
+            Some(h) => le.with_hint(h),
+            None => le,
+        };
+    }
     let (mut line, mut col) = e.location().map(|l| (l.line() as u32, l.column() as u32)).unwrap_or((0, 0));
     let found = || found_at(source, line, col);
     let mut hint: Option<String> = None;
@@ -164,6 +218,14 @@ fn rewrite(msg: &str, source: &str, line: &mut u32, col: &mut u32) -> (String, O
     if msg.starts_with("invalid YAML 1.1 bool") {
         return (format!("expected true or false, found {}", found(*line, *col)), None);
     }
+    // `retry.backoff` is checked by its own deserializer, which has no position: point at the
+    // first `backoff:` whose value is not an accepted factor.
+    if msg.starts_with("backoff ") && *line == 0 {
+        if let Some((l, c)) = bad_backoff(source) {
+            (*line, *col) = (l, c);
+        }
+        return (msg.to_owned(), Some("`backoff` multiplies the pause after each attempt: 1 keeps it constant, 2 doubles it".into()));
+    }
     if msg.contains("tab") {
         return (msg.to_owned(), Some("YAML indentation must use spaces, not tabs".into()));
     }
@@ -251,6 +313,28 @@ fn has_content(source: &str) -> bool {
 }
 
 /// What the text at (line, col) is, for "expected X, found Y".
+/// The position of the value of the first `backoff:` key in `source` that is not a finite
+/// number from [`crate::suite::model::MIN_BACKOFF`] to [`crate::suite::model::MAX_BACKOFF`].
+fn bad_backoff(source: &str) -> Option<(u32, u32)> {
+    use crate::suite::model::{MAX_BACKOFF, MIN_BACKOFF};
+    for (i, l) in source.lines().enumerate() {
+        let mut from = 0;
+        while let Some(b) = l[from..].find("backoff:") {
+            let start = from + b + "backoff:".len();
+            let rest = &l[start..];
+            let value = rest.trim_start();
+            let text: String = value.chars().take_while(|c| !matches!(c, ',' | '}' | ']' | '#')).collect();
+            let ok = serde_saphyr::from_str::<f64>(text.trim()).is_ok_and(|f| f.is_finite() && (MIN_BACKOFF..=MAX_BACKOFF).contains(&f));
+            if !ok {
+                let col = l[..start + (rest.len() - value.len())].chars().count() as u32 + 1;
+                return Some((i as u32 + 1, col));
+            }
+            from = start;
+        }
+    }
+    None
+}
+
 fn found_at(source: &str, line: u32, col: u32) -> String {
     let Some(rest) = rest_at(source, line, col) else {
         return "something else".into();

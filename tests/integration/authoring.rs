@@ -210,6 +210,44 @@ fn every_shipped_suite_example_and_library_validates_against_the_schemas() {
     assert!(!suite_schema.is_valid(&bad));
 }
 
+/// The schema says what the loader says of a check's kind, so an editor flags it while typing:
+/// exactly one of `dns`, `tcp`, `tls`, `http` or `use`; `with` only with `use`; no expectation
+/// on a `use`.
+#[test]
+fn the_schema_takes_exactly_one_kind_per_check() {
+    let suite_schema = schema("netspec.schema.json");
+    let lib_schema = schema("netspec-library.schema.json");
+    let suite =
+        |check: serde_json::Value| serde_json::json!({ "netspec": 1, "name": "x", "scenarios": [{ "name": "a", "checks": [check] }] });
+    let lib = |check: serde_json::Value| serde_json::json!({ "netspec": 1, "templates": { "t": { "checks": [check] } } });
+    let dns = serde_json::json!({ "name": "a.test" });
+    let valid = [
+        serde_json::json!({ "name": "c", "dns": dns }),
+        serde_json::json!({ "name": "c", "tcp": { "host": "a.test", "port": 443 }, "expect": { "state": "open" } }),
+        serde_json::json!({ "name": "c", "tls": { "host": "a.test" } }),
+        serde_json::json!({ "name": "c", "http": { "url": "https://a.test/" }, "timeout": "2s" }),
+        serde_json::json!({ "name": "c", "use": "t", "with": { "host": "a.test" }, "tags": ["x"], "path": false }),
+    ];
+    for c in valid {
+        assert!(suite_schema.is_valid(&suite(c.clone())), "{c}");
+    }
+    let invalid = [
+        serde_json::json!({ "name": "c" }),
+        serde_json::json!({ "name": "c", "expect": { "state": "open" } }),
+        serde_json::json!({ "name": "c", "dns": dns, "tcp": { "host": "a.test", "port": 1 } }),
+        serde_json::json!({ "name": "c", "dns": dns, "use": "t" }),
+        serde_json::json!({ "name": "c", "dns": dns, "with": { "x": 1 } }),
+        serde_json::json!({ "name": "c", "with": { "x": 1 } }),
+        serde_json::json!({ "name": "c", "use": "t", "expect": { "rcode": "NOERROR" } }),
+        serde_json::json!({ "name": "c", "use": "t", "retry": { "attempts": 2 } }),
+        serde_json::json!({ "name": "c", "dns": null }),
+    ];
+    for c in invalid {
+        assert!(!suite_schema.is_valid(&suite(c.clone())), "the suite schema accepts {c}");
+        assert!(!lib_schema.is_valid(&lib(c.clone())), "the library schema accepts {c}");
+    }
+}
+
 #[test]
 fn library_schema_file_is_current() {
     let out = netspec(&["schema", "--library"]);

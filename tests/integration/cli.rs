@@ -25,7 +25,8 @@ fn invalid_suites_exit_2_with_file_line_column() {
         (
             "two-kinds.yaml",
             "netspec: 1\nname: x\nscenarios:\n  - name: a\n    checks:\n      - name: c\n        dns: { name: a.test }\n        tcp: { host: a.test, port: 1 }\n",
-            ":6:",
+            // At the second kind's key (the loader reads the kind as one value).
+            ":8:",
             "exactly one of",
         ),
         (
@@ -69,6 +70,74 @@ fn invalid_suites_exit_2_with_file_line_column() {
         // `run` refuses the same suite before any network activity.
         assert_eq!(netspec(&["run", p.to_str().unwrap()]).status.code(), Some(2), "{file}");
     }
+}
+
+/// A check's kind is one value of the suite model (`dns`, `tcp`, `tls`, `http` or `use` + `with`):
+/// none, two, or `with` without `use` is refused while the file is read, located at the key
+/// that shows it, by every command that reads suites.
+#[test]
+fn a_check_without_exactly_one_kind_is_refused_where_it_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = "netspec: 1\nname: x\ntemplates:\n  t:\n    checks:\n      - { name: d, dns: { name: a.test } }\nscenarios:\n  - name: a\n    checks:\n";
+    let cases = [
+        (
+            "no-kind.yaml",
+            "      - name: c\n        expect: { state: open }\n",
+            "10:15",
+            "check `c`: a check needs one of `dns`, `tcp`, `tls`, `http` or `use`",
+            "add one of `dns:`",
+        ),
+        (
+            "two-kinds.yaml",
+            "      - name: c\n        tls: { host: a.test }\n        http: { url: \"https://a.test/\" }\n",
+            "12:9",
+            "a check takes exactly one of `dns`, `tcp`, `tls`, `http` or `use`, found `tls` (line 11) and `http`",
+            "split it into one check per kind",
+        ),
+        (
+            "use-and-kind.yaml",
+            "      - { name: c, dns: { name: a.test }, use: t }\n",
+            "10:43",
+            "found `dns` (line 10) and `use`",
+            "a `use` entry takes its checks from the template",
+        ),
+        (
+            "with-without-use.yaml",
+            "      - name: c\n        dns: { name: a.test }\n        with: { x: 1 }\n",
+            "12:9",
+            "check `c`: `with` gives a template's parameters, but the check has no `use`",
+            "add `use: TEMPLATE`",
+        ),
+        ("with-alone.yaml", "      - { name: c, with: { x: 1 } }\n", "10:20", "but the check has no `use`", "add `use: TEMPLATE`"),
+        (
+            "use-and-timeout.yaml",
+            "      - name: c\n        use: t\n        timeout: 2s\n",
+            "12:9",
+            "check `c`: `timeout` does not apply to a `use` entry",
+            "a `use` entry takes `name`, `use`, `with`, `tags` and `path`; put `timeout` in the template's checks",
+        ),
+    ];
+    for (file, checks, pos, msg, hint) in cases {
+        let p = write(dir.path(), file, &format!("{head}{checks}"));
+        for cmd in ["validate", "plan", "run"] {
+            let out = netspec(&[cmd, p.to_str().unwrap()]);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{cmd} {file}: {err}");
+            assert!(err.contains(&format!("{file}:{pos}\n")), "{cmd} {file}: position {pos} missing in:\n{err}");
+            assert!(err.contains(msg), "{cmd} {file}: `{msg}` missing in:\n{err}");
+            assert!(err.contains(&format!("= hint: {hint}")), "{cmd} {file}: hint `{hint}` missing in:\n{err}");
+        }
+    }
+    // The same entries, each with exactly one kind, are valid: `use` + `with` + `tags` + `path`.
+    let ok = write(
+        dir.path(),
+        "ok.yaml",
+        &format!(
+            "{head}      - {{ name: c, dns: {{ name: a.test }} }}\n      - {{ name: u, use: t, with: {{}}, tags: [x], path: false }}\n"
+        ),
+    );
+    let out = netspec(&["validate", ok.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]

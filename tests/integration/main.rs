@@ -20,4 +20,5 @@ mod pipeline;
 mod probes;
 mod props;
 mod reports;
+mod safety;
 mod verdicts;

@@ -447,6 +447,6 @@ fn a_huge_or_invalid_backoff_is_a_located_validation_error() {
         let o = run(&["validate", s(&suite)]);
         assert_eq!(o.status.code(), Some(2), "{bad}: {}", text(&o));
         let e = String::from_utf8_lossy(&o.stderr);
-        assert!(e.contains("s.yaml") && e.contains("from 1 to 10"), "{bad}: {e}");
+        assert!(e.contains("s.yaml:8:54") && e.contains("from 1 to 10") && e.contains("hint:"), "{bad}: {e}");
     }
 }

@@ -422,6 +422,7 @@ fn result_strategy() -> impl Strategy<Value = (Vec<CheckResult>, String)> {
                         } else {
                             vec![Attempt { observation: obs, assertions, error }]
                         },
+                        attempts_omitted: 0,
                         path: None,
                         elapsed: Duration::from_millis(12),
                     }
@@ -467,7 +468,7 @@ proptest! {
             drift: None,
             checks: results
                 .iter()
-                .map(|r| report::json::CheckRecord { summary: CheckSummary::of(r, &secrets), attempts: r.attempts.clone() })
+                .map(|r| report::json::CheckRecord { summary: CheckSummary::of(r, &secrets), attempts: r.attempts.clone(), attempts_omitted: r.attempts_omitted })
                 .collect(),
         };
         let mut whole = serde_json::to_value(&whole).map_err(|e| TestCaseError::fail(e.to_string()))?;
