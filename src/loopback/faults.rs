@@ -285,6 +285,10 @@ pub enum DnsBehaviour {
     /// spoofing attempt the client must ignore — and 300 ms later answers right from the port
     /// that was asked.
     WrongSourcePort,
+    /// Over UDP, first answers from the right port with the query's id but another question
+    /// (`decoy.` + the name asked) and a decoy A record ([`DECOY`]) — a forged answer the client
+    /// must ignore (RFC 5452 9.1) — and 300 ms later answers right.
+    WrongQuestion,
     /// Answers right from the zone (UDP and TCP) for the first `n` queries, then dies: both
     /// sockets close, so the port refuses (ICMP port unreachable).
     DiesAfter(u64),
@@ -349,6 +353,18 @@ fn garbage(packet: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The zone's answer (same id) with its question renamed to `decoy.` + the name asked and one
+/// decoy A record for that name.
+fn other_question(zone: &DnsZone, packet: &[u8]) -> Option<Vec<u8>> {
+    let mut m = Message::from_vec(&zone.handle(packet, false)?).ok()?;
+    let q = m.queries.first_mut()?;
+    let owner = Name::from_ascii("decoy").ok()?.append_domain(q.name()).ok()?;
+    q.set_name(owner.clone());
+    m.answers.clear();
+    m.add_answer(Record::from_rdata(owner, 60, RData::A(A(DECOY))));
+    m.to_vec().ok()
+}
+
 /// The zone's answer with its answers replaced by one decoy A record for the question.
 fn decoy(zone: &DnsZone, packet: &[u8], truncated: bool) -> Option<Vec<u8>> {
     let mut m = Message::from_vec(&zone.handle(packet, false)?).ok()?;
@@ -388,6 +404,15 @@ async fn serve_udp(udp: UdpSocket, zone: Arc<DnsZone>, queries: Arc<AtomicU64>, 
             DnsBehaviour::WrongSourcePort => {
                 if let (Some(sp), Some(out)) = (&spoofer, decoy(&zone, packet, false)) {
                     let _ = sp.send_to(&out, peer).await;
+                }
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                if let Some(out) = zone.handle(packet, true) {
+                    let _ = udp.send_to(&out, peer).await;
+                }
+            }
+            DnsBehaviour::WrongQuestion => {
+                if let Some(out) = other_question(&zone, packet) {
+                    let _ = udp.send_to(&out, peer).await;
                 }
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 if let Some(out) = zone.handle(packet, true) {

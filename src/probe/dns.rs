@@ -15,7 +15,7 @@ use crate::model::rcode::{self, ResponseCode};
 use hickory_proto::op::{Edns, Message, Query};
 use hickory_proto::rr::{Name, RData, RecordType as HRecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 
 use super::{AnswerSource, Failure, ProbeContext, Resolution};
@@ -217,7 +217,8 @@ async fn exchange(
 ) -> Result<Message, Failure> {
     let real = ctx.route(server)?;
     let mut msg = Message::query();
-    msg.add_query(Query::query(name.clone(), rtype));
+    let question = Query::query(name.clone(), rtype);
+    msg.add_query(question.clone());
     msg.metadata.recursion_desired = true;
     let mut edns = Edns::new();
     edns.set_max_payload(1232);
@@ -229,12 +230,12 @@ async fn exchange(
     let mut garbled: Option<String> = None;
     let result = timeout_at(deadline, async {
         if protocol == Protocol::Udp {
-            let resp = udp_exchange(real, &wire, id, &mut garbled).await?;
+            let resp = udp_exchange(ctx, real, &wire, id, &question, &mut garbled).await?;
             if !resp.metadata.truncation {
                 return Ok(resp);
             }
         }
-        tcp_exchange(real, &wire, id).await
+        tcp_exchange(real, &wire, id, &question).await
     })
     .await;
     match result {
@@ -254,17 +255,43 @@ fn net_reason(e: &std::io::Error) -> Reason {
     if super::out_of_descriptors(e) { Reason::DnsSocket } else { Reason::DnsNetwork }
 }
 
-async fn udp_exchange(server: SocketAddr, wire: &[u8], id: u16, garbled: &mut Option<String>) -> Result<Message, Failure> {
-    let bind: SocketAddr = if server.is_ipv4() { "0.0.0.0:0".parse().unwrap_or(server) } else { "[::]:0".parse().unwrap_or(server) };
+/// True when `resp` answers `question` (RFC 5452 9.1: an answer is accepted only when its id and
+/// its question section match the query; the id is compared by the caller). Names compare
+/// case-insensitively (RFC 4343).
+fn answers(resp: &Message, question: &Query) -> bool {
+    resp.metadata.message_type == hickory_proto::op::MessageType::Response
+        && resp.queries.len() == 1
+        && resp.queries[0].query_type() == question.query_type()
+        && resp.queries[0].query_class() == question.query_class()
+        && resp.queries[0].name() == question.name()
+}
+
+/// One exchange over a connected UDP socket of the context's pool ([`super::udp_pool`]): the
+/// socket goes back to the pool when the answer came, and is closed on any error, timeout or
+/// cancellation. Datagrams whose id or question differ are skipped.
+async fn udp_exchange(
+    ctx: &ProbeContext,
+    server: SocketAddr,
+    wire: &[u8],
+    id: u16,
+    question: &Query,
+    garbled: &mut Option<String>,
+) -> Result<Message, Failure> {
     let net = |e: std::io::Error| Failure::new(net_reason(&e), format!("{server}: {e}"));
-    let sock = UdpSocket::bind(bind).await.map_err(net)?;
-    // connect() makes the kernel drop datagrams from any other source address or port.
-    sock.connect(server).await.map_err(net)?;
+    let mut pooled = ctx.udp_pool.take(server).await.map_err(net)?;
+    if let Err(e) = pooled.socket.send(wire).await {
+        // A reused socket may have gone stale: one more try on a fresh one.
+        if !pooled.reused() {
+            return Err(net(e));
+        }
+        pooled = super::udp_pool::UdpPool::open(server).await.map_err(net)?;
+        pooled.socket.send(wire).await.map_err(net)?;
+    }
     let mut buf = vec![0u8; 4096];
     // Datagrams get lost: resend the same query (same id) every RETRANSMIT until an answer
     // arrives, as stub resolvers do (resolv.conf(5) `timeout`); the caller's deadline bounds it.
-    loop {
-        sock.send(wire).await.map_err(net)?;
+    let sock = &pooled.socket;
+    let answer = loop {
         let wait = tokio::time::timeout(RETRANSMIT, async {
             loop {
                 let n = sock.recv(&mut buf).await.map_err(|e| {
@@ -276,20 +303,23 @@ async fn udp_exchange(server: SocketAddr, wire: &[u8], id: u16, garbled: &mut Op
                 })?;
                 // Skip answers to other queries and garbage (noting it), waiting for the answer.
                 match Message::from_vec(&buf[..n]) {
-                    Ok(m) if m.metadata.id == id => return Ok(m),
+                    Ok(m) if m.metadata.id == id && answers(&m, question) => return Ok(m),
                     Ok(_) => {}
                     Err(e) => *garbled = Some(e.to_string()),
                 }
             }
         })
         .await;
-        if let Ok(r) = wait {
-            return r;
-        }
-    }
+        match wait {
+            Ok(r) => break r?,
+            Err(_) => sock.send(wire).await.map_err(net)?,
+        };
+    };
+    ctx.udp_pool.give_back(server, pooled);
+    Ok(answer)
 }
 
-async fn tcp_exchange(server: SocketAddr, wire: &[u8], id: u16) -> Result<Message, Failure> {
+async fn tcp_exchange(server: SocketAddr, wire: &[u8], id: u16, question: &Query) -> Result<Message, Failure> {
     let net = |e: std::io::Error| Failure::new(net_reason(&e), format!("{server} over TCP: {e}"));
     let mut s = TcpStream::connect(server).await.map_err(net)?;
     let mut framed = Vec::with_capacity(wire.len() + 2);
@@ -301,7 +331,7 @@ async fn tcp_exchange(server: SocketAddr, wire: &[u8], id: u16) -> Result<Messag
         let mut buf = vec![0u8; len];
         s.read_exact(&mut buf).await.map_err(net)?;
         match Message::from_vec(&buf) {
-            Ok(m) if m.metadata.id == id => return Ok(m),
+            Ok(m) if m.metadata.id == id && answers(&m, question) => return Ok(m),
             Ok(_) => continue,
             Err(e) => {
                 return Err(Failure::new(Reason::DnsMalformed, format!("{server} sent an undecodable response: {e}")));

@@ -10,6 +10,7 @@ pub mod hosts;
 pub mod http;
 pub mod tcp;
 pub mod tls;
+pub mod udp_pool;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -71,6 +72,8 @@ pub struct ProbeContext {
     pub body_cap: usize,
     tls_cache: std::sync::Mutex<HashMap<Option<std::path::PathBuf>, Arc<rustls::ClientConfig>>>,
     roots_cache: std::sync::Mutex<HashMap<std::path::PathBuf, Arc<rustls::RootCertStore>>>,
+    /// Connected UDP sockets reused by DNS queries (see [`udp_pool`]).
+    pub udp_pool: udp_pool::UdpPool,
     /// Descriptors for connections beyond the ones every check is budgeted
     /// ([`CONNECTIONS_PER_CHECK`]): a name with 8 addresses opens 8 sockets
     /// at once. `None`: no open-file limit to respect.
@@ -109,6 +112,7 @@ impl ProbeContext {
             body_cap: 64 * 1024,
             tls_cache: Default::default(),
             roots_cache: Default::default(),
+            udp_pool: Default::default(),
             fanout: None,
         }
     }

@@ -149,6 +149,14 @@ const ROWS: &[Row] = &[
         also: "the decoy 192.0.2.66 is not in the observation",
     },
     Row {
+        test: "dns_answer_to_another_question_is_ignored",
+        fault: "resolver first answers from the right port with the query's id but another question (decoy address), 300 ms later right",
+        check: "dns expecting the real address",
+        outcome: Outcome::Passed,
+        reason: None,
+        also: "the decoy 192.0.2.66 is not in the observation (answers are matched by id and question, RFC 5452 9.1)",
+    },
+    Row {
         test: "dns_dies_in_the_middle_of_a_run",
         fault: "resolver answers one query, then its sockets close (port unreachable)",
         check: "three dns checks, one at a time, expecting NOERROR",
@@ -306,8 +314,14 @@ async fn observe(test: &str) -> Observed {
             let (r, elapsed, n, _srv) = dns_fault(DnsBehaviour::Garbage, "{ rcode: NOERROR }", 1).await;
             observed_of(&r, n, elapsed, 0)
         }
-        "dns_truncated_udp_falls_back_to_tcp" | "dns_answer_from_wrong_source_port_is_ignored" => {
-            let behaviour = if test.contains("truncated") { DnsBehaviour::Truncate } else { DnsBehaviour::WrongSourcePort };
+        "dns_truncated_udp_falls_back_to_tcp"
+        | "dns_answer_from_wrong_source_port_is_ignored"
+        | "dns_answer_to_another_question_is_ignored" => {
+            let behaviour = match test {
+                "dns_truncated_udp_falls_back_to_tcp" => DnsBehaviour::Truncate,
+                "dns_answer_from_wrong_source_port_is_ignored" => DnsBehaviour::WrongSourcePort,
+                _ => DnsBehaviour::WrongQuestion,
+            };
             let (r, elapsed, n, srv) = dns_fault(behaviour, "{ addresses: { equals: [10.0.0.1] } }", 1).await;
             let mut o = observed_of(&r, n, elapsed, 0);
             let seen = r.first().map(dns_addresses).unwrap_or_default();
@@ -396,6 +410,7 @@ fault_tests!(
     dns_answers_garbage,
     dns_truncated_udp_falls_back_to_tcp,
     dns_answer_from_wrong_source_port_is_ignored,
+    dns_answer_to_another_question_is_ignored,
     dns_dies_in_the_middle_of_a_run,
 );
 
