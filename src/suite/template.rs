@@ -226,7 +226,8 @@ fn redact_in(v: &mut serde_json::Value, secrets: &Secrets) {
                 }
             }
         }
-        _ => {}
+        // Numbers, booleans and null hold no text.
+        serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => {}
     }
 }
 
