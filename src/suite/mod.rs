@@ -59,24 +59,8 @@ fn note_read(path: &Path) {
 ///
 /// Errors: unreadable, too large, or not UTF-8 (located at the first bad byte).
 pub(crate) fn read_text(path: &Path) -> Result<String, LoadError> {
-    let read_err = |source| LoadError::Read { path: path.to_owned(), source };
-    let too_large = |size: Option<u64>| {
-        let size = size.map(|n| format!("{n} bytes, ")).unwrap_or_default();
-        LoadError::at(
-            path,
-            None,
-            0,
-            0,
-            format!("the file is {size}more than the {} MiB a suite or vars file may have", MAX_FILE_BYTES >> 20),
-        )
-        .with_hint("split it into several suites: `netspec validate DIR` reads every suite in a directory")
-    };
     note_read(path);
-    let meta = std::fs::metadata(path).map_err(read_err)?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(too_large(Some(meta.len())));
-    }
-    let file = std::fs::File::open(path).map_err(read_err)?;
+    let file = std::fs::File::open(path).map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
     read_open(path, file)
 }
 
