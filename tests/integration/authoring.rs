@@ -1,7 +1,7 @@
 //! Suite authoring at scale: templates with parameters, includes of shared libraries (and their
 //! cycles), `--check` filtering, did-you-mean hints, and the imports from network-team files.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::common::{netspec, write};
@@ -171,16 +171,6 @@ fn import_flows_gives_one_scenario_per_source() {
     assert_eq!(dmz.len(), 1);
 }
 
-fn yaml_files(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("yaml"))
-        .collect();
-    v.sort();
-    v
-}
-
 fn schema(file: &str) -> jsonschema::Validator {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas").join(file);
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -192,19 +182,53 @@ fn every_shipped_suite_example_and_library_validates_against_the_schemas() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let suite_schema = schema("netspec.schema.json");
     let lib_schema = schema("netspec-library.schema.json");
-    let mut files = yaml_files(&root.join("suites"));
-    files.extend(yaml_files(&root.join("examples")));
-    // The lab's own suite (the middlebox and broken-resolver cases).
-    files.extend(yaml_files(&root.join("tests/lab")));
-    assert!(files.len() >= 8, "{files:?}");
-    for (validator, files) in [(&suite_schema, files), (&lib_schema, yaml_files(&root.join("examples/lib")))] {
-        for f in files {
-            let text = std::fs::read_to_string(&f).unwrap();
-            let doc: serde_json::Value = serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-            let errors: Vec<String> = validator.iter_errors(&doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
-            assert!(errors.is_empty(), "{} does not validate against its schema:\n{}", f.display(), errors.join("\n"));
+    // Every YAML file under suites/ and examples/, at any depth: a document with a numeric
+    // `netspec` key (the format version) is a suite (or, with `templates` and no `scenarios`, an `include:` library); the
+    // others must be the known non-suite files (Kubernetes manifests, CI pipelines, an
+    // expected-change file), so a suite added anywhere is validated.
+    let mut all = Vec::new();
+    let mut dirs = vec![root.join("suites"), root.join("examples"), root.join("tests/lab")];
+    while let Some(d) = dirs.pop() {
+        for p in std::fs::read_dir(&d).unwrap().filter_map(|e| e.ok().map(|e| e.path())) {
+            if p.is_dir() {
+                dirs.push(p);
+            } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+                all.push(p);
+            }
         }
     }
+    all.sort();
+    let (mut suites, mut libraries) = (0, 0);
+    for f in &all {
+        let text = std::fs::read_to_string(f).unwrap();
+        let doc: serde_json::Value = match serde_saphyr::from_str(&text) {
+            Ok(d) => d,
+            // Multi-document files (Kubernetes manifests) are not suites.
+            Err(_) => serde_json::Value::Null,
+        };
+        let version = doc.get("netspec").filter(|v| v.is_number());
+        let validator = match (version, doc.get("scenarios"), doc.get("templates")) {
+            (Some(_), None, Some(_)) => {
+                libraries += 1;
+                &lib_schema
+            }
+            (Some(_), _, _) => {
+                suites += 1;
+                &suite_schema
+            }
+            (None, _, _) => {
+                let rel = f.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                assert!(
+                    ["examples/kubernetes/", "examples/ci/", "examples/drift/"].iter().any(|d| rel.starts_with(d)),
+                    "{rel} is neither a suite nor a library (no `netspec: <version>`): add it to the known non-suite places or fix it"
+                );
+                continue;
+            }
+        };
+        let errors: Vec<String> = validator.iter_errors(&doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+        assert!(errors.is_empty(), "{} does not validate against its schema:\n{}", f.display(), errors.join("\n"));
+    }
+    assert!(suites >= 10 && libraries >= 1, "{suites} suites, {libraries} libraries in {all:?}");
     // The schema rejects what the loader rejects, e.g. an unknown key.
     let bad: serde_json::Value = serde_json::json!({ "netspec": 1, "name": "x", "scenarios": [], "extra": 1 });
     assert!(!suite_schema.is_valid(&bad));
