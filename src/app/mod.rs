@@ -395,9 +395,9 @@ async fn stop_signal(term: &mut Option<tokio::signal::unix::Signal>) -> Option<i
     }
 }
 
-/// A one-line notice on standard error (progress, not a result): neutralised like every text
-/// that may quote a suite or the network.
-fn notice(text: &str) {
+/// A message on standard error (a notice, a warning, an error): neutralised (CI commands,
+/// control characters) like every text that may quote a suite, a file or the network.
+pub fn notice(text: &str) {
     eprintln!("{}", report::sanitize::neutralise(text));
 }
 

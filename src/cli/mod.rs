@@ -446,9 +446,7 @@ pub fn main() -> i32 {
     match command(cli.command) {
         Ok(code) => code,
         Err(e) => {
-            // Error messages quote suites, files and the network: neutralised like every such
-            // text.
-            eprintln!("{}", report::sanitize::neutralise(&e.to_string()));
+            app::notice(&e.to_string());
             e.exit_code()
         }
     }
@@ -475,9 +473,9 @@ fn command(command: Command) -> Result<i32, AppError> {
         Command::Validate(a) => {
             let p = app::validate(&a.plan.paths, a.plan.inputs()?, a.strict)?;
             for name in &p.missing_env {
-                eprintln!(
+                app::notice(&format!(
                     "warning: environment variable `{name}` is not set: `netspec run` needs it (validated with an empty value; --strict makes this an error)"
-                );
+                ));
             }
             crate::util::out(&format!("ok: {} suite(s), {} checks\n", p.suites.len(), p.checks.len()));
             // The process ends here: freeing every planned check would only delay the exit.
@@ -524,7 +522,7 @@ fn command(command: Command) -> Result<i32, AppError> {
 /// Prints the reports a command could not write and returns its exit code.
 fn finished(done: Done) -> i32 {
     for e in &done.unwritten {
-        eprintln!("error: {e}");
+        app::notice(&format!("error: {e}"));
     }
     done.exit_code()
 }
