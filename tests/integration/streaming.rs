@@ -44,11 +44,14 @@ scenarios:
     write(dir, "stream.yaml", &text)
 }
 
-fn ids(plan: &Plan) -> Vec<(usize, String, String)> {
+/// A check as the tests compare them: plan position, id, target.
+type Seen = (usize, String, String);
+
+fn ids(plan: &Plan) -> Vec<Seen> {
     plan.checks.iter().map(|c| (c.meta.index, c.meta.id.clone(), c.target.describe())).collect()
 }
 
-fn drain(plan: &mut Plan) -> (Vec<(usize, String, String)>, Result<(), netspec::suite::LoadError>) {
+fn drain(plan: &mut Plan) -> (Vec<Seen>, Result<(), netspec::suite::LoadError>) {
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let mut checks = plan.take_checks();
     let got = rt.block_on(async {
