@@ -156,9 +156,20 @@ pub fn explain(r: &CheckResult, secrets: &Secrets) -> String {
 /// Errors: writing to `w`. A record that cannot be read back is said in the text.
 fn write_summary(w: &mut dyn Write, spool: &Spool, wall: std::time::Duration) -> std::io::Result<()> {
     let t = spool.totals();
+    // The failures and errors, in plan order (read back from the spool's entry file).
+    let mut bad = Vec::with_capacity(t.failed + t.errors);
+    for e in spool.ordered().take_while(|_| t.failed + t.errors > 0) {
+        match e {
+            Ok(e) if matches!(e.outcome, Outcome::Failed | Outcome::Error) => bad.push(e),
+            Ok(_) => {}
+            Err(err) => {
+                writeln!(w, "\n(the results could not be read back: {err})")?;
+                break;
+            }
+        }
+    }
     if t.failed + t.errors > 0 {
         w.write_all(b"\nfailures:\n")?;
-        let bad: Vec<_> = spool.ordered().into_iter().filter(|e| matches!(e.outcome, Outcome::Failed | Outcome::Error)).collect();
         let dependents = dependents(&bad);
         for (i, e) in bad.iter().enumerate() {
             if dependents.iter().any(|(_, d)| d.contains(&i)) {
@@ -181,14 +192,15 @@ fn write_summary(w: &mut dyn Write, spool: &Spool, wall: std::time::Duration) ->
         }
     }
     if t.failed + t.errors > 0 {
-        write_tables(w, spool)?;
+        write_tables(w, spool, &bad)?;
     }
     let insecure = spool.insecure_ids();
-    if !insecure.is_empty() {
+    let count = spool.insecure_count();
+    if count > 0 {
         // A pass without verification proves reachability, not trust: say which ones.
-        let shown = neutralise(&insecure.iter().take(10).copied().collect::<Vec<_>>().join(", ")).into_owned();
-        let more = if insecure.len() > 10 { format!(" and {} more", insecure.len() - 10) } else { String::new() };
-        writeln!(w, "\nTLS verification off (insecure: true) in {} check(s): {shown}{more}", insecure.len())?;
+        let shown = neutralise(&insecure.join(", ")).into_owned();
+        let more = if count > insecure.len() { format!(" and {} more", count - insecure.len()) } else { String::new() };
+        writeln!(w, "\nTLS verification off (insecure: true) in {count} check(s): {shown}{more}")?;
     }
     writeln!(
         w,
@@ -205,27 +217,22 @@ fn write_summary(w: &mut dyn Write, spool: &Spool, wall: std::time::Duration) ->
 /// Failures that follow from another one (positions in `bad`, plan order): a DNS check that
 /// got NXDOMAIN is the root of the tcp, tls and http checks of the same scenario instance whose
 /// host is that name and that failed for a `dns.` reason. Returns `(root, dependents)`.
+/// Linear in the failures (they are grouped by scenario instance and host first).
 fn dependents(bad: &[super::spool::Entry]) -> Vec<(usize, Vec<usize>)> {
     use crate::model::{Kind, Reason};
+    let mut by_host: std::collections::HashMap<(u32, u64), Vec<usize>> = std::collections::HashMap::new();
+    for (j, e) in bad.iter().enumerate() {
+        if e.kind != Kind::Dns && e.host != 0 && e.reason.is_some_and(|r| r.as_str().starts_with("dns.")) {
+            by_host.entry((e.group, e.host)).or_default().push(j);
+        }
+    }
     let mut out = Vec::new();
     for (i, root) in bad.iter().enumerate() {
         if root.kind != Kind::Dns || root.reason != Some(Reason::DnsNxdomain) || root.host == 0 {
             continue;
         }
-        let deps: Vec<usize> = bad
-            .iter()
-            .enumerate()
-            .filter(|(j, e)| {
-                *j != i
-                    && e.kind != Kind::Dns
-                    && e.group == root.group
-                    && e.host == root.host
-                    && e.reason.is_some_and(|r| r.as_str().starts_with("dns."))
-            })
-            .map(|(j, _)| j)
-            .collect();
-        if !deps.is_empty() {
-            out.push((i, deps));
+        if let Some(deps) = by_host.get(&(root.group, root.host)) {
+            out.push((i, deps.clone()));
         }
     }
     out
@@ -233,11 +240,11 @@ fn dependents(bad: &[super::spool::Entry]) -> Vec<(usize, Vec<usize>)> {
 
 /// The failures counted by reason code and by scenario: `tcp.closed ×10: uksouth, node2`
 /// (scenario instances in plan order, at most 8 named), most frequent first; then per scenario.
-fn write_tables(w: &mut dyn Write, spool: &Spool) -> std::io::Result<()> {
+fn write_tables(w: &mut dyn Write, spool: &Spool, bad: &[super::spool::Entry]) -> std::io::Result<()> {
     use indexmap::IndexMap;
     let mut by_reason: IndexMap<String, (usize, Vec<String>)> = IndexMap::new();
     let mut by_scenario: IndexMap<String, (usize, Vec<String>)> = IndexMap::new();
-    for e in spool.ordered().iter().filter(|e| matches!(e.outcome, Outcome::Failed | Outcome::Error)) {
+    for e in bad {
         let scenario = spool.groups().get_index(e.group as usize).map(|(_, sc)| sc.clone()).unwrap_or_default();
         let code = e.reason.map(|r| r.as_str().to_owned()).unwrap_or_else(|| "unexplained".into());
         let r = by_reason.entry(code.clone()).or_default();

@@ -24,7 +24,7 @@ use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, Te
 use std::io::Write;
 use std::time::{Duration, SystemTime};
 
-use super::spool::{Entry, Needs, Spool};
+use super::spool::{Needs, Spool};
 use super::{ReportError, write_file, write_streamed};
 use crate::run::{CheckResult, Outcome};
 use crate::suite::template::Secrets;
@@ -137,35 +137,45 @@ pub fn case_xml(r: &CheckResult, vantage: &str, secrets: &Secrets) -> String {
 /// Errors: writing to `w`, reading the spool back, or quick-junit's serialization error.
 pub fn stream(w: &mut dyn Write, name: &str, vantage: &str, started: SystemTime, spool: &Spool, secrets: &Secrets) -> std::io::Result<()> {
     // The <testsuite>s in order of first appearance, each with its checks in plan order (a
-    // group that recurs later in the plan keeps them together, as quick-junit would).
-    let mut suites: indexmap::IndexMap<u32, Vec<Entry>> = indexmap::IndexMap::new();
+    // group that recurs later in the plan keeps them together, as quick-junit would). One pass
+    // over the entries counts each group and finds its span of plan positions; then each
+    // group's span is read again for its testcases. Memory holds the groups, not the checks.
+    let mut suites: indexmap::IndexMap<u32, Group> = indexmap::IndexMap::new();
     for e in spool.ordered() {
-        suites.entry(e.group).or_default().push(e);
+        let e = e?;
+        let g = suites.entry(e.group).or_insert(Group { first: e.index, ..Default::default() });
+        g.last = e.index;
+        g.tests += 1;
+        g.time += e.elapsed;
+        match e.outcome {
+            Outcome::Failed => g.failures += 1,
+            Outcome::Error => g.errors += 1,
+            Outcome::Cancelled => g.disabled += 1,
+            Outcome::Passed => {}
+        }
     }
     let mut envelope = Report::new(name);
     let key = |g: u32| spool.groups().get_index(g as usize).map(|(su, sc)| (su.as_str(), sc.as_str())).unwrap_or_default();
     let ambiguous = ambiguous_scenarios(suites.keys().map(|g| key(*g)));
-    for (g, entries) in &suites {
+    for (g, n) in &suites {
         let (suite, scenario) = key(*g);
-        let time = entries.iter().map(|e| e.elapsed).sum();
-        let mut ts = new_suite(suite, scenario, ambiguous.contains(scenario), vantage, started, time, secrets);
-        ts.tests = entries.len();
-        for e in entries {
-            match e.outcome {
-                Outcome::Failed => ts.failures += 1,
-                Outcome::Error => ts.errors += 1,
-                Outcome::Cancelled => ts.disabled += 1,
-                Outcome::Passed => {}
-            }
-        }
+        let mut ts = new_suite(suite, scenario, ambiguous.contains(scenario), vantage, started, n.time, secrets);
+        ts.tests = n.tests;
+        ts.failures = n.failures;
+        ts.errors = n.errors;
+        ts.disabled = n.disabled;
         envelope.add_test_suite(ts);
     }
     let envelope = fit_schema(&xml_chars(&envelope.to_string().map_err(std::io::Error::other)?));
     let mut parts = envelope.split(SUITE_END);
-    for entries in suites.values() {
+    for (g, n) in &suites {
         w.write_all(parts.next().unwrap_or_default().as_bytes())?;
-        for e in entries {
-            if let Some(x) = spool.record(e)?.junit {
+        for e in spool.ordered_within(n.first, n.last + 1) {
+            let e = e?;
+            if e.group != *g {
+                continue;
+            }
+            if let Some(x) = spool.record(&e)?.junit {
                 w.write_all(x.as_bytes())?;
             }
         }
@@ -175,6 +185,18 @@ pub fn stream(w: &mut dyn Write, name: &str, vantage: &str, started: SystemTime,
         w.write_all(rest.as_bytes())?;
     }
     Ok(())
+}
+
+/// One `<testsuite>`'s counts and the span of plan positions its checks take.
+#[derive(Debug, Default)]
+struct Group {
+    first: usize,
+    last: usize,
+    tests: usize,
+    failures: usize,
+    errors: usize,
+    disabled: usize,
+    time: std::time::Duration,
 }
 
 /// Replaces the characters XML 1.0 cannot carry (C0 controls other than tab, newline and

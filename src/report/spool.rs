@@ -2,15 +2,18 @@
 //! finishes and kept in an unlinked temporary file, so a run of 100,000 checks holds a few
 //! bytes per check in memory rather than every result (issue #5: flat memory).
 //!
-//! Each check leaves an [`Entry`] in memory (plan position, outcome, JUnit group, where its
-//! record is: 32 bytes) and, when some report needs it, one [`Record`] in the file (four
-//! length-prefixed fields): its redacted JSON object for `--json`, its `<testcase>` element for
+//! Each check leaves an [`Entry`] (plan position, outcome, JUnit group, where its record is,
+//! reason, kind: [`ENTRY_BYTES`]) in a second unlinked file, at its plan position, so that
+//! reading them back in plan order is one sequential read and memory does not grow with the
+//! number of checks (issue #18: a million checks); and, when some report needs it, one
+//! [`Record`] in the first file (four length-prefixed fields): its redacted JSON object for `--json`, its `<testcase>` element for
 //! `--junit`, its [`CheckSummary`] for HTML, Prometheus and the CI annotations, and its failure
 //! explanation for the console summary. A passing check in a console-only run writes nothing.
 //!
 //! The file comes from [`tempfile::tempfile`] (`$TMPDIR`, unlinked at once: nothing is left
 //! behind, even on a crash). When it cannot be created or a write to it fails (a full disk),
-//! the records stay in memory: a run never loses a result to the spool.
+//! what was written stays readable and the rest stays in memory: a run never loses a result to
+//! the spool.
 
 use std::fs::File;
 use std::io;
@@ -24,6 +27,21 @@ use crate::suite::template::Secrets;
 
 /// Records are written to the file in batches of about this many bytes.
 const BATCH: usize = 1 << 20;
+
+/// Entries are written to their file in batches of this many (192 KiB).
+const ENTRY_BATCH: usize = 4096;
+
+/// Bytes of one [`Entry`] in the entry file (little-endian): plan position `u64`; outcome `u8`
+/// (0: no entry at this position); kind `u8`; reason `u16` (0: none, else 1 + its position in
+/// [`crate::model::Reason::ALL`]); group `u32`; record offset `u64` and length `u32`
+/// (`u32::MAX`: no record); 4 bytes of padding; elapsed time `u64` ns; host hash `u64`.
+pub const ENTRY_BYTES: usize = 48;
+
+/// Entries read back at once when walking the entry file in plan order (48 KiB).
+const READ_ENTRIES: usize = 1024;
+
+/// Checks without TLS verification the spool names (the console lists 10 and counts the rest).
+pub const INSECURE_LISTED: usize = 10;
 
 /// How a finished check becomes its [`Record`]: the writers' renderers, given by the caller
 /// (`crate::report::record`), so the spool stores and never renders.
@@ -113,8 +131,8 @@ impl Record {
     }
 }
 
-/// One finished check, in memory.
-#[derive(Debug, Clone, Copy)]
+/// One finished check, as the spool keeps it.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Entry {
     /// Plan position (reports list checks in this order).
     pub index: usize,
@@ -158,6 +176,256 @@ fn host_key(r: &CheckResult) -> u64 {
 }
 
 /// A `(suite, scenario)` group key by reference, for lookups in [`Spool::groups`].
+impl Entry {
+    fn encode(&self, out: &mut [u8]) {
+        use crate::model::Kind;
+        let outcome: u8 = match self.outcome {
+            Outcome::Passed => 1,
+            Outcome::Failed => 2,
+            Outcome::Error => 3,
+            Outcome::Cancelled => 4,
+        };
+        let kind: u8 = match self.kind {
+            Kind::Dns => 0,
+            Kind::Tcp => 1,
+            Kind::Tls => 2,
+            Kind::Http => 3,
+        };
+        let reason: u16 = self.reason.and_then(|r| crate::model::Reason::ALL.iter().position(|x| *x == r)).map_or(0, |i| i as u16 + 1);
+        let (at, len) = self.loc.unwrap_or((0, ABSENT));
+        out[0..8].copy_from_slice(&(self.index as u64).to_le_bytes());
+        out[8] = outcome;
+        out[9] = kind;
+        out[10..12].copy_from_slice(&reason.to_le_bytes());
+        out[12..16].copy_from_slice(&self.group.to_le_bytes());
+        out[16..24].copy_from_slice(&at.to_le_bytes());
+        out[24..28].copy_from_slice(&len.to_le_bytes());
+        out[28..32].fill(0);
+        out[32..40].copy_from_slice(&(self.elapsed.as_nanos().min(u64::MAX as u128) as u64).to_le_bytes());
+        out[40..48].copy_from_slice(&self.host.to_le_bytes());
+    }
+
+    /// The entry in `b` ([`ENTRY_BYTES`]); `Ok(None)` for a position never written.
+    ///
+    /// Errors: bytes no entry encodes to.
+    fn decode(b: &[u8]) -> io::Result<Option<Entry>> {
+        use crate::model::Kind;
+        let bad = |what: &str| io::Error::other(format!("a spool entry holds {what}"));
+        let u64_at = |i: usize| b.get(i..i + 8).and_then(|x| x.try_into().ok()).map(u64::from_le_bytes).ok_or_else(|| bad("too few bytes"));
+        let u32_at = |i: usize| b.get(i..i + 4).and_then(|x| x.try_into().ok()).map(u32::from_le_bytes).ok_or_else(|| bad("too few bytes"));
+        let outcome = match b.get(8) {
+            Some(0) => return Ok(None),
+            Some(1) => Outcome::Passed,
+            Some(2) => Outcome::Failed,
+            Some(3) => Outcome::Error,
+            Some(4) => Outcome::Cancelled,
+            Some(_) | None => return Err(bad("an unknown outcome")),
+        };
+        let kind = match b.get(9) {
+            Some(0) => Kind::Dns,
+            Some(1) => Kind::Tcp,
+            Some(2) => Kind::Tls,
+            Some(3) => Kind::Http,
+            Some(_) | None => return Err(bad("an unknown kind")),
+        };
+        let reason = match b.get(10..12).map(|x| u16::from_le_bytes([x[0], x[1]])) {
+            Some(0) => None,
+            Some(n) => Some(*crate::model::Reason::ALL.get(n as usize - 1).ok_or_else(|| bad("an unknown reason"))?),
+            None => return Err(bad("too few bytes")),
+        };
+        let len = u32_at(24)?;
+        Ok(Some(Entry {
+            index: usize::try_from(u64_at(0)?).map_err(|_| bad("a position out of range"))?,
+            outcome,
+            group: u32_at(12)?,
+            loc: (len != ABSENT).then_some((u64_at(16)?, len)),
+            elapsed: std::time::Duration::from_nanos(u64_at(32)?),
+            reason,
+            kind,
+            host: u64_at(40)?,
+        }))
+    }
+}
+
+/// The entries, each at its plan position in an unlinked file; those that could not be written
+/// there (no file, or a write failed) stay in memory.
+#[derive(Debug)]
+struct Entries {
+    file: Option<File>,
+    /// Whether writes still go to the file (false after a write error; what was written stays
+    /// readable).
+    writable: bool,
+    /// Entries not yet written, in arrival order.
+    batch: Vec<Entry>,
+    /// Entries that could not be written.
+    memory: Vec<Entry>,
+    /// Whether `memory` is sorted by position (after [`Entries::seal`]).
+    sorted: bool,
+    /// Entries in all.
+    count: usize,
+    /// Highest plan position seen, plus one.
+    end: usize,
+}
+
+impl Entries {
+    fn new() -> (Entries, Option<io::Error>) {
+        let (file, error) = match tempfile::tempfile() {
+            Ok(f) => (Some(f), None),
+            Err(e) => (None, Some(e)),
+        };
+        let writable = file.is_some();
+        (Entries { file, writable, batch: Vec::new(), memory: Vec::new(), sorted: true, count: 0, end: 0 }, error)
+    }
+
+    /// Keeps `e`; returns the error of a write that failed (the entries then stay in memory).
+    fn add(&mut self, e: Entry) -> Option<io::Error> {
+        self.count += 1;
+        self.end = self.end.max(e.index + 1);
+        if !self.writable {
+            self.memory.push(e);
+            self.sorted = false;
+            return None;
+        }
+        self.batch.push(e);
+        if self.batch.len() >= ENTRY_BATCH { self.flush() } else { None }
+    }
+
+    /// Writes the batch at the entries' positions: one write per run of consecutive positions
+    /// (checks finish in about plan order, so runs are long). Returns the write error, after
+    /// which the entries stay in memory.
+    fn flush(&mut self) -> Option<io::Error> {
+        if self.batch.is_empty() {
+            return None;
+        }
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.sort_by_key(|e| e.index);
+        let mut buf = Vec::with_capacity(batch.len() * ENTRY_BYTES);
+        let mut error = None;
+        let mut start = 0;
+        while start < batch.len() {
+            let mut end = start + 1;
+            while end < batch.len() && batch[end].index == batch[end - 1].index + 1 {
+                end += 1;
+            }
+            buf.clear();
+            buf.resize((end - start) * ENTRY_BYTES, 0);
+            for (e, out) in batch[start..end].iter().zip(buf.chunks_exact_mut(ENTRY_BYTES)) {
+                e.encode(out);
+            }
+            let written = match self.file.as_ref() {
+                Some(f) if self.writable => f.write_all_at(&buf, (batch[start].index * ENTRY_BYTES) as u64),
+                Some(_) | None => Err(io::Error::other("the entry file is not writable")),
+            };
+            if let Err(e) = written {
+                self.writable = false;
+                self.sorted = false;
+                self.memory.extend_from_slice(&batch[start..]);
+                error = Some(e);
+                break;
+            }
+            start = end;
+        }
+        // The batch's buffer is reused for the next batch.
+        batch.clear();
+        self.batch = batch;
+        error
+    }
+
+    fn seal(&mut self) -> Option<io::Error> {
+        let e = self.flush();
+        self.batch = Vec::new();
+        self.memory.sort_by_key(|e| e.index);
+        self.sorted = true;
+        e
+    }
+
+    /// The entries not in the file, sorted by position: borrowed once sealed, else a copy.
+    fn outside_file(&self) -> std::borrow::Cow<'_, [Entry]> {
+        if self.batch.is_empty() && self.sorted {
+            return std::borrow::Cow::Borrowed(&self.memory);
+        }
+        let mut v: Vec<Entry> = self.memory.iter().chain(&self.batch).copied().collect();
+        v.sort_by_key(|e| e.index);
+        std::borrow::Cow::Owned(v)
+    }
+}
+
+/// The entries in plan order, read back a few at a time ([`Spool::ordered`]).
+#[derive(Debug)]
+pub struct Ordered<'a> {
+    entries: &'a Entries,
+    /// The entries not in the file (memory, and a batch not yet written), sorted.
+    outside: std::borrow::Cow<'a, [Entry]>,
+    /// Next plan position.
+    next: usize,
+    /// Last position to read, plus one.
+    end: usize,
+    /// Entries read from the file, not yet given (`None`: not in the file).
+    chunk: std::collections::VecDeque<Option<Entry>>,
+    /// Next entry in memory to give.
+    in_memory: usize,
+    failed: bool,
+}
+
+impl Iterator for Ordered<'_> {
+    type Item = io::Result<Entry>;
+
+    fn next(&mut self) -> Option<io::Result<Entry>> {
+        while self.next < self.end && !self.failed {
+            let at = self.next;
+            if self.chunk.is_empty()
+                && let Err(e) = self.fill()
+            {
+                self.failed = true;
+                return Some(Err(e));
+            }
+            let from_file = self.chunk.pop_front().flatten();
+            self.next += 1;
+            if let Some(e) = from_file {
+                return Some(Ok(e));
+            }
+            // Not in the file: in memory (sorted), or a position no check took.
+            let memory = &self.outside;
+            while self.in_memory < memory.len() && memory[self.in_memory].index < at {
+                self.in_memory += 1;
+            }
+            if let Some(e) = memory.get(self.in_memory).filter(|e| e.index == at) {
+                self.in_memory += 1;
+                return Some(Ok(*e));
+            }
+        }
+        None
+    }
+}
+
+impl Ordered<'_> {
+    /// Reads the next entries from the file (positions past its end read as absent).
+    fn fill(&mut self) -> io::Result<()> {
+        let n = READ_ENTRIES.min(self.end - self.next);
+        let mut buf = vec![0u8; n * ENTRY_BYTES];
+        if let Some(f) = &self.entries.file {
+            let at = (self.next * ENTRY_BYTES) as u64;
+            let mut got = 0;
+            while got < buf.len() {
+                match f.read_at(&mut buf[got..], at + got as u64) {
+                    Ok(0) => break,
+                    Ok(k) => got += k,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        for (i, b) in buf.chunks_exact(ENTRY_BYTES).enumerate() {
+            let e = Entry::decode(b)?;
+            if e.is_some_and(|e| e.index != self.next + i) {
+                return Err(io::Error::other("a spool entry is not at its plan position"));
+            }
+            self.chunk.push_back(e);
+        }
+        Ok(())
+    }
+}
+
 #[derive(Hash)]
 struct GroupRef<'a>(&'a str, &'a str);
 
@@ -173,12 +441,17 @@ pub struct Spool {
     render: Render,
     secrets: Secrets,
     vantage: String,
-    entries: Vec<Entry>,
+    entries: Entries,
     groups: IndexSet<(String, String)>,
+    /// The first [`INSECURE_LISTED`] checks (by plan position) that ran without TLS
+    /// verification, and how many did.
     insecure_ids: Vec<(usize, String)>,
+    insecure_count: usize,
     totals: Totals,
-    /// The file, while writes to it succeed.
+    /// The file (still read after a write to it failed).
     file: Option<File>,
+    /// A write to `file` failed: later records stay in `pending`.
+    records_failed: bool,
     /// Bytes already in the file; records at offsets from here on are in `pending`.
     flushed: u64,
     pending: Vec<u8>,
@@ -188,7 +461,7 @@ pub struct Spool {
 
 impl std::fmt::Debug for Spool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Spool").field("needs", &self.needs).field("checks", &self.entries.len()).field("on_disk", &self.flushed).finish()
+        f.debug_struct("Spool").field("needs", &self.needs).field("checks", &self.entries.count).field("on_disk", &self.flushed).finish()
     }
 }
 
@@ -196,20 +469,24 @@ impl Spool {
     /// An empty spool keeping what `needs` asks for; `vantage` goes into JUnit properties,
     /// `secrets` are redacted from every record.
     pub fn new(needs: Needs, secrets: Secrets, vantage: impl Into<String>, render: Render) -> Spool {
-        let (file, file_error) = match tempfile::tempfile() {
+        let (file, mut file_error) = match tempfile::tempfile() {
             Ok(f) => (Some(f), None),
             Err(e) => (None, Some(e)),
         };
+        let (entries, entry_error) = Entries::new();
+        file_error = file_error.or(entry_error);
         Spool {
             needs,
             render,
             secrets,
             vantage: vantage.into(),
-            entries: Vec::new(),
+            entries,
             groups: IndexSet::new(),
             insecure_ids: Vec::new(),
+            insecure_count: 0,
             totals: Totals::default(),
             file,
+            records_failed: false,
             flushed: 0,
             pending: Vec::new(),
             file_error,
@@ -230,11 +507,17 @@ impl Spool {
             None => self.groups.insert_full((r.meta.suite.to_string(), r.meta.scenario.to_string())).0,
         };
         if r.meta.insecure {
-            self.insecure_ids.push((r.meta.index, self.secrets.redact(&r.meta.id)));
+            self.insecure_count += 1;
+            let later = self.insecure_ids.len() >= INSECURE_LISTED && self.insecure_ids.iter().all(|(i, _)| *i < r.meta.index);
+            if !later {
+                self.insecure_ids.push((r.meta.index, self.secrets.redact(&r.meta.id)));
+                self.insecure_ids.sort_by_key(|(i, _)| *i);
+                self.insecure_ids.truncate(INSECURE_LISTED);
+            }
         }
         let record = (self.render)(r, self.needs, &self.vantage, &self.secrets);
         let loc = if record.is_empty() { None } else { Some(self.store(&record)) };
-        self.entries.push(Entry {
+        let entry = Entry {
             index: r.meta.index,
             outcome: r.outcome,
             group: group as u32,
@@ -243,7 +526,10 @@ impl Spool {
             reason: r.verdict_reason(),
             kind: r.meta.kind,
             host: host_key(r),
-        });
+        };
+        if let Some(e) = self.entries.add(entry) {
+            self.file_error.get_or_insert(e);
+        }
     }
 
     fn store(&mut self, record: &Record) -> (u64, u32) {
@@ -260,6 +546,9 @@ impl Spool {
     /// Moves the pending records to the file; on a write error, keeps them (and every later
     /// record) in memory and remembers the error.
     fn flush(&mut self) {
+        if self.records_failed {
+            return;
+        }
         let Some(f) = self.file.as_mut() else { return };
         match f.write_all_at(&self.pending, self.flushed) {
             Ok(()) => {
@@ -267,20 +556,21 @@ impl Spool {
                 self.pending.clear();
             }
             Err(e) => {
-                self.file = None;
-                self.file_error = Some(e);
+                // What was written stays readable; the rest stays in memory.
+                self.records_failed = true;
+                self.file_error.get_or_insert(e);
             }
         }
     }
 
     /// Number of checks.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.count
     }
 
     /// Whether no check finished.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.count == 0
     }
 
     /// Outcome counts.
@@ -290,7 +580,7 @@ impl Spool {
 
     /// Whether every check passed (true for an empty run).
     pub fn all_passed(&self) -> bool {
-        self.totals.passed == self.entries.len()
+        self.totals.passed == self.entries.count
     }
 
     /// The JUnit groups: `(suite, scenario instance)`, unredacted, in arrival order (see
@@ -300,10 +590,14 @@ impl Spool {
     }
 
     /// The ids (redacted) of the checks that ran with TLS verification off, in plan order.
+    /// (at most [`INSECURE_LISTED`]; [`Spool::insecure_count`] counts them all).
     pub fn insecure_ids(&self) -> Vec<&str> {
-        let mut v: Vec<&(usize, String)> = self.insecure_ids.iter().collect();
-        v.sort_by_key(|(i, _)| *i);
-        v.into_iter().map(|(_, id)| id.as_str()).collect()
+        self.insecure_ids.iter().map(|(_, id)| id.as_str()).collect()
+    }
+
+    /// How many checks ran with TLS verification off.
+    pub fn insecure_count(&self) -> usize {
+        self.insecure_count
     }
 
     /// Why the spool keeps records in memory rather than on disk, if it does.
@@ -312,10 +606,26 @@ impl Spool {
     }
 
     /// The entries in plan order (ties in arrival order).
-    pub fn ordered(&self) -> Vec<Entry> {
-        let mut v = self.entries.clone();
-        v.sort_by_key(|e| e.index);
-        v
+    ///
+    /// Read back from the entry file (call [`Spool::seal`] first), a few at a time: memory
+    /// does not grow with the number of checks. Errors: the file cannot be read back.
+    pub fn ordered(&self) -> Ordered<'_> {
+        self.ordered_within(0, self.entries.end)
+    }
+
+    /// The entries at plan positions `from..to`, in plan order (a JUnit group's span).
+    pub fn ordered_within(&self, from: usize, to: usize) -> Ordered<'_> {
+        let outside = self.entries.outside_file();
+        let in_memory = outside.partition_point(|e| e.index < from);
+        Ordered {
+            entries: &self.entries,
+            outside,
+            next: from,
+            end: to.min(self.entries.end),
+            chunk: Default::default(),
+            in_memory,
+            failed: false,
+        }
     }
 
     /// Reads one check's record back (an empty record when none was kept).
@@ -347,11 +657,14 @@ impl Spool {
             self.flush();
         }
         self.pending.shrink_to_fit();
+        if let Some(e) = self.entries.seal() {
+            self.file_error.get_or_insert(e);
+        }
     }
 
     /// Every check's record in plan order, with its entry.
     pub fn records(&self) -> impl Iterator<Item = io::Result<(Entry, Record)>> + '_ {
-        self.ordered().into_iter().map(move |e| self.record(&e).map(|r| (e, r)))
+        self.ordered().map(move |e| e.and_then(|e| self.record(&e).map(|r| (e, r))))
     }
 
     /// Every check's summary in plan order (the spool must keep summaries).
@@ -430,7 +743,8 @@ mod tests {
         s.add(&result(1, Outcome::Passed, "b"));
         s.add(&result(2, Outcome::Passed, "a"));
         assert_eq!(s.groups.len(), 2);
-        assert_eq!(s.entries.iter().map(|e| e.group).collect::<Vec<_>>(), [0, 1, 0]);
+        s.seal();
+        assert_eq!(s.ordered().map(|e| e.unwrap().group).collect::<Vec<_>>(), [0, 1, 0]);
     }
 
     #[test]
@@ -456,12 +770,68 @@ mod tests {
         s.file = Some(File::open(&p).unwrap());
         s.flushed = 0;
         s.pending.clear();
-        s.entries.clear();
+        // the entry file fails the same way, after a first batch was written to a good one
+        s.entries = Entries::new().0;
         s.add(&result(1, Outcome::Failed, "a"));
         s.flush();
         assert!(s.file_error().is_some());
+        assert!(s.entries.flush().is_none());
+        s.entries.file = Some(File::open(&p).unwrap());
         s.add(&result(2, Outcome::Passed, "a"));
+        s.add(&result(3, Outcome::Error, "a"));
+        assert!(s.entries.flush().is_some(), "the read-only entry file must fail the write");
+        s.add(&result(4, Outcome::Passed, "a"));
+        s.seal();
         let ids: Vec<usize> = s.records().map(|r| r.unwrap().1.summary.unwrap().index).collect();
-        assert_eq!(ids, [1, 2]);
+        assert_eq!(ids, [2, 3, 4], "entries written before the failure are in the replaced file; the others stay in memory");
+    }
+
+    #[test]
+    fn entries_go_to_their_file_in_plan_order_and_memory_keeps_at_most_a_batch() {
+        let mut s = Spool::new(Needs::default(), Secrets::default(), "v", crate::report::record);
+        // Finishing order: plan order shuffled in blocks, as a run's checks finish.
+        let n = 3 * ENTRY_BATCH + 17;
+        let mut order: Vec<usize> = (0..n).collect();
+        for block in order.chunks_mut(300) {
+            block.reverse();
+        }
+        for &i in &order {
+            let outcome = if i % 7 == 0 { Outcome::Failed } else { Outcome::Passed };
+            s.add(&result(i, outcome, if i < n / 2 { "a" } else { "b" }));
+            assert!(s.entries.batch.len() < ENTRY_BATCH && s.entries.memory.is_empty());
+        }
+        s.seal();
+        assert_eq!(s.len(), n);
+        let back: Vec<Entry> = s.ordered().map(Result::unwrap).collect();
+        assert_eq!(back.iter().map(|e| e.index).collect::<Vec<_>>(), (0..n).collect::<Vec<_>>());
+        assert!(back.iter().all(|e| (e.outcome == Outcome::Failed) == (e.index % 7 == 0)));
+        assert_eq!(back[5].elapsed, Duration::from_millis(5));
+        assert_eq!(back[n - 1].group, s.groups.get_index_of(&GroupRef("s", "b")).unwrap() as u32);
+        let span: Vec<usize> = s.ordered_within(1000, 1010).map(|e| e.unwrap().index).collect();
+        assert_eq!(span, (1000..1010).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn an_entry_reads_back_as_written() {
+        use crate::model::{Kind, Reason};
+        for (i, reason) in [None, Some(Reason::ALL[0]), Some(*Reason::ALL.last().unwrap())].into_iter().enumerate() {
+            let e = Entry {
+                index: 1_000_000 + i,
+                outcome: Outcome::Cancelled,
+                group: 77,
+                loc: if i == 0 { None } else { Some((1 << 40, 12_345)) },
+                elapsed: Duration::from_nanos(123_456_789),
+                reason,
+                kind: Kind::Http,
+                host: u64::MAX - 3,
+            };
+            let mut b = [0u8; ENTRY_BYTES];
+            e.encode(&mut b);
+            assert_eq!(Entry::decode(&b).unwrap(), Some(e));
+        }
+        assert_eq!(Entry::decode(&[0u8; ENTRY_BYTES]).unwrap(), None, "a position never written");
+        let mut b = [0u8; ENTRY_BYTES];
+        b[8] = 9;
+        assert!(Entry::decode(&b).is_err());
     }
 }
