@@ -11,6 +11,8 @@
 //! - `saphyr-model-lastwins`: the same without duplicate-key detection (`LastWins`);
 //! - `saphyr-model-nobudget`: the same without the budget;
 //! - `saphyr-value`: serde-saphyr 0.0.16 with netspec's options into `serde_json::Value`;
+//! - `saphyr2-model`: serde-saphyr 2.2 (default options) into the same model; `granit-events`:
+//!   its event parser (granit-parser 2.2) alone;
 //! - `saphyr-bw-events`: saphyr-parser-bw 0.0.605 (serde-saphyr's own event parser) alone;
 //! - `saphyr-events`: saphyr-parser 0.3 (upstream) events;
 //! - `yaml-rust2-events`, `yaml-rust2-load`: yaml-rust2 0.13 events, and its `Yaml` tree loader
@@ -134,6 +136,10 @@ mod spanned {
     pub type Sp<T> = serde_saphyr::Spanned<T>;
     model!();
 }
+mod spanned2 {
+    pub type Sp<T> = serde_saphyr_2::Spanned<T>;
+    model!();
+}
 mod plain {
     pub type Sp<T> = T;
     model!();
@@ -165,6 +171,22 @@ fn run(mode: &str, text: &str) -> usize {
         "saphyr-value" => {
             let v: serde_json::Value = serde_saphyr::from_str_with_options(text, options(Error, true)).expect("serde-saphyr");
             json_size(&v)
+        }
+        "saphyr2-model" => {
+            let s: spanned2::Suite = serde_saphyr_2::from_str(text).expect("serde-saphyr 2");
+            s.scenarios
+                .iter()
+                .map(|sc| sc.checks.iter().map(|c| c.name.referenced.line() as usize).sum::<usize>())
+                .sum()
+        }
+        "granit-events" => {
+            let mut p = serde_saphyr_2::granit_parser::Parser::new_from_str(text);
+            let mut sum = 0;
+            while let Some(ev) = p.next_event() {
+                let (_, span) = ev.expect("granit-parser");
+                sum += span.start.line() + span.start.col();
+            }
+            sum
         }
         "saphyr-bw-events" => {
             let mut p = saphyr_parser_bw::Parser::new_from_str(text);
@@ -218,6 +240,17 @@ fn run(mode: &str, text: &str) -> usize {
         "saphyr-model-plain" => {
             let s: plain::Suite = serde_saphyr::from_str_with_options(text, options(Error, true)).expect("serde-saphyr");
             s.scenarios.iter().map(|sc| sc.checks.len()).sum()
+        }
+        "serde_yaml_ng-map" => {
+            // How serde_yaml_ng treats a duplicate key in a map-typed mapping (netspec's `vars`,
+            // `resolvers`, `templates`): the count of entries, or its error.
+            match serde_yaml_ng::from_str::<std::collections::BTreeMap<String, serde_json::Value>>(text) {
+                Ok(m) => m.len(),
+                Err(e) => {
+                    println!("error: {e}");
+                    0
+                }
+            }
         }
         "serde_yaml_ng-value" => {
             let v: serde_json::Value = serde_yaml_ng::from_str(text).expect("serde_yaml_ng");
