@@ -109,11 +109,45 @@ pub struct PlannedCheck {
     pub path: bool,
 }
 
+/// How many of its checks a plan holds in memory (see [`Plan::take_checks`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Keep {
+    /// Every check (`netspec plan`, the demo, tests).
+    #[default]
+    All,
+    /// None: each check is built, validated, counted and dropped (`netspec validate`), so
+    /// validating a million checks takes the memory of one file's model.
+    Count,
+    /// At most this many (`netspec run`: [`HELD_CHECKS`]). A larger plan is validated and
+    /// counted the same way, then made again check by check on a thread while the run consumes
+    /// it, its files required unchanged ([`suite::verifying`]): memory is flat in the number of
+    /// checks at the cost of planning twice.
+    UpTo(usize),
+}
+
+/// Checks `netspec run` keeps in memory after planning (about 0.7 KB each, ~11 MiB): a larger
+/// plan streams into the run ([`Keep::UpTo`]). Runs up to this size plan once.
+pub const HELD_CHECKS: usize = 16_384;
+
+/// Checks planned ahead of the run when a plan streams (each waits in a bounded queue).
+const STREAM_AHEAD: usize = 1_024;
+
 /// The expanded, validated checks of one or more suites.
 #[derive(Debug, Default)]
 pub struct Plan {
-    /// Checks in plan order.
+    /// Checks in plan order: all of them, or none when the plan holds less than it counted
+    /// ([`Keep`]; [`Plan::len`] is the count).
     pub checks: Vec<PlannedCheck>,
+    /// Checks planned (selected), held or not.
+    count: usize,
+    /// What this plan holds.
+    keep: Keep,
+    /// CA files the checks read, in plan order, each once.
+    ca_files: indexmap::IndexSet<PathBuf>,
+    /// While the plan is made again for a run that consumes it: where each check goes.
+    sink: Option<tokio::sync::mpsc::Sender<PlannedCheck>>,
+    /// How to make the checks again when they were not held.
+    replan: Option<Replan>,
     /// Suite names in order (for the JUnit root when there are several).
     pub suites: Vec<String>,
     /// Values to redact from every report.
@@ -153,6 +187,130 @@ struct Seen {
 /// Most scenario names an error about an empty selection lists.
 const SEEN_LISTED: usize = 40;
 
+/// What a streamed plan needs to be made again: the same files, inputs and secrets, and the
+/// digest of every file read the first time.
+#[derive(Debug)]
+struct Replan {
+    paths: Vec<PathBuf>,
+    inputs: Inputs,
+    digests: Arc<suite::Digests>,
+}
+
+impl Plan {
+    /// Checks planned (after `--tag`, `--scenario`, `--check`), whether held or not.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether the plan has no check.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Whether the checks are made again while the run consumes them (more than [`Keep::UpTo`]).
+    pub fn streams(&self) -> bool {
+        self.replan.is_some()
+    }
+
+    /// Adds a planned check: held, counted or sent according to [`Keep`] (and `hold`: false
+    /// once the file being planned has an error, so that a plan made again stops there).
+    fn emit(&mut self, c: PlannedCheck, hold: bool) {
+        self.count += 1;
+        if let Some(ca) = c.ca_file()
+            && !self.ca_files.contains(ca)
+        {
+            self.ca_files.insert(ca.to_path_buf());
+        }
+        if let Some(tx) = &self.sink {
+            // A run that stopped consuming (it cannot: it drains every check) ends the stream.
+            if hold && tx.blocking_send(c).is_err() {
+                self.sink = None;
+            }
+            return;
+        }
+        match self.keep {
+            Keep::All => self.checks.push(c),
+            Keep::Count => {}
+            Keep::UpTo(n) if self.count <= n => self.checks.push(c),
+            Keep::UpTo(_) => {
+                if !self.checks.is_empty() {
+                    self.checks = Vec::new();
+                }
+            }
+        }
+    }
+
+    /// Takes the checks out for the run, in plan order: the held ones, or, for a plan larger
+    /// than it holds, a stream fed by a thread that plans the same files again (each check
+    /// waits in a queue of [`STREAM_AHEAD`]). The plan keeps its count, names, secrets and vars.
+    pub fn take_checks(&mut self) -> Checks {
+        let held = std::mem::take(&mut self.checks).into_iter();
+        let Some(re) = self.replan.take() else {
+            return Checks { held, rx: None, planner: None };
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(STREAM_AHEAD);
+        let secrets = self.secrets.clone();
+        let expected = self.count;
+        let planner = std::thread::Builder::new().name("netspec-plan".into()).spawn(move || {
+            let made = suite::verifying(re.digests, || {
+                let mut p = Planner::new(&re.inputs, Keep::All, Some(secrets))?;
+                p.out.sink = Some(tx);
+                plan_files_into(&mut p, &re.paths)?;
+                p.finish()
+            })?;
+            if made.count != expected {
+                return Err(LoadError::input(
+                    format!("the suites planned {} checks when the run began and {} while it ran", expected, made.count),
+                    Some("a file the suites read changed during the run; run again"),
+                ));
+            }
+            Ok(())
+        });
+        match planner {
+            Ok(h) => Checks { held, rx: Some(rx), planner: Some(h) },
+            Err(e) => Checks {
+                held,
+                rx: None,
+                planner: Some(std::thread::spawn(move || Err(LoadError::input(format!("cannot start the planning thread: {e}"), None)))),
+            },
+        }
+    }
+}
+
+/// A plan's checks as the run consumes them, in plan order ([`Plan::take_checks`]).
+#[derive(Debug)]
+pub struct Checks {
+    held: std::vec::IntoIter<PlannedCheck>,
+    rx: Option<tokio::sync::mpsc::Receiver<PlannedCheck>>,
+    planner: Option<std::thread::JoinHandle<Result<(), LoadError>>>,
+}
+
+impl Checks {
+    /// The next check; `None` after the last.
+    pub async fn next(&mut self) -> Option<PlannedCheck> {
+        if let Some(c) = self.held.next() {
+            return Some(c);
+        }
+        match &mut self.rx {
+            Some(rx) => rx.recv().await,
+            None => None,
+        }
+    }
+
+    /// Ends the stream: whether the checks were the plan that was validated.
+    ///
+    /// Errors: a streamed plan whose files changed or could not be read again, or that made
+    /// another number of checks (the run's results are then not the suite's: exit code 2).
+    pub fn finish(mut self) -> Result<(), LoadError> {
+        // Unblocks a planner still sending to a run that stopped early.
+        self.rx = None;
+        match self.planner.take() {
+            None => Ok(()),
+            Some(h) => h.join().unwrap_or_else(|_| Err(LoadError::input("the planning thread panicked (a netspec bug)", None))),
+        }
+    }
+}
+
 fn json_to_value(v: &serde_json::Value) -> Value {
     Value::from_serialize(v)
 }
@@ -170,7 +328,7 @@ fn scalar_text(v: &serde_json::Value) -> Option<String> {
 ///
 /// Errors: every problem found, each located (exit code 2).
 pub fn plan(loaded: &[Loaded], inputs: &Inputs) -> Result<Plan, LoadError> {
-    let mut p = Planner::new(inputs)?;
+    let mut p = Planner::new(inputs, Keep::All, None)?;
     for l in loaded {
         p.add(l);
     }
@@ -184,29 +342,29 @@ pub fn plan(loaded: &[Loaded], inputs: &Inputs) -> Result<Plan, LoadError> {
 ///
 /// Errors: as [`plan`] — when a file cannot be loaded, every load error and no plan error
 /// (a plan error may come from a file that did not load).
-pub fn load_and_plan(paths: &[PathBuf], inputs: &Inputs) -> Result<Plan, LoadError> {
-    let (plan, read) = suite::recording(|| load_and_plan_files(paths, inputs));
+///
+/// `keep` says how many checks the plan holds ([`Keep`]); with [`Keep::UpTo`] a larger plan
+/// streams into the run ([`Plan::take_checks`]).
+pub fn load_and_plan(paths: &[PathBuf], inputs: &Inputs, keep: Keep) -> Result<Plan, LoadError> {
+    let (plan, read, digests) = suite::recording_digests(|| -> Result<Plan, LoadError> {
+        let mut p = Planner::new(inputs, keep, None)?;
+        plan_files_into(&mut p, paths)?;
+        p.finish()
+    });
     let mut plan = plan?;
-    let mut seen: HashSet<&Path> = HashSet::new();
-    let ca_files: Vec<PathBuf> = plan
-        .checks
-        .iter()
-        .filter_map(|c| match &c.target {
-            Target::Tls { ca_file, .. } => ca_file.as_deref(),
-            Target::Http(h) => h.ca_file.as_deref(),
-            Target::Dns { .. } | Target::Tcp { .. } => None,
-        })
-        .filter(|p| seen.insert(p))
-        .map(Path::to_path_buf)
-        .collect();
+    if matches!(keep, Keep::UpTo(n) if plan.count > n) {
+        plan.replan = Some(Replan { paths: paths.to_vec(), inputs: inputs.clone(), digests: Arc::new(digests) });
+    }
     plan.inputs = read;
-    plan.inputs.extend(ca_files);
+    plan.inputs.extend(std::mem::take(&mut plan.ca_files));
     Ok(plan)
 }
 
-fn load_and_plan_files(paths: &[PathBuf], inputs: &Inputs) -> Result<Plan, LoadError> {
+/// Loads and plans each file of `paths` in turn into `p`.
+///
+/// Errors: every load error (the files that loaded are then not planned further).
+fn plan_files_into(p: &mut Planner, paths: &[PathBuf]) -> Result<(), LoadError> {
     let files = suite::expand_paths(paths)?;
-    let mut p = Planner::new(inputs)?;
     let mut load_errors = Vec::new();
     for f in files {
         match suite::load_file(&f) {
@@ -219,7 +377,7 @@ fn load_and_plan_files(paths: &[PathBuf], inputs: &Inputs) -> Result<Plan, LoadE
     if !load_errors.is_empty() {
         return Err(LoadError::many(load_errors));
     }
-    p.finish()
+    Ok(())
 }
 
 /// Plans suites one at a time into one [`Plan`].
@@ -233,8 +391,10 @@ struct Planner<'i> {
 }
 
 impl<'i> Planner<'i> {
-    fn new(inputs: &'i Inputs) -> Result<Planner<'i>, LoadError> {
-        let secrets = Secrets::default();
+    /// A planner holding checks as `keep` says; `secrets`: those of a first planning of the
+    /// same suites (a plan made again), so that the run's reports redact one set.
+    fn new(inputs: &'i Inputs, keep: Keep, secrets: Option<Secrets>) -> Result<Planner<'i>, LoadError> {
+        let secrets = secrets.unwrap_or_default();
         let mut tpl = Templater::new(secrets.clone());
         let missing_env = template::MissingEnv::default();
         if inputs.tolerate_missing_env {
@@ -245,10 +405,14 @@ impl<'i> Planner<'i> {
         for f in &inputs.vars_files {
             file_vars.push(parse_vars_file(f)?);
         }
-        Ok(Planner { inputs, tpl, file_vars, out: Plan { secrets, ..Default::default() }, errors: Vec::new(), missing_env })
+        Ok(Planner { inputs, tpl, file_vars, out: Plan { secrets, keep, ..Default::default() }, errors: Vec::new(), missing_env })
     }
 
     fn add(&mut self, l: &Loaded) {
+        // A plan made again stops at its first error (a changed file).
+        if self.out.sink.is_some() && !self.errors.is_empty() {
+            return;
+        }
         match plan_suite(l, self.inputs, &self.file_vars, &self.tpl, &mut self.out) {
             Ok(()) => {}
             Err(LoadError::Many(v)) => self.errors.extend(v),
@@ -336,7 +500,7 @@ fn check_selection(inputs: &Inputs, plan: &Plan) -> Result<(), LoadError> {
             ));
         }
     }
-    if errors.is_empty() && plan.checks.is_empty() && !(inputs.tags.is_empty() && inputs.scenarios.is_empty() && inputs.checks.is_empty()) {
+    if errors.is_empty() && plan.count == 0 && !(inputs.tags.is_empty() && inputs.scenarios.is_empty() && inputs.checks.is_empty()) {
         errors.push(LoadError::input(
             "the selection (--tag, --scenario, --check together) matches no check",
             Some(&format!(
@@ -833,7 +997,7 @@ fn plan_suite(
         }
     }
     // The global budget, counted before anything is built: instances × checks per instance.
-    let mut budget = out.checks.len();
+    let mut budget = out.count;
     for sc in &s.scenarios {
         let used: Vec<String> = tpl.variables(&sc.name.value).into_iter().filter(|v| axes.contains_key(v)).collect();
         let instances = axes
@@ -1262,7 +1426,7 @@ fn plan_check(
     };
     let retry = c.retry.or(st.default_retry);
     let attempts = retry.map(|r| r.attempts.max(1)).unwrap_or(1);
-    let index = out.checks.len();
+    let index = out.count;
     let meta = Arc::new(CheckMeta {
         index,
         id,
@@ -1278,7 +1442,8 @@ fn plan_check(
         insecure: matches!(&target, Target::Http(h) if h.insecure),
         defined: Some((cx.origin.display.clone(), c.name.line)),
     });
-    out.checks.push(PlannedCheck {
+    let hold = cx.errors.is_empty();
+    let planned = PlannedCheck {
         meta,
         target,
         expect,
@@ -1288,7 +1453,8 @@ fn plan_check(
         retry_delay: retry.map(|r| r.delay.0).unwrap_or(Duration::from_secs(1)).max(MIN_RETRY_DELAY),
         retry_backoff: retry.map(|r| r.backoff).filter(|b| b.is_finite() && *b >= 1.0).unwrap_or(1.0),
         path: c.path.unwrap_or(inst.path),
-    });
+    };
+    out.emit(planned, hold);
 }
 
 fn split_list(s: &str) -> Vec<String> {
@@ -1800,6 +1966,15 @@ impl Plan {
 }
 
 impl PlannedCheck {
+    /// The CA file the check reads (tls and http checks with `ca_file`).
+    pub fn ca_file(&self) -> Option<&Path> {
+        match &self.target {
+            Target::Tls { ca_file, .. } => ca_file.as_deref(),
+            Target::Http(h) => h.ca_file.as_deref(),
+            Target::Dns { .. } | Target::Tcp { .. } => None,
+        }
+    }
+
     /// The plan row of this check (not redacted: see [`Plan::rows`]).
     pub fn row(&self) -> PlanRow {
         PlanRow {

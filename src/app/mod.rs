@@ -199,14 +199,15 @@ pub fn schema(which: Schema) -> String {
 /// Errors: [`AppError::Load`], every problem found.
 pub fn validate(paths: &[PathBuf], mut inputs: Inputs, strict: bool) -> Result<Plan, AppError> {
     inputs.tolerate_missing_env = !strict;
-    Ok(plan::load_and_plan(paths, &inputs)?)
+    // Validation only counts: each check is dropped once built and checked.
+    Ok(plan::load_and_plan(paths, &inputs, plan::Keep::Count)?)
 }
 
 /// Loads and plans suites (`netspec plan`, and the first step of `run`).
 ///
 /// Errors: [`AppError::Load`], every problem found.
 pub fn plan(paths: &[PathBuf], inputs: &Inputs) -> Result<Plan, AppError> {
-    Ok(plan::load_and_plan(paths, inputs)?)
+    Ok(plan::load_and_plan(paths, inputs, plan::Keep::All)?)
 }
 
 /// How drift is judged (`run --baseline`, `demo --baseline`, `diff`).
@@ -289,7 +290,8 @@ pub struct RunRequest {
 /// Errors: invalid input, before anything ran ([`AppError::exit_code`] 2), or a runtime that
 /// cannot start.
 pub fn run(req: RunRequest) -> Result<Done, AppError> {
-    let plan = plan(&req.paths, &req.inputs)?;
+    // A large plan is not held: it streams into the run (memory flat in the number of checks).
+    let plan = plan::load_and_plan(&req.paths, &req.inputs, plan::Keep::UpTo(plan::HELD_CHECKS))?;
     let mut inputs = plan.inputs.clone();
     inputs.extend(req.extra_ca.clone());
     req.outputs.check_writable(&inputs)?;
@@ -405,8 +407,10 @@ pub fn notice(text: &str) {
 /// first fitted into the open-file limit ([`run::limits`]): lowered with a one-line notice, or
 /// [`AppError::OpenFiles`] when not even one check fits; waiting checks get the rest.
 ///
-/// Errors: [`AppError::OpenFiles`] (nothing ran).
-pub async fn execute(plan: Plan, ctx_opts: ContextOptions, mut opts: RunOptions, reports: Reports) -> Result<Done, AppError> {
+/// Errors: [`AppError::OpenFiles`] (nothing ran); [`AppError::Load`] when a plan that streams
+/// into the run could not be made again as it was validated (a file changed meanwhile): the
+/// checks ran, but no report is written (exit code 2).
+pub async fn execute(mut plan: Plan, ctx_opts: ContextOptions, mut opts: RunOptions, reports: Reports) -> Result<Done, AppError> {
     let (n, note) = run::limits::fit_open_files(opts.concurrency).map_err(AppError::OpenFiles)?;
     opts.concurrency = n;
     if let Some(note) = note {
@@ -455,11 +459,14 @@ pub async fn execute(plan: Plan, ctx_opts: ContextOptions, mut opts: RunOptions,
     // What the reports need of each check is rendered as it finishes and spooled to a
     // temporary file: memory does not grow with the results.
     let mut spool = report::new_spool(reports.outputs.needs(), secrets.clone(), reports.vantage.clone());
-    let plan = Arc::new(plan);
     let paths = opts.paths.clone();
-    run::run_each(&plan, ctx, opts, cancel, tx, |r| spool.add(&r)).await;
-    // Freed before the summary and the reports, which then reuse its memory.
-    drop(plan);
+    let total = plan.len();
+    let checks = plan.take_checks();
+    let ran = run::run_each(checks, total, ctx, opts, cancel, tx, |r| spool.add(&r)).await;
+    if let Err(e) = ran {
+        let _ = console.await;
+        return Err(e.into());
+    }
     spool.seal();
     if let Some(e) = spool.file_error() {
         notice(&format!(

@@ -477,7 +477,7 @@ fn command(command: Command) -> Result<i32, AppError> {
                     "warning: environment variable `{name}` is not set: `netspec run` needs it (validated with an empty value; --strict makes this an error)"
                 ));
             }
-            crate::util::out(&format!("ok: {} suite(s), {} checks\n", p.suites.len(), p.checks.len()));
+            crate::util::out(&format!("ok: {} suite(s), {} checks\n", p.suites.len(), p.len()));
             // The process ends here: freeing every planned check would only delay the exit.
             std::mem::forget(p);
             Ok(EXIT_OK)

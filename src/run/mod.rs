@@ -23,9 +23,11 @@ use tokio_util::sync::CancellationToken;
 use crate::expect::{self};
 pub use crate::model::Outcome;
 use crate::model::Verdict;
+use crate::model::result::CheckMeta;
 pub use crate::model::result::{Attempt, CheckResult, Totals};
-use crate::plan::{Plan, PlannedCheck};
+use crate::plan::{Checks, Plan, PlannedCheck};
 use crate::probe::{Failure, Observation, ProbeContext};
+use crate::suite::LoadError;
 
 /// Default number of checks in flight.
 pub const DEFAULT_CONCURRENCY: usize = 256;
@@ -128,32 +130,41 @@ fn keep_attempt<A>(kept: &mut Vec<A>, omitted: &mut u32, attempt: A) {
 /// Runs every check of `plan`, sending events as checks finish; returns results in plan order.
 /// Cancelling `cancel` stops new checks and abandons running ones (they are `Cancelled`).
 /// Holds every result until the end: [`run_each`] hands each one over instead.
+///
+/// Errors: as [`Checks::finish`] (a streamed plan whose files changed meanwhile).
 pub async fn run(
-    plan: &Arc<Plan>,
+    mut plan: Plan,
     ctx: Arc<ProbeContext>,
     opts: RunOptions,
     cancel: CancellationToken,
     events: mpsc::UnboundedSender<RunEvent>,
-) -> Vec<CheckResult> {
+) -> Result<Vec<CheckResult>, LoadError> {
     let mut results: Vec<Arc<CheckResult>> = Vec::with_capacity(plan.checks.len());
-    run_each(plan, ctx, opts, cancel, events, |r| results.push(r)).await;
+    let total = plan.len();
+    let checks = plan.take_checks();
+    run_each(checks, total, ctx, opts, cancel, events, |r| results.push(r)).await?;
     results.sort_by_key(|r| r.meta.index);
-    results.into_iter().map(Arc::unwrap_or_clone).collect()
+    Ok(results.into_iter().map(Arc::unwrap_or_clone).collect())
 }
 
-/// Runs every check of `plan` like [`run`], handing each result to `sink` as it finishes (in
-/// finishing order, after its event) rather than keeping it: with a sink that stores what the
-/// reports need ([`crate::report::spool::Spool`]), memory does not grow with the results.
-/// Every check of the plan reaches `sink` exactly once, cancelled or not.
+/// Runs every check of `checks` (`total` of them, [`Plan::take_checks`]) like [`run`], handing
+/// each result to `sink` as it finishes (in finishing order, after its event) rather than
+/// keeping it: with a sink that stores what the reports need ([`crate::report::spool::Spool`])
+/// and a plan that streams, memory does not grow with the number of checks. Every check
+/// reaches `sink` exactly once, cancelled or not; each task owns its check, so no check
+/// outlives its task.
+///
+/// Errors: as [`Checks::finish`], after every check it gave has reached `sink`.
 pub async fn run_each(
-    plan: &Arc<Plan>,
+    mut checks: Checks,
+    total: usize,
     ctx: Arc<ProbeContext>,
     opts: RunOptions,
     cancel: CancellationToken,
     events: mpsc::UnboundedSender<RunEvent>,
     mut sink: impl FnMut(Arc<CheckResult>),
-) {
-    let _ = events.send(RunEvent::Started { total: plan.checks.len() });
+) -> Result<(), LoadError> {
+    let _ = events.send(RunEvent::Started { total });
     let sem = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     let waiting = Arc::new(Semaphore::new(opts.max_waiting));
     let retry_until = opts.retry_timeout.map(|d| Instant::now() + d);
@@ -163,31 +174,31 @@ pub async fn run_each(
     // Stops with the run, also when the caller drops this future early.
     let _meter = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(load.clone().measure()));
     // Which check each running task runs, so a task that panicked still yields a result.
-    let mut tasks: std::collections::HashMap<tokio::task::Id, usize> = std::collections::HashMap::new();
+    let mut tasks: std::collections::HashMap<tokio::task::Id, Arc<CheckMeta>> = std::collections::HashMap::new();
     // A check becomes a task only once it holds a permit: at most `concurrency` tasks exist at
     // any time, whatever the plan's size.
-    let mut pending = plan.checks.iter().enumerate();
-    while let Some((position, check)) = pending.next() {
+    while let Some(check) = checks.next().await {
         let permit = tokio::select! {
             biased;
             _ = cancel.cancelled() => None,
             p = sem.clone().acquire_owned() => p.ok(),
         };
         let Some(permit) = permit else {
-            let rest = std::iter::once(check).chain(pending.by_ref().map(|(_, c)| c));
-            for c in rest {
-                let r = Arc::new(cancelled(c, Duration::ZERO));
+            let mut next = Some(check);
+            while let Some(c) = next {
+                let r = Arc::new(cancelled(&c, Duration::ZERO));
                 let _ = events.send(RunEvent::Finished(r.clone()));
                 sink(r);
+                next = checks.next().await;
             }
             break;
         };
         // Collect what finished meanwhile, so finished tasks do not pile up in the set.
         while let Some(done) = set.try_join_next_with_id() {
-            collect(done, &mut tasks, plan, &events, &mut sink);
+            collect(done, &mut tasks, &events, &mut sink);
         }
-        // The task reads its check in the shared plan: spawning copies nothing of it.
-        let plan = plan.clone();
+        // The task owns its check (moved, not copied) and drops it when it finishes.
+        let meta = check.meta.clone();
         let ctx = ctx.clone();
         let cancel = cancel.clone();
         let events = events.clone();
@@ -197,7 +208,7 @@ pub async fn run_each(
         let load = load.clone();
         let paths = paths.clone();
         let task = async move {
-            let work = run_check(&plan.checks[position], &ctx, &cancel, retry_until, paths.as_deref());
+            let work = run_check(&check, &ctx, &cancel, retry_until, paths.as_deref());
             tokio::pin!(work);
             let result = loop {
                 tokio::select! {
@@ -232,12 +243,13 @@ pub async fn run_each(
             finish(result, fail_fast, review.as_deref(), &cancel, &events)
         };
         let handle = set.spawn(task);
-        tasks.insert(handle.id(), position);
+        tasks.insert(handle.id(), meta);
     }
     while let Some(done) = set.join_next_with_id().await {
-        collect(done, &mut tasks, plan, &events, &mut sink);
+        collect(done, &mut tasks, &events, &mut sink);
     }
     drop(events);
+    checks.finish()
 }
 
 /// How often [`Load::measure`] looks at the scheduler.
@@ -294,8 +306,7 @@ impl Load {
 /// reported as an error (never dropped), and the run goes on.
 fn collect(
     done: Result<(tokio::task::Id, Arc<CheckResult>), tokio::task::JoinError>,
-    tasks: &mut std::collections::HashMap<tokio::task::Id, usize>,
-    plan: &Plan,
+    tasks: &mut std::collections::HashMap<tokio::task::Id, Arc<CheckMeta>>,
     events: &mpsc::UnboundedSender<RunEvent>,
     sink: &mut impl FnMut(Arc<CheckResult>),
 ) {
@@ -305,14 +316,21 @@ fn collect(
             sink(r);
         }
         Err(e) => {
-            if let Some(c) = tasks.remove(&e.id()).and_then(|i| plan.checks.get(i)) {
+            if let Some(meta) = tasks.remove(&e.id()) {
                 let why = if e.is_panic() { "panicked (a netspec bug)" } else { "was aborted" };
-                let r = base_result(c, Outcome::Error, Vec::new(), Duration::ZERO);
                 let hint = Some(format!(
                     "the check {why}; please report it{}",
-                    c.meta.hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default()
+                    meta.hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default()
                 ));
-                let r = Arc::new(CheckResult { meta: Arc::new(crate::model::result::CheckMeta { hint, ..(*c.meta).clone() }), ..r });
+                let meta = Arc::new(CheckMeta { hint, ..(*meta).clone() });
+                let r = Arc::new(CheckResult {
+                    meta,
+                    outcome: Outcome::Error,
+                    attempts: Vec::new(),
+                    attempts_omitted: 0,
+                    path: None,
+                    elapsed: Duration::ZERO,
+                });
                 let _ = events.send(RunEvent::Finished(r.clone()));
                 sink(r);
             }
@@ -498,17 +516,19 @@ mod tests {
     async fn a_result_shares_its_checks_identity() {
         let yaml = "netspec: 1\nname: s\nscenarios:\n  - name: a\n    checks:\n      - { name: h, tcp: { host: 127.0.0.1, port: 9 }, tags: [x] }\n";
         let loaded = crate::suite::parse(std::path::Path::new("t.yaml"), yaml.into()).unwrap();
-        let plan = Arc::new(crate::plan::plan(&[loaded], &Default::default()).unwrap());
+        let mut plan = crate::plan::plan(&[loaded], &Default::default()).unwrap();
+        let meta = plan.checks[0].meta.clone();
         let ctx = Arc::new(ProbeContext::new(Default::default()));
         // Cancelled before it starts: no traffic, and the result is still made from the plan.
         let cancel = CancellationToken::new();
         cancel.cancel();
         let (tx, _rx) = mpsc::unbounded_channel();
         let mut got = Vec::new();
-        run_each(&plan, ctx, RunOptions::default(), cancel, tx, |r| got.push(r)).await;
+        let total = plan.len();
+        run_each(plan.take_checks(), total, ctx, RunOptions::default(), cancel, tx, |r| got.push(r)).await.unwrap();
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].meta.id, "s/a/h");
-        assert!(Arc::ptr_eq(&got[0].meta, &plan.checks[0].meta), "the result copied the check's identity instead of sharing it");
+        assert!(Arc::ptr_eq(&got[0].meta, &meta), "the result copied the check's identity instead of sharing it");
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -32,6 +32,58 @@ pub struct Loaded {
 thread_local! {
     /// The files [`read_text`] read while [`recording`] runs on this thread.
     static READ: std::cell::RefCell<Option<Vec<PathBuf>>> = const { std::cell::RefCell::new(None) };
+    /// The digest of every file read while [`recording`] runs on this thread (its first read).
+    static DIGESTS: std::cell::RefCell<Option<Digests>> = const { std::cell::RefCell::new(None) };
+    /// While [`verifying`] runs on this thread: the digests every file read must still have.
+    static EXPECTED: std::cell::RefCell<Option<std::sync::Arc<Digests>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The content of every input file, as a keyed 64-bit digest (SipHash-1-3 with this process's
+/// random key, [`std::hash::RandomState`]: a file cannot be crafted to collide) per path as read.
+pub type Digests = std::collections::HashMap<PathBuf, u64>;
+
+fn digest(bytes: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    static KEY: std::sync::OnceLock<std::hash::RandomState> = std::sync::OnceLock::new();
+    KEY.get_or_init(std::hash::RandomState::new).hash_one(bytes)
+}
+
+/// Like [`recording`], and also the digest of each file read (see [`verifying`]).
+pub fn recording_digests<T>(f: impl FnOnce() -> T) -> (T, Vec<PathBuf>, Digests) {
+    let outer = DIGESTS.with(|d| d.borrow_mut().replace(Digests::new()));
+    let (out, files) = recording(f);
+    let digests = DIGESTS.with(|d| std::mem::replace(&mut *d.borrow_mut(), outer)).unwrap_or_default();
+    (out, files, digests)
+}
+
+/// Runs `f` (on this thread) so that every file it reads must be one of `expected`, with the
+/// same content: a plan that is made a second time while the run consumes it (a large plan,
+/// [`crate::plan::Keep::UpTo`]) is then the plan that was validated, or an error.
+pub fn verifying<T>(expected: std::sync::Arc<Digests>, f: impl FnOnce() -> T) -> T {
+    let outer = EXPECTED.with(|e| e.borrow_mut().replace(expected));
+    let out = f();
+    EXPECTED.with(|e| *e.borrow_mut() = outer);
+    out
+}
+
+/// Records (or, while [`verifying`], checks) the digest of a file just read.
+///
+/// Errors: while verifying, a file that was not read the first time or whose content differs.
+fn note_content(path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
+    let d = digest(bytes);
+    DIGESTS.with(|r| {
+        if let Some(m) = r.borrow_mut().as_mut() {
+            m.entry(path.to_owned()).or_insert(d);
+        }
+    });
+    let same = EXPECTED.with(|e| e.borrow().as_ref().map(|m| m.get(path) == Some(&d)));
+    match same {
+        None | Some(true) => Ok(()),
+        Some(false) => {
+            Err(LoadError::at(path, None, 0, 0, "the file changed while netspec ran its checks (it was read again to plan them)")
+                .with_hint("do not change suites, libraries, vars, matrix or hosts files during a run; run again"))
+        }
+    }
 }
 
 /// Runs `f` and returns its result with every file [`read_text`] read meanwhile on this thread
@@ -136,6 +188,7 @@ fn read_open(path: &Path, file: std::fs::File) -> Result<String, LoadError> {
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(too_large(None));
     }
+    note_content(path, &bytes)?;
     String::from_utf8(bytes).map_err(|e| {
         let upto = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let text = String::from_utf8_lossy(upto);

@@ -184,14 +184,15 @@ struct Observed {
 
 async fn run_suite(yaml: &str, concurrency: usize) -> (Vec<CheckResult>, Duration, usize, usize) {
     let loaded = netspec::suite::parse(Path::new("faults.yaml"), yaml.to_owned()).expect("suite parses");
-    let plan = Arc::new(plan::plan(&[loaded], &Inputs::default()).unwrap_or_else(|e| panic!("plan: {e}")));
+    let plan = plan::plan(&[loaded], &Inputs::default()).unwrap_or_else(|e| panic!("plan: {e}"));
     let ctx = ProbeContext::new(ContextOptions::default());
     let cap = ctx.body_cap;
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let opts = RunOptions { concurrency, ..Default::default() };
     let start = Instant::now();
-    let r = run::run(&plan, Arc::new(ctx), opts, Default::default(), tx).await;
-    (r, start.elapsed(), plan.checks.len(), cap)
+    let planned = plan.len();
+    let r = run::run(plan, Arc::new(ctx), opts, Default::default(), tx).await.unwrap_or_else(|e| panic!("run: {e}"));
+    (r, start.elapsed(), planned, cap)
 }
 
 fn suite(head: &str, checks: &str) -> String {

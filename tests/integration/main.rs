@@ -21,4 +21,5 @@ mod probes;
 mod props;
 mod reports;
 mod safety;
+mod streaming;
 mod verdicts;

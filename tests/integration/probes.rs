@@ -20,9 +20,9 @@ async fn run_yaml(yaml: &str, vars: &[(&str, String)], ctx: ContextOptions) -> V
 async fn run_yaml_with(yaml: &str, vars: &[(&str, String)], ctx: ContextOptions, opts: RunOptions) -> Vec<CheckResult> {
     let loaded = netspec::suite::parse(Path::new("t.yaml"), yaml.to_owned()).expect("suite parses");
     let inputs = Inputs { vars: vars.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(), ..Default::default() };
-    let plan = Arc::new(plan::plan(&[loaded], &inputs).unwrap_or_else(|e| panic!("plan: {e}")));
+    let plan = plan::plan(&[loaded], &inputs).unwrap_or_else(|e| panic!("plan: {e}"));
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    run::run(&plan, Arc::new(ProbeContext::new(ctx)), opts, Default::default(), tx).await
+    run::run(plan, Arc::new(ProbeContext::new(ctx)), opts, Default::default(), tx).await.unwrap_or_else(|e| panic!("run: {e}"))
 }
 
 /// A suite of one scenario `s` whose checks (YAML lines) ask the resolver `lab` at `{{ dns }}`.

@@ -523,9 +523,11 @@ fn context(roots: &[rustls::pki_types::CertificateDer<'static>], sandboxed: bool
 
 async fn run_suite(yaml: &str, ctx: ContextOptions) -> Vec<CheckResult> {
     let loaded = netspec::suite::parse(Path::new("matrix.yaml"), yaml.to_owned()).unwrap_or_else(|e| panic!("suite parses: {e}\n{yaml}"));
-    let plan = Arc::new(plan::plan(&[loaded], &Inputs::default()).unwrap_or_else(|e| panic!("plan: {e}\n{yaml}")));
+    let plan = plan::plan(&[loaded], &Inputs::default()).unwrap_or_else(|e| panic!("plan: {e}\n{yaml}"));
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    run::run(&plan, Arc::new(ProbeContext::new(ctx)), RunOptions::default(), Default::default(), tx).await
+    run::run(plan, Arc::new(ProbeContext::new(ctx)), RunOptions::default(), Default::default(), tx)
+        .await
+        .unwrap_or_else(|e| panic!("run: {e}"))
 }
 
 /// A one-check suite: `head` (resolvers, proxies), the check's kind mapping, its expectation.
