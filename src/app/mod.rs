@@ -480,6 +480,9 @@ pub async fn execute(mut plan: Plan, ctx_opts: ContextOptions, mut opts: RunOpti
     if let Some(note) = paths.as_deref().and_then(crate::path::Traces::notice) {
         notice(&format!("note: {note}"));
     }
+    if let Some(note) = paths.as_deref().and_then(crate::path::Traces::capped) {
+        notice(&format!("note: {note}"));
+    }
     let mut status = if spool.all_passed() { Status::Passed } else { Status::Failed };
     let drift = gate.map(|g| {
         let file = reports.outputs.json.as_ref().map_or_else(|| "(this run)".to_owned(), |p| p.display().to_string());

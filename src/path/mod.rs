@@ -41,6 +41,12 @@ pub const MAX_HOPS: u8 = 30;
 /// Most traces running at once in one run (each holds two or three sockets).
 pub const MAX_CONCURRENT_TRACES: usize = 64;
 
+/// Most distinct destinations one run traces. Each trace is kept for the run (checks of the
+/// same destination share it) and sends up to [`MAX_HOPS`] probes: a run where tens of
+/// thousands of endpoints fail would otherwise send millions of probes and hold every trace.
+/// The failures past it are not traced, and the run says so once.
+pub const MAX_TRACED_DESTINATIONS: usize = 1024;
+
 /// A trace ends early once some hop answered and nothing new arrived for this long (or 10×
 /// the slowest RTT seen, if longer): probes past a drop never answer, so waiting for the whole
 /// deadline tells nothing more.
@@ -162,6 +168,8 @@ pub struct Traces {
     mode: PathMode,
     cells: Mutex<HashMap<SocketAddr, Arc<OnceCell<Arc<PathTrace>>>>>,
     next: AtomicUsize,
+    /// Traces asked for a destination past [`MAX_TRACED_DESTINATIONS`].
+    refused: AtomicUsize,
     slots: Semaphore,
     capability: std::sync::OnceLock<Capability>,
 }
@@ -173,6 +181,7 @@ impl Traces {
             mode,
             cells: Mutex::new(HashMap::new()),
             next: AtomicUsize::new(1),
+            refused: AtomicUsize::new(0),
             slots: Semaphore::new(MAX_CONCURRENT_TRACES),
             capability: std::sync::OnceLock::new(),
         }
@@ -199,12 +208,31 @@ impl Traces {
         }
     }
 
+    /// The once-per-run notice when traces were refused past [`MAX_TRACED_DESTINATIONS`].
+    pub fn capped(&self) -> Option<String> {
+        match self.refused.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(format!(
+                "path traces stopped at {MAX_TRACED_DESTINATIONS} destinations: {n} more failed check(s) were not traced (select them with --check or --scenario to trace them)"
+            )),
+        }
+    }
+
     /// The trace of `dest`, taken now (finishing by `deadline`) unless another check of this
-    /// run took or is taking it.
-    pub async fn trace(&self, dest: SocketAddr, deadline: Instant) -> Arc<PathTrace> {
+    /// run took or is taking it; `None` when the run already traced
+    /// [`MAX_TRACED_DESTINATIONS`] other destinations.
+    pub async fn trace(&self, dest: SocketAddr, deadline: Instant) -> Option<Arc<PathTrace>> {
         let cell = {
             let mut cells = self.cells.lock().unwrap_or_else(|e| e.into_inner());
-            cells.entry(dest).or_default().clone()
+            let full = cells.len() >= MAX_TRACED_DESTINATIONS;
+            match cells.get(&dest) {
+                Some(c) => c.clone(),
+                None if full => {
+                    self.refused.fetch_add(1, Ordering::Relaxed);
+                    return None;
+                }
+                None => cells.entry(dest).or_default().clone(),
+            }
         };
         cell.get_or_init(|| async {
             let n = self.next.fetch_add(1, Ordering::Relaxed);
@@ -213,6 +241,7 @@ impl Traces {
         })
         .await
         .clone()
+        .into()
     }
 
     async fn take(&self, dest: SocketAddr, n: usize, deadline: Instant) -> PathTrace {
@@ -356,6 +385,34 @@ mod tests {
         assert_eq!(t.verdict, Verdict::HopsOnly { last_hop: Some(2), destination_at: Some(3) });
         assert_eq!(t.reason(), None);
         assert!(t.summary.contains("CAP_NET_RAW"));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_run_traces_at_most_its_cap_of_destinations() {
+        let t = Traces::new(PathMode::Auto);
+        let done = |d: SocketAddr| {
+            let cell = Arc::new(OnceCell::new());
+            let _ = cell.set(Arc::new(analyze(d, 1, Method::Unavailable, &Evidence::default(), Duration::ZERO)));
+            cell
+        };
+        {
+            let mut cells = t.cells.lock().unwrap();
+            for i in 0..MAX_TRACED_DESTINATIONS {
+                let d = SocketAddr::new(ip("127.0.0.1"), 10_000 + i as u16);
+                cells.insert(d, done(d));
+            }
+        }
+        assert!(t.capped().is_none());
+        // A destination already traced is shared; a new one past the cap is not traced (no
+        // probe is sent: this test has no network).
+        let known = SocketAddr::new(ip("127.0.0.1"), 10_000);
+        assert!(t.trace(known, Instant::now()).await.is_some());
+        let new = SocketAddr::new(ip("127.0.0.1"), 9);
+        assert!(t.trace(new, Instant::now()).await.is_none());
+        assert!(t.trace(new, Instant::now()).await.is_none());
+        let note = t.capped().expect("the run says that it stopped tracing");
+        assert!(note.contains("2 more failed check(s)"), "{note}");
+        assert_eq!(t.cells.lock().unwrap().len(), MAX_TRACED_DESTINATIONS);
     }
 
     #[test]

@@ -462,7 +462,7 @@ async fn run_check(
     let path = match (paths, dest) {
         (Some(p), Some(dest)) => tokio::select! {
             _ = cancel.cancelled() => None,
-            t = Box::pin(p.trace(dest, Instant::now() + c.timeout)) => Some(Box::new((*t).clone())),
+            t = Box::pin(p.trace(dest, Instant::now() + c.timeout)) => t.map(|t| Box::new((*t).clone())),
         },
         _ => None,
     };
