@@ -292,6 +292,9 @@ pub struct RunRequest {
 pub fn run(req: RunRequest) -> Result<Done, AppError> {
     // A large plan is not held: it streams into the run (memory flat in the number of checks).
     let plan = plan::load_and_plan(&req.paths, &req.inputs, plan::Keep::UpTo(plan::HELD_CHECKS))?;
+    if plan.streams() {
+        crate::util::one_malloc_arena();
+    }
     let mut inputs = plan.inputs.clone();
     inputs.extend(req.extra_ca.clone());
     req.outputs.check_writable(&inputs)?;

@@ -53,8 +53,27 @@ pub enum RunEvent {
         /// Number of checks.
         total: usize,
     },
-    /// A check finished (any order).
-    Finished(Arc<CheckResult>),
+    /// A check finished (any order): what a live reporter shows of it, not the whole result,
+    /// so that events waiting for a busy reporter hold a few bytes each, not each observation.
+    Finished(Finished),
+}
+
+/// A finished check, as [`RunEvent::Finished`] reports it.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// Who the check is.
+    pub meta: Arc<CheckMeta>,
+    /// Its outcome.
+    pub outcome: Outcome,
+    /// Its wall time (every attempt).
+    pub elapsed: Duration,
+}
+
+impl Finished {
+    /// The event of `r`.
+    pub fn of(r: &CheckResult) -> Finished {
+        Finished { meta: r.meta.clone(), outcome: r.outcome, elapsed: r.elapsed }
+    }
 }
 
 /// A look at each finished check before it is reported (and before `fail_fast` sees it),
@@ -187,7 +206,7 @@ pub async fn run_each(
             let mut next = Some(check);
             while let Some(c) = next {
                 let r = Arc::new(cancelled(&c, Duration::ZERO));
-                let _ = events.send(RunEvent::Finished(r.clone()));
+                let _ = events.send(RunEvent::Finished(Finished::of(&r)));
                 sink(r);
                 next = checks.next().await;
             }
@@ -331,7 +350,7 @@ fn collect(
                     path: None,
                     elapsed: Duration::ZERO,
                 });
-                let _ = events.send(RunEvent::Finished(r.clone()));
+                let _ = events.send(RunEvent::Finished(Finished::of(&r)));
                 sink(r);
             }
         }
@@ -353,7 +372,7 @@ fn finish(
         cancel.cancel();
     }
     let result = Arc::new(result);
-    let _ = events.send(RunEvent::Finished(result.clone()));
+    let _ = events.send(RunEvent::Finished(Finished::of(&result)));
     result
 }
 
