@@ -268,6 +268,23 @@ pub fn one_line(text: &str, max: usize) -> String {
     s
 }
 
+/// Makes glibc's malloc use one arena for the rest of the process (`M_ARENA_MAX` 1,
+/// mallopt(3)), unless the user set `MALLOC_ARENA_MAX` or `GLIBC_TUNABLES`. For a plan that
+/// streams into the run (more than [`crate::plan::HELD_CHECKS`] checks): the planning thread
+/// and the runtime's workers then reuse each other's freed memory. With the two arenas of
+/// `src/main.rs`, which thread lands in which arena varies from run to run, and so did the
+/// peak of 100,000 checks (35–49 MiB over 8 runs; one arena: 32 MiB in every run,
+/// `bench/memory`). Call it before the runtime's threads start.
+pub fn one_malloc_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() && std::env::var_os("GLIBC_TUNABLES").is_none() {
+        // SAFETY: mallopt only sets a malloc parameter (under malloc's own lock).
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 1);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,22 +302,5 @@ mod tests {
     #[test]
     fn unwritable_directory_is_detected_before_the_run() {
         assert!(check_writable(Path::new("/nonexistent-dir-netspec/r.xml")).is_err());
-    }
-}
-
-/// Makes glibc's malloc use one arena for the rest of the process (`M_ARENA_MAX` 1,
-/// mallopt(3)), unless the user set `MALLOC_ARENA_MAX` or `GLIBC_TUNABLES`. For a plan that
-/// streams into the run (more than [`crate::plan::HELD_CHECKS`] checks): the planning thread
-/// and the runtime's workers then reuse each other's freed memory. With the two arenas of
-/// `src/main.rs`, which thread lands in which arena varies from run to run, and so did the
-/// peak of 100,000 checks (35–49 MiB over 8 runs; one arena: 32 MiB in every run,
-/// `bench/memory`). Call it before the runtime's threads start.
-pub fn one_malloc_arena() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() && std::env::var_os("GLIBC_TUNABLES").is_none() {
-        // SAFETY: mallopt only sets a malloc parameter (under malloc's own lock).
-        unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, 1);
-        }
     }
 }
