@@ -53,11 +53,55 @@ pub fn destination(target: &Target, obs: &Observation, check_failed: bool, mode:
     }
 }
 
+/// The destination whose trace may start while a tcp check's connection is still pending (see
+/// `crate::run`: at half the attempt's timeout, ending with the attempt), so that a dropped SYN
+/// costs one timeout, not two: the check's host is an address (no name to resolve first) and,
+/// with `--path auto`, a dropped SYN (`filtered`) would fail the check — judged by its own
+/// expectations on that observation. `None` otherwise: a trace, if any, follows the check.
+pub fn ahead(target: &Target, expect: &crate::expect::Expectations, mode: PathMode) -> Option<SocketAddr> {
+    use crate::probe::{Resolution, TcpAttempt, TcpObservation};
+    let Target::Tcp { host, port, .. } = target else { return None };
+    let ip: std::net::IpAddr = host.trim_start_matches('[').trim_end_matches(']').parse().ok()?;
+    let dest = SocketAddr::new(ip, *port);
+    match mode {
+        PathMode::Off => None,
+        PathMode::Always => Some(dest),
+        PathMode::Auto => {
+            let dropped = TcpAttempt {
+                address: dest,
+                state: PortState::Filtered,
+                connect_time: None,
+                detail: String::new(),
+                reason: PortState::Filtered.reason(),
+            };
+            let obs = TcpObservation {
+                resolution: Resolution::literal(host, "", ip),
+                port: *port,
+                attempts: vec![dropped],
+                elapsed: std::time::Duration::ZERO,
+            };
+            let verdict = crate::model::result::judge(&crate::expect::evaluate(expect, &Observation::Tcp(obs))).0;
+            (verdict == crate::model::Verdict::Fail).then_some(dest)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    #[test]
+    fn a_trace_starts_ahead_only_where_a_dropped_syn_would_fail_an_address_check() {
+        let yaml = "netspec: 1\nname: s\nscenarios:\n  - name: a\n    checks:\n      - { name: open, tcp: { host: 10.0.0.1, port: 443 } }\n      - { name: closed, tcp: { host: 10.0.0.1, port: 444 }, expect: { state: closed } }\n      - { name: blocked, tcp: { host: 10.0.0.1, port: 445 }, expect: { state: filtered } }\n      - { name: named, tcp: { host: db.example.test, port: 443 } }\n      - { name: v6, tcp: { host: \"::1\", port: 80 } }\n      - { name: tls, tls: { host: 10.0.0.1, port: 443 } }\n";
+        let loaded = crate::suite::parse(std::path::Path::new("t.yaml"), yaml.into()).unwrap();
+        let plan = crate::plan::plan(&[loaded], &Default::default()).unwrap();
+        let at = |mode| plan.checks.iter().map(|c| ahead(&c.target, &c.expect, mode).map(|d| d.port())).collect::<Vec<_>>();
+        assert_eq!(at(PathMode::Auto), [Some(443), Some(444), None, None, Some(80), None]);
+        assert_eq!(at(PathMode::Always), [Some(443), Some(444), Some(445), None, Some(80), None]);
+        assert_eq!(at(PathMode::Off), [None; 6]);
+    }
     use crate::probe::{Resolution, TcpAttempt, TcpObservation};
 
     fn tcp(states: &[(&str, PortState)]) -> (Target, Observation) {

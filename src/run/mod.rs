@@ -227,7 +227,7 @@ pub async fn run_each(
         let load = load.clone();
         let paths = paths.clone();
         let task = async move {
-            let work = run_check(&check, &ctx, &cancel, retry_until, paths.as_deref());
+            let work = run_check(&check, &ctx, &cancel, retry_until, paths.as_ref());
             tokio::pin!(work);
             let result = loop {
                 tokio::select! {
@@ -395,6 +395,23 @@ fn slim(obs: &mut Observation) {
     }
 }
 
+/// A path trace started while a tcp check's connection is still pending: at half the attempt's
+/// timeout, finishing by the attempt's deadline, so that a dropped SYN costs the check one
+/// timeout rather than the timeout and then a trace ([`crate::path::select::ahead`] says
+/// which checks). Dropping it aborts the trace (a check that passed after all).
+struct Ahead {
+    dest: std::net::SocketAddr,
+    task: tokio_util::task::AbortOnDropHandle<Option<Arc<crate::path::PathTrace>>>,
+}
+
+impl Ahead {
+    /// Starts the trace of `dest` now, finishing by `deadline`.
+    fn start(p: Arc<crate::path::Traces>, dest: std::net::SocketAddr, deadline: Instant) -> Ahead {
+        let task = tokio::spawn(async move { p.trace(dest, deadline).await });
+        Ahead { dest, task: tokio_util::task::AbortOnDropHandle::new(task) }
+    }
+}
+
 fn base_result(c: &PlannedCheck, outcome: Outcome, attempts: Vec<Attempt>, elapsed: Duration) -> CheckResult {
     CheckResult { meta: c.meta.clone(), outcome, attempts, attempts_omitted: 0, path: None, elapsed }
 }
@@ -421,9 +438,11 @@ async fn run_check(
     ctx: &Arc<ProbeContext>,
     cancel: &CancellationToken,
     retry_until: Option<Instant>,
-    paths: Option<&crate::path::Traces>,
+    paths: Option<&Arc<crate::path::Traces>>,
 ) -> CheckResult {
     let start = Instant::now();
+    // A trace started while the last attempt's connection was pending ([`Ahead`]).
+    let mut ahead: Option<Ahead> = None;
     // Most checks take one attempt: room for exactly one (a Vec's first push would make room for
     // four, 2 KiB per check of a 100,000-check run).
     let mut attempts = Vec::with_capacity(1);
@@ -443,9 +462,27 @@ async fn run_check(
             delay = delay.mul_f64(c.retry_backoff).min(MAX_RETRY_DELAY);
         }
         let deadline = Instant::now() + c.timeout;
-        let obs = tokio::select! {
-            _ = cancel.cancelled() => return base_result(c, Outcome::Cancelled, attempts, start.elapsed()),
-            o = timeout_at(deadline + GRACE, crate::probe::probe(ctx, &c.target, &c.resolver, deadline)) => o,
+        // The last attempt of a check whose dropped SYN a trace should explain: the trace
+        // starts if the connection is still pending at half the timeout.
+        let mut early = match paths {
+            Some(p) if ahead.is_none() && n + 1 >= c.attempts && c.path => {
+                crate::path::select::ahead(&c.target, &c.expect, p.mode()).map(|d| (p, d))
+            }
+            _ => None,
+        };
+        let starts = Instant::now() + c.timeout / 2;
+        let probe = timeout_at(deadline + GRACE, crate::probe::probe(ctx, &c.target, &c.resolver, deadline));
+        tokio::pin!(probe);
+        let obs = loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return base_result(c, Outcome::Cancelled, attempts, start.elapsed()),
+                o = &mut probe => break o,
+                _ = tokio::time::sleep_until(starts), if early.is_some() => {
+                    if let Some((p, dest)) = early.take() {
+                        ahead = Some(Ahead::start(p.clone(), dest, deadline));
+                    }
+                }
+            }
         };
         let attempt = match obs {
             Ok(mut observation) => {
@@ -478,10 +515,21 @@ async fn run_check(
         (Some(p), Some(a)) if c.path => crate::path::select::destination(&c.target, &a.observation, outcome == Outcome::Failed, p.mode()),
         _ => None,
     };
+    // A trace started ahead is taken when it went to this destination and has started (it ends
+    // with the attempt); otherwise it is dropped (aborted) and the trace, if any, starts now.
+    let early = ahead.filter(|a| Some(a.dest) == dest);
     let path = match (paths, dest) {
         (Some(p), Some(dest)) => tokio::select! {
             _ = cancel.cancelled() => None,
-            t = Box::pin(p.trace(dest, Instant::now() + c.timeout)) => t.map(|t| Box::new((*t).clone())),
+            t = Box::pin(async {
+                match early {
+                    Some(a) => match a.task.await {
+                        Ok(t) => t,
+                        Err(_) => p.trace(dest, Instant::now() + c.timeout).await,
+                    },
+                    None => p.trace(dest, Instant::now() + c.timeout).await,
+                }
+            }) => t.map(|t| Box::new((*t).clone())),
         },
         _ => None,
     };

@@ -229,6 +229,16 @@ fn lab_path_traces_26_destinations_behind_one_blackhole_once() {
         assert_eq!(c["reason_code"], "path.dropped_after_hop");
         assert_eq!(c["path"]["verdict"]["address"], "10.16.2.2");
     }
+    // The trace of a dropped SYN started while the connection was pending (half the timeout)
+    // and ended with the attempt: the check took one timeout, not a timeout and then a trace.
+    for c in &traced {
+        let (total, attempt, trace) = (
+            c["elapsed"].as_f64().unwrap(),
+            c["attempts"][0]["observation"]["elapsed"].as_f64().unwrap(),
+            c["path"]["elapsed"].as_f64().unwrap(),
+        );
+        assert!(total < attempt + trace / 2.0, "the trace followed the attempt instead of overlapping it: {c}");
+    }
     let untraced = checks.iter().find(|c| c["scenario"] == "untraced").unwrap();
     assert!(untraced.get("path").is_none(), "path: false: {untraced}");
     assert_eq!(untraced["reason_code"], "tcp.filtered");
