@@ -102,8 +102,16 @@ pub fn analyze(destination: SocketAddr, trace: usize, method: Method, ev: &Evide
             None => Verdict::Silent,
         },
         (Method::TcpSyn, Some(Answer::SynAck { probe_ttl, .. })) => Verdict::Reached { hops: *probe_ttl },
+        // A RST from `from` hops away to a probe that went further: a middlebox at hop `from`
+        // resets every probe that passes it, so the lowest reset probe is the first to pass it
+        // (TTL from + 1), or a router answered Time Exceeded at hop `from` itself. Otherwise the
+        // lower probes were lost, not stopped (seen on a loaded loopback: TTL 1-8 lost, the TTL 9
+        // probe reset from 1 hop away), and the sender is the server `from` hops away.
         (Method::TcpSyn, Some(Answer::Reset { probe_ttl, reply_ttl, .. })) => match reply_ttl.map(origin_hops) {
-            Some(from) if from < *probe_ttl => Verdict::ResetByMiddlebox { hop: from, address: addr_at(from), server_at_least: *probe_ttl },
+            Some(from) if from < *probe_ttl && (*probe_ttl == from + 1 || addr_at(from).is_some()) => {
+                Verdict::ResetByMiddlebox { hop: from, address: addr_at(from), server_at_least: *probe_ttl }
+            }
+            Some(from) if from < *probe_ttl => Verdict::ResetByServer { hops: from.max(1) },
             _ => Verdict::ResetByServer { hops: *probe_ttl },
         },
         (Method::TcpSyn, Some(Answer::Unreachable { from, probe_ttl, meaning, code, .. })) => {
@@ -345,6 +353,16 @@ mod tests {
         assert_eq!(t.verdict, Verdict::ResetByMiddlebox { hop: 2, address: Some(ip("10.16.2.2")), server_at_least: 3 });
         assert_eq!(t.reason(), Some(Reason::TcpResetByMiddlebox));
         assert!(t.summary.contains("a middlebox at hop 2 (10.16.2.2) reset it"), "{}", t.summary);
+        // A RST from 1 hop away to the TTL 9 probe, nothing to TTL 1-8 and no router seen: the
+        // lower probes were lost (a middlebox at hop 1 would have reset TTL 2 already).
+        let lost = Evidence { expired: vec![], answers: vec![rst(9, 64), rst(10, 64)] };
+        let t = analyze(dest(), 1, Method::TcpSyn, &lost, MS);
+        assert_eq!(t.verdict, Verdict::ResetByServer { hops: 1 });
+        // A silent firewall at hop 2 (no Time Exceeded) that resets what passes it: TTL 3 is the
+        // first probe reset, from 2 hops away.
+        let silent = Evidence { expired: vec![(1, ip("10.16.1.1"), MS)], answers: vec![rst(3, 63), rst(4, 63)] };
+        let t = analyze(dest(), 1, Method::TcpSyn, &silent, MS);
+        assert_eq!(t.verdict, Verdict::ResetByMiddlebox { hop: 2, address: None, server_at_least: 3 });
         // TTL 62: sent 3 hops away, where the path ends: the server.
         let ev = Evidence { expired, answers: vec![rst(3, 62)] };
         let t = analyze(dest(), 1, Method::TcpSyn, &ev, MS);

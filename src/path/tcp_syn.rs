@@ -117,6 +117,14 @@ async fn trace_in_waves(dest: SocketAddr, deadline: Instant, first_wave: u8) -> 
     let tcp = raw(v4, Protocol::TCP, "raw TCP")?;
     // Only an optimisation (answers are checked again): a kernel that refuses it costs time.
     let _ = tcp.get_ref().attach_filter(&flow_filter(dest, sport));
+    // What arrived before the filter (any TCP packet of the host) is dropped unread: a loaded
+    // run could fill the socket's buffer in that moment, and our answers would then be lost.
+    let mut junk = [0u8; 2048];
+    for _ in 0..4096 {
+        if sys::recv(tcp.get_ref().as_raw_fd(), &mut junk, 0).is_err() {
+            break;
+        }
+    }
     let icmp = raw(v4, if v4 { Protocol::ICMPV4 } else { Protocol::ICMPV6 }, "raw ICMP")?;
     let base = sequence_base();
     let to: socket2::SockAddr = SocketAddr::new(dest.ip(), 0).into();
