@@ -224,7 +224,9 @@ impl Plan {
         if let Some(tx) = &self.sink {
             // A run that stopped consuming (it cannot: it drains every check) ends the stream.
             if hold && tx.blocking_send(c).is_err() {
+                // Nothing is held after it either: the plan only counts from here on.
                 self.sink = None;
+                self.keep = Keep::Count;
             }
             return;
         }
@@ -246,7 +248,7 @@ impl Plan {
     pub fn take_checks(&mut self) -> Checks {
         let held = std::mem::take(&mut self.checks).into_iter();
         let Some(re) = self.replan.take() else {
-            return Checks { held, rx: None, planner: None };
+            return Checks { held, rx: None, planner: None, failed: None };
         };
         let (tx, rx) = tokio::sync::mpsc::channel(STREAM_AHEAD);
         let secrets = self.secrets.clone();
@@ -267,11 +269,15 @@ impl Plan {
             Ok(())
         });
         match planner {
-            Ok(h) => Checks { held, rx: Some(rx), planner: Some(h) },
+            Ok(h) => Checks { held, rx: Some(rx), planner: Some(h), failed: None },
             Err(e) => Checks {
                 held,
                 rx: None,
-                planner: Some(std::thread::spawn(move || Err(LoadError::input(format!("cannot start the planning thread: {e}"), None)))),
+                planner: None,
+                failed: Some(LoadError::input(
+                    format!("cannot start the planning thread: {e}"),
+                    Some("the system is out of threads or memory"),
+                )),
             },
         }
     }
@@ -283,6 +289,8 @@ pub struct Checks {
     held: std::vec::IntoIter<PlannedCheck>,
     rx: Option<tokio::sync::mpsc::Receiver<PlannedCheck>>,
     planner: Option<std::thread::JoinHandle<Result<(), LoadError>>>,
+    /// Why the stream could not start (no check of it ran).
+    failed: Option<LoadError>,
 }
 
 impl Checks {
@@ -304,6 +312,9 @@ impl Checks {
     pub fn finish(mut self) -> Result<(), LoadError> {
         // Unblocks a planner still sending to a run that stopped early.
         self.rx = None;
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
         match self.planner.take() {
             None => Ok(()),
             Some(h) => h.join().unwrap_or_else(|_| Err(LoadError::input("the planning thread panicked (a netspec bug)", None))),
