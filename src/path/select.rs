@@ -60,9 +60,8 @@ pub fn destination(target: &Target, obs: &Observation, check_failed: bool, mode:
 /// expectations on that observation. `None` otherwise: a trace, if any, follows the check.
 pub fn ahead(target: &Target, expect: &crate::expect::Expectations, mode: PathMode) -> Option<SocketAddr> {
     use crate::probe::{Resolution, TcpAttempt, TcpObservation};
-    let Target::Tcp { host, port, .. } = target else { return None };
-    let ip: std::net::IpAddr = host.trim_start_matches('[').trim_end_matches(']').parse().ok()?;
-    let dest = SocketAddr::new(ip, *port);
+    let dest = tcp_address(target)?;
+    let (Target::Tcp { host, port, .. }, ip) = (target, dest.ip()) else { return None };
     match mode {
         PathMode::Off => None,
         PathMode::Always => Some(dest),
@@ -84,6 +83,14 @@ pub fn ahead(target: &Target, expect: &crate::expect::Expectations, mode: PathMo
             (verdict == crate::model::Verdict::Fail).then_some(dest)
         }
     }
+}
+
+/// The address and port of a tcp check whose host is an address (no allocation: cheap enough
+/// to ask of every check before [`ahead`] judges its expectations).
+pub fn tcp_address(target: &Target) -> Option<SocketAddr> {
+    let Target::Tcp { host, port, .. } = target else { return None };
+    let ip: std::net::IpAddr = host.trim_start_matches('[').trim_end_matches(']').parse().ok()?;
+    Some(SocketAddr::new(ip, *port))
 }
 
 #[cfg(test)]

@@ -464,12 +464,14 @@ async fn run_check(
         let deadline = Instant::now() + c.timeout;
         // The last attempt of a check whose dropped SYN a trace should explain: the trace
         // starts if the connection is still pending at half the timeout.
-        let mut early = match paths {
-            Some(p) if ahead.is_none() && n + 1 >= c.attempts && c.path => {
-                crate::path::select::ahead(&c.target, &c.expect, p.mode()).map(|d| (p, d))
-            }
-            _ => None,
-        };
+        // (Whether its expectations fail on a dropped SYN is judged only if the timer fires.)
+        let mut early = paths.filter(|p| {
+            ahead.is_none()
+                && n + 1 >= c.attempts
+                && c.path
+                && p.mode() != crate::path::PathMode::Off
+                && crate::path::select::tcp_address(&c.target).is_some()
+        });
         let starts = Instant::now() + c.timeout / 2;
         let probe = timeout_at(deadline + GRACE, crate::probe::probe(ctx, &c.target, &c.resolver, deadline));
         tokio::pin!(probe);
@@ -478,7 +480,9 @@ async fn run_check(
                 _ = cancel.cancelled() => return base_result(c, Outcome::Cancelled, attempts, start.elapsed()),
                 o = &mut probe => break o,
                 _ = tokio::time::sleep_until(starts), if early.is_some() => {
-                    if let Some((p, dest)) = early.take() {
+                    if let Some(p) = early.take()
+                        && let Some(dest) = crate::path::select::ahead(&c.target, &c.expect, p.mode())
+                    {
                         ahead = Some(Ahead::start(p.clone(), dest, deadline));
                     }
                 }
