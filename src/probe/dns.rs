@@ -83,7 +83,7 @@ pub async fn query(ctx: &ProbeContext, resolver: &ResolverSpec, name: &str, reco
             obs.rcode = Some(ResponseCode::NoError);
             obs.answers = ips
                 .iter()
-                .map(|ip| Record { name: obs.query.clone(), record_type: record_type.to_string(), ttl: 0, data: ip.to_string() })
+                .map(|ip| Record { name: obs.query.clone(), record_type: record_type.to_string(), ttl: 0, data: ip_text(ip) })
                 .collect();
             obs.addresses = ips;
             obs.elapsed = start.elapsed();
@@ -115,7 +115,9 @@ pub async fn query(ctx: &ProbeContext, resolver: &ResolverSpec, name: &str, reco
         let left = deadline.saturating_duration_since(Instant::now());
         let share = left / (servers.len() - i) as u32;
         let try_deadline = Instant::now() + share;
-        obs.servers_tried.push(format!("{server}/{}", if resolver.protocol == Protocol::Tcp { "tcp" } else { "udp" }));
+        let mut tried = crate::model::observation::socket_text(server);
+        tried.push_str(if resolver.protocol == Protocol::Tcp { "/tcp" } else { "/udp" });
+        obs.servers_tried.push(tried);
         match exchange(ctx, *server, &qname, htype(record_type), resolver.protocol, try_deadline).await {
             Ok(msg) => {
                 let code = msg.metadata.response_code;
@@ -133,7 +135,7 @@ pub async fn query(ctx: &ProbeContext, resolver: &ResolverSpec, name: &str, reco
         obs.elapsed = start.elapsed();
         return obs;
     };
-    obs.server = Some(server.to_string());
+    obs.server = Some(crate::model::observation::socket_text(&server));
     obs.rcode = Some(msg.metadata.response_code);
     absorb(&mut obs, &msg);
 
@@ -171,15 +173,24 @@ pub async fn query(ctx: &ProbeContext, resolver: &ResolverSpec, name: &str, reco
     obs
 }
 
+/// An address as its `Display` text, without `core::fmt` for IPv4.
+fn ip_text(ip: &IpAddr) -> String {
+    let mut out = String::with_capacity(15);
+    crate::model::observation::push_ip(&mut out, ip);
+    out
+}
+
 /// Adds a response's answer records to the observation and recomputes chain and addresses.
 fn absorb(obs: &mut DnsObservation, msg: &Message) {
     for r in &msg.answers {
         obs.answers.push(Record {
             name: trim_dot(&r.name.to_ascii()),
-            record_type: r.record_type().to_string(),
+            record_type: <&'static str>::from(r.record_type()).to_owned(),
             ttl: r.ttl,
             data: match &r.data {
                 RData::CNAME(c) => trim_dot(&c.0.to_ascii()),
+                RData::A(a) => ip_text(&IpAddr::V4(a.0)),
+                RData::AAAA(a) => ip_text(&IpAddr::V6(a.0)),
                 d => d.to_string(),
             },
         });

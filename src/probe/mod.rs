@@ -268,4 +268,32 @@ mod tests {
         assert_eq!(join_ips(&ips), "10.1.2.3, ::1, 192.168.0.10");
         assert_eq!(join_ips(&ips[..1]), "10.1.2.3");
     }
+
+    #[test]
+    fn addresses_and_sockets_are_written_as_display_writes_them() {
+        use crate::model::observation::{push_ip, socket_text};
+        use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+        let octets = [0u8, 1, 9, 10, 99, 100, 199, 200, 255];
+        let ports = [0u16, 1, 9, 10, 53, 99, 100, 8060, 9999, 10000, 65535];
+        for (i, a) in octets.iter().enumerate() {
+            for b in octets.iter().skip(i % 3) {
+                let ip = IpAddr::V4(Ipv4Addr::new(*a, *b, octets[(i + 2) % octets.len()], *b));
+                let mut text = String::new();
+                push_ip(&mut text, &ip);
+                assert_eq!(text, ip.to_string());
+                for port in ports {
+                    let s = SocketAddr::new(ip, port);
+                    assert_eq!(socket_text(&s), s.to_string());
+                }
+            }
+        }
+        for v6 in ["::1", "fd16:1::1", "2001:db8::ff00:42:8329", "::ffff:10.0.0.1"] {
+            let ip: IpAddr = v6.parse().unwrap();
+            let mut text = String::new();
+            push_ip(&mut text, &ip);
+            assert_eq!(text, ip.to_string());
+            let s = SocketAddr::new(ip, 53);
+            assert_eq!(socket_text(&s), s.to_string());
+        }
+    }
 }
