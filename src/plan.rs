@@ -371,6 +371,15 @@ pub fn load_and_plan(paths: &[PathBuf], inputs: &Inputs, keep: Keep) -> Result<P
     Ok(plan)
 }
 
+/// How many checks `netspec run` holds for these inputs: [`HELD_CHECKS`] (a larger plan is
+/// read again while it runs) when every suite path and vars file can be read twice — a regular
+/// file or a directory —, else all of them: a FIFO such as `<(generate-suite)` gives its
+/// content once, and a plan made from it again would be empty (and refused as changed).
+pub fn keep_for_run(paths: &[PathBuf], inputs: &Inputs) -> Keep {
+    let rereadable = |p: &PathBuf| std::fs::metadata(p).is_ok_and(|m| m.is_file() || m.is_dir());
+    if paths.iter().chain(&inputs.vars_files).all(rereadable) { Keep::UpTo(HELD_CHECKS) } else { Keep::All }
+}
+
 /// Loads and plans each file of `paths` in turn into `p`.
 ///
 /// Errors: every load error (the files that loaded are then not planned further).
