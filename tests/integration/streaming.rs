@@ -185,12 +185,12 @@ fn a_suite_that_cannot_be_read_twice_is_held_not_streamed() {
     let dir = tempfile::tempdir().unwrap();
     let file = suite(dir.path(), 2);
     let inputs = Inputs::default();
-    assert_eq!(plan::keep_for_run(&[file.clone()], &inputs), Keep::UpTo(plan::HELD_CHECKS));
+    assert_eq!(plan::keep_for_run(std::slice::from_ref(&file), &inputs), Keep::UpTo(plan::HELD_CHECKS));
     assert_eq!(plan::keep_for_run(&[dir.path().to_path_buf()], &inputs), Keep::UpTo(plan::HELD_CHECKS));
     // `netspec run <(generate)`: a FIFO gives its content once.
     let fifo = dir.path().join("suite.fifo");
     assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
-    assert_eq!(plan::keep_for_run(&[fifo.clone()], &inputs), Keep::All);
+    assert_eq!(plan::keep_for_run(std::slice::from_ref(&fifo), &inputs), Keep::All);
     let vars_fifo = Inputs { vars_files: vec![fifo], ..Default::default() };
     assert_eq!(plan::keep_for_run(&[file], &vars_fifo), Keep::All);
 }
