@@ -157,13 +157,23 @@ impl Totals {
     pub fn of(results: &[CheckResult]) -> Totals {
         let mut t = Totals::default();
         for r in results {
-            match r.outcome {
-                Outcome::Passed => t.passed += 1,
-                Outcome::Failed => t.failed += 1,
-                Outcome::Error => t.errors += 1,
-                Outcome::Cancelled => t.cancelled += 1,
-            }
+            t.add(r.outcome);
         }
         t
+    }
+
+    /// Counts one more check with `outcome`.
+    pub fn add(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Passed => self.passed += 1,
+            Outcome::Failed => self.failed += 1,
+            Outcome::Error => self.errors += 1,
+            Outcome::Cancelled => self.cancelled += 1,
+        }
+    }
+
+    /// Checks counted, whatever their outcome.
+    pub fn all(&self) -> usize {
+        self.passed + self.failed + self.errors + self.cancelled
     }
 }

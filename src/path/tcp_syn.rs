@@ -119,9 +119,9 @@ async fn trace_in_waves(dest: SocketAddr, deadline: Instant, first_wave: u8) -> 
     let _ = tcp.get_ref().attach_filter(&flow_filter(dest, sport));
     // What arrived before the filter (any TCP packet of the host) is dropped unread: a loaded
     // run could fill the socket's buffer in that moment, and our answers would then be lost.
-    let mut junk = [0u8; 2048];
+    let mut buf = vec![0u8; 2048];
     for _ in 0..4096 {
-        if sys::recv(tcp.get_ref().as_raw_fd(), &mut junk, 0).is_err() {
+        if sys::recv(tcp.get_ref().as_raw_fd(), &mut buf, 0).is_err() {
             break;
         }
     }
@@ -143,7 +143,6 @@ async fn trace_in_waves(dest: SocketAddr, deadline: Instant, first_wave: u8) -> 
     let mut sent = first_wave;
     let mut ev = Evidence::default();
     let mut last_new = Instant::now();
-    let mut buf = vec![0u8; 2048];
     loop {
         // Done when every probe below the end of the path is answered (an end exists once a
         // final answer came), or every probe of all 30 TTLs is.

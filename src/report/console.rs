@@ -158,13 +158,15 @@ fn write_summary(w: &mut dyn Write, spool: &Spool, wall: std::time::Duration) ->
     let t = spool.totals();
     // The failures and errors, in plan order (read back from the spool's entry file).
     let mut bad = Vec::with_capacity(t.failed + t.errors);
-    for e in spool.ordered().take_while(|_| t.failed + t.errors > 0) {
-        match e {
-            Ok(e) if matches!(e.outcome, Outcome::Failed | Outcome::Error) => bad.push(e),
-            Ok(_) => {}
-            Err(err) => {
-                writeln!(w, "\n(the results could not be read back: {err})")?;
-                break;
+    if t.failed + t.errors > 0 {
+        for e in spool.ordered() {
+            match e {
+                Ok(e) if matches!(e.outcome, Outcome::Failed | Outcome::Error) => bad.push(e),
+                Ok(_) => {}
+                Err(err) => {
+                    writeln!(w, "\n(the results could not be read back: {err})")?;
+                    break;
+                }
             }
         }
     }

@@ -153,7 +153,7 @@ impl Merged {
             out.push_str(&format!(
                 "  {:w$}  {} checks: {} passed, {} failed, {} errors  ({})\n",
                 v.vantage,
-                t.passed + t.failed + t.errors + t.cancelled,
+                t.all(),
                 t.passed,
                 t.failed,
                 t.errors,
@@ -187,7 +187,7 @@ impl Merged {
         let t = self.totals;
         out.push_str(&format!(
             "\n{} results ({} checks × {} vantage points): {} passed, {} failed, {} errors{}\n",
-            t.passed + t.failed + t.errors + t.cancelled,
+            t.all(),
             self.checks.len(),
             self.vantages.len(),
             t.passed,

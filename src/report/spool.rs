@@ -261,8 +261,6 @@ struct Entries {
     memory: Vec<Entry>,
     /// Whether `memory` is sorted by position (after [`Entries::seal`]).
     sorted: bool,
-    /// Entries in all.
-    count: usize,
     /// Highest plan position seen, plus one.
     end: usize,
 }
@@ -274,12 +272,11 @@ impl Entries {
             Err(e) => (None, Some(e)),
         };
         let writable = file.is_some();
-        (Entries { file, writable, batch: Vec::new(), memory: Vec::new(), sorted: true, count: 0, end: 0 }, error)
+        (Entries { file, writable, batch: Vec::new(), memory: Vec::new(), sorted: true, end: 0 }, error)
     }
 
     /// Keeps `e`; returns the error of a write that failed (the entries then stay in memory).
     fn add(&mut self, e: Entry) -> Option<io::Error> {
-        self.count += 1;
         self.end = self.end.max(e.index + 1);
         if !self.writable {
             self.memory.push(e);
@@ -461,7 +458,7 @@ pub struct Spool {
 
 impl std::fmt::Debug for Spool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Spool").field("needs", &self.needs).field("checks", &self.entries.count).field("on_disk", &self.flushed).finish()
+        f.debug_struct("Spool").field("needs", &self.needs).field("checks", &self.totals.all()).field("on_disk", &self.flushed).finish()
     }
 }
 
@@ -495,12 +492,7 @@ impl Spool {
 
     /// Keeps what the reports need of a finished check.
     pub fn add(&mut self, r: &CheckResult) {
-        match r.outcome {
-            Outcome::Passed => self.totals.passed += 1,
-            Outcome::Failed => self.totals.failed += 1,
-            Outcome::Error => self.totals.errors += 1,
-            Outcome::Cancelled => self.totals.cancelled += 1,
-        }
+        self.totals.add(r.outcome);
         // Looked up by reference: the names are copied only for a group's first check.
         let group = match self.groups.get_index_of(&GroupRef(&r.meta.suite, &r.meta.scenario)) {
             Some(g) => g,
@@ -565,12 +557,12 @@ impl Spool {
 
     /// Number of checks.
     pub fn len(&self) -> usize {
-        self.entries.count
+        self.totals.all()
     }
 
     /// Whether no check finished.
     pub fn is_empty(&self) -> bool {
-        self.entries.count == 0
+        self.totals.all() == 0
     }
 
     /// Outcome counts.
@@ -580,7 +572,7 @@ impl Spool {
 
     /// Whether every check passed (true for an empty run).
     pub fn all_passed(&self) -> bool {
-        self.totals.passed == self.entries.count
+        self.totals.passed == self.totals.all()
     }
 
     /// The JUnit groups: `(suite, scenario instance)`, unredacted, in arrival order (see

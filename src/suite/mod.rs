@@ -30,10 +30,9 @@ pub struct Loaded {
 }
 
 thread_local! {
-    /// The files [`read_text`] read while [`recording`] runs on this thread.
-    static READ: std::cell::RefCell<Option<Vec<PathBuf>>> = const { std::cell::RefCell::new(None) };
-    /// The digest of every file read while [`recording`] runs on this thread (its first read).
-    static DIGESTS: std::cell::RefCell<Option<Digests>> = const { std::cell::RefCell::new(None) };
+    /// The files [`read_text`] read while [`recording`] runs on this thread, in reading order,
+    /// each with the digest of its first read (none when it could not be read).
+    static READ: std::cell::RefCell<Option<indexmap::IndexMap<PathBuf, Option<u64>>>> = const { std::cell::RefCell::new(None) };
     /// While [`verifying`] runs on this thread: the digests every file read must still have.
     static EXPECTED: std::cell::RefCell<Option<std::sync::Arc<Digests>>> = const { std::cell::RefCell::new(None) };
 }
@@ -50,10 +49,11 @@ fn digest(bytes: &[u8]) -> u64 {
 
 /// Like [`recording`], and also the digest of each file read (see [`verifying`]).
 pub fn recording_digests<T>(f: impl FnOnce() -> T) -> (T, Vec<PathBuf>, Digests) {
-    let outer = DIGESTS.with(|d| d.borrow_mut().replace(Digests::new()));
-    let (out, files) = recording(f);
-    let digests = DIGESTS.with(|d| std::mem::replace(&mut *d.borrow_mut(), outer)).unwrap_or_default();
-    (out, files, digests)
+    let outer = READ.with(|r| r.borrow_mut().replace(Default::default()));
+    let out = f();
+    let read = READ.with(|r| std::mem::replace(&mut *r.borrow_mut(), outer)).unwrap_or_default();
+    let digests = read.iter().filter_map(|(p, d)| Some((p.clone(), (*d)?))).collect();
+    (out, read.into_keys().collect(), digests)
 }
 
 /// Runs `f` (on this thread) so that every file it reads must be one of `expected`, with the
@@ -71,9 +71,9 @@ pub fn verifying<T>(expected: std::sync::Arc<Digests>, f: impl FnOnce() -> T) ->
 /// Errors: while verifying, a file that was not read the first time or whose content differs.
 fn note_content(path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
     let d = digest(bytes);
-    DIGESTS.with(|r| {
+    READ.with(|r| {
         if let Some(m) = r.borrow_mut().as_mut() {
-            m.entry(path.to_owned()).or_insert(d);
+            m.entry(path.to_owned()).or_default().get_or_insert(d);
         }
     });
     let same = EXPECTED.with(|e| e.borrow().as_ref().map(|m| m.get(path) == Some(&d)));
@@ -90,18 +90,14 @@ fn note_content(path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
 /// (suites, libraries, vars, matrix and hosts files), in reading order, each once. Reports are
 /// compared with them so that none replaces an input.
 pub fn recording<T>(f: impl FnOnce() -> T) -> (T, Vec<PathBuf>) {
-    let outer = READ.with(|r| r.borrow_mut().replace(Vec::new()));
-    let out = f();
-    let files = READ.with(|r| std::mem::replace(&mut *r.borrow_mut(), outer)).unwrap_or_default();
+    let (out, files, _) = recording_digests(f);
     (out, files)
 }
 
 fn note_read(path: &Path) {
     READ.with(|r| {
-        if let Some(v) = r.borrow_mut().as_mut()
-            && !v.iter().any(|p| p == path)
-        {
-            v.push(path.to_owned());
+        if let Some(m) = r.borrow_mut().as_mut() {
+            m.entry(path.to_owned()).or_default();
         }
     });
 }

@@ -157,7 +157,7 @@ pub fn push_ip(out: &mut String, ip: &IpAddr) {
                 if i > 0 {
                     out.push('.');
                 }
-                push_u16(out, u16::from(octet));
+                out.push_str(itoa::Buffer::new().format(octet));
             }
         }
         IpAddr::V6(v6) => {
@@ -174,23 +174,6 @@ pub fn socket_text(addr: &std::net::SocketAddr) -> String {
         std::net::SocketAddr::V6(_) => return addr.to_string(),
     }
     out.push(':');
-    push_u16(&mut out, addr.port());
+    out.push_str(itoa::Buffer::new().format(addr.port()));
     out
-}
-
-fn push_u16(out: &mut String, n: u16) {
-    let mut digits = [0u8; 5];
-    let mut i = digits.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for d in &digits[i..] {
-        out.push(char::from(*d));
-    }
 }
