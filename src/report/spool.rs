@@ -362,6 +362,10 @@ pub struct Ordered<'a> {
     /// Next entry in memory to give.
     in_memory: usize,
     failed: bool,
+    /// Entries given so far.
+    given: usize,
+    /// Entries the whole walk must give (every check the spool counted), checked at its end.
+    expected: Option<usize>,
 }
 
 impl Iterator for Ordered<'_> {
@@ -379,6 +383,7 @@ impl Iterator for Ordered<'_> {
             let from_file = self.chunk.pop_front().flatten();
             self.next += 1;
             if let Some(e) = from_file {
+                self.given += 1;
                 return Some(Ok(e));
             }
             // Not in the file: in memory (sorted), or a position no check took.
@@ -388,8 +393,19 @@ impl Iterator for Ordered<'_> {
             }
             if let Some(e) = memory.get(self.in_memory).filter(|e| e.index == at) {
                 self.in_memory += 1;
+                self.given += 1;
                 return Some(Ok(*e));
             }
+            // A position no check took (results given by a caller, not a whole run).
+        }
+        // Every check counted must be read back: a lost entry is an error, never a shorter
+        // report.
+        if let Some(want) = self.expected.take()
+            && self.given < want
+            && !self.failed
+        {
+            self.failed = true;
+            return Some(Err(io::Error::other(format!("the spool lost {} of its {want} entries", want - self.given))));
         }
         None
     }
@@ -602,7 +618,7 @@ impl Spool {
     /// Read back from the entry file (call [`Spool::seal`] first), a few at a time: memory
     /// does not grow with the number of checks. Errors: the file cannot be read back.
     pub fn ordered(&self) -> Ordered<'_> {
-        self.ordered_within(0, self.entries.end)
+        Ordered { expected: Some(self.totals.all()), ..self.ordered_within(0, self.entries.end) }
     }
 
     /// The entries at plan positions `from..to`, in plan order (a JUnit group's span).
@@ -617,6 +633,8 @@ impl Spool {
             chunk: Default::default(),
             in_memory,
             failed: false,
+            given: 0,
+            expected: None,
         }
     }
 
@@ -752,30 +770,52 @@ mod tests {
 
     #[test]
     fn a_failing_file_keeps_records_in_memory() {
+        use std::io::Read;
         let mut s = Spool::new(Needs::ALL, Secrets::default(), "v", crate::report::record);
-        s.add(&result(0, Outcome::Passed, "a"));
-        s.flush();
-        // a read-only handle: the next write fails like a full disk would
+        // a read-only handle: every write fails like a full disk would
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("ro");
         std::fs::write(&p, b"").unwrap();
         s.file = Some(File::open(&p).unwrap());
-        s.flushed = 0;
-        s.pending.clear();
-        // the entry file fails the same way, after a first batch was written to a good one
-        s.entries = Entries::new().0;
+        s.add(&result(0, Outcome::Passed, "a"));
         s.add(&result(1, Outcome::Failed, "a"));
         s.flush();
         assert!(s.file_error().is_some());
+        // the entry file fails the same way, after a first batch was written to it: the same
+        // bytes behind a read-only handle
         assert!(s.entries.flush().is_none());
-        s.entries.file = Some(File::open(&p).unwrap());
+        let mut written = Vec::new();
+        let mut f = s.entries.file.take().unwrap();
+        std::io::Seek::rewind(&mut f).unwrap();
+        f.read_to_end(&mut written).unwrap();
+        let p2 = dir.path().join("ro-entries");
+        std::fs::write(&p2, &written).unwrap();
+        s.entries.file = Some(File::open(&p2).unwrap());
         s.add(&result(2, Outcome::Passed, "a"));
         s.add(&result(3, Outcome::Error, "a"));
         assert!(s.entries.flush().is_some(), "the read-only entry file must fail the write");
         s.add(&result(4, Outcome::Passed, "a"));
         s.seal();
         let ids: Vec<usize> = s.records().map(|r| r.unwrap().1.summary.unwrap().index).collect();
-        assert_eq!(ids, [2, 3, 4], "entries written before the failure are in the replaced file; the others stay in memory");
+        assert_eq!(ids, [0, 1, 2, 3, 4], "entries written before the failure stay readable; the others stay in memory");
+    }
+
+    #[test]
+    fn a_lost_entry_is_an_error_not_a_shorter_report() {
+        let mut s = Spool::new(Needs::ALL, Secrets::default(), "v", crate::report::record);
+        for i in [0, 1, 3] {
+            s.add(&result(i, Outcome::Passed, "a"));
+        }
+        s.seal();
+        // Position 2 was never taken (results given by a caller): nothing is missing.
+        assert_eq!(s.ordered().map(|e| e.unwrap().index).collect::<Vec<_>>(), [0, 1, 3]);
+        // The entry of check 1 is lost from the file (zeroed, as a hole reads).
+        s.entries.file.as_ref().unwrap().write_all_at(&[0u8; ENTRY_BYTES], ENTRY_BYTES as u64).unwrap();
+        let back: Vec<io::Result<Entry>> = s.ordered().collect();
+        assert_eq!(back.iter().filter(|e| e.is_ok()).count(), 2, "{back:?}");
+        let e = back.last().unwrap().as_ref().unwrap_err().to_string();
+        assert!(e.contains("lost 1 of its 3 entries"), "{e}");
+        assert!(s.summaries().is_err());
     }
 
     #[test]
