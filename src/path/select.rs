@@ -1,7 +1,7 @@
 //! Which destination a check's path trace goes to: the address and port of its failed
 //! connection (`--path auto`), or of its first connection, failed or not (`--path always`).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use super::PathMode;
 use crate::model::Reason;
@@ -20,11 +20,27 @@ fn attempted(state: PortState) -> bool {
     state != PortState::NoRoute
 }
 
+/// Whether `mode` traces a destination at `ip`: `--path auto` leaves out loopback addresses
+/// (127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104; RFC 1122 3.2.1.3, RFC 4291 2.5.3): a packet to
+/// one never leaves the host, so there is no path, no hop and no middlebox to find, and the
+/// connect error already says what the host's own stack answered. `--path always` traces them.
+pub fn traced(ip: IpAddr, mode: PathMode) -> bool {
+    match mode {
+        PathMode::Off => false,
+        PathMode::Auto => !ip.to_canonical().is_loopback(),
+        PathMode::Always => true,
+    }
+}
+
 /// The destination to trace for a check whose last attempt observed `obs` (`check_failed`:
 /// its outcome is a failure), in `mode`; `None` when there is nothing to trace: DNS checks,
 /// connections that succeeded (auto), checks through a proxy (the proxy's path is not the
-/// destination's), no address.
+/// destination's), no address, a loopback address (auto, [`traced`]).
 pub fn destination(target: &Target, obs: &Observation, check_failed: bool, mode: PathMode) -> Option<SocketAddr> {
+    destination_any(target, obs, check_failed, mode).filter(|d| traced(d.ip(), mode))
+}
+
+fn destination_any(target: &Target, obs: &Observation, check_failed: bool, mode: PathMode) -> Option<SocketAddr> {
     let pick: fn(PortState) -> bool = match mode {
         PathMode::Off => return None,
         PathMode::Auto if !check_failed => return None,
@@ -60,7 +76,7 @@ pub fn destination(target: &Target, obs: &Observation, check_failed: bool, mode:
 /// expectations on that observation. `None` otherwise: a trace, if any, follows the check.
 pub fn ahead(target: &Target, expect: &crate::expect::Expectations, mode: PathMode) -> Option<SocketAddr> {
     use crate::probe::{Resolution, TcpAttempt, TcpObservation};
-    let dest = tcp_address(target)?;
+    let dest = tcp_address(target).filter(|d| traced(d.ip(), mode))?;
     let (Target::Tcp { host, port, .. }, ip) = (target, dest.ip()) else { return None };
     match mode {
         PathMode::Off => None,
@@ -105,7 +121,7 @@ mod tests {
         let loaded = crate::suite::parse(std::path::Path::new("t.yaml"), yaml.into()).unwrap();
         let plan = crate::plan::plan(&[loaded], &Default::default()).unwrap();
         let at = |mode| plan.checks.iter().map(|c| ahead(&c.target, &c.expect, mode).map(|d| d.port())).collect::<Vec<_>>();
-        assert_eq!(at(PathMode::Auto), [Some(443), Some(444), None, None, Some(80), None]);
+        assert_eq!(at(PathMode::Auto), [Some(443), Some(444), None, None, None, None], "::1 is loopback: no path in auto");
         assert_eq!(at(PathMode::Always), [Some(443), Some(444), Some(445), None, Some(80), None]);
         assert_eq!(at(PathMode::Off), [None; 6]);
     }
@@ -136,5 +152,18 @@ mod tests {
         assert_eq!(destination(&t, &o, true, PathMode::Off), None);
         let (t, o) = tcp(&[("[fd00::1]:443", PortState::NoRoute), ("10.0.0.3:443", PortState::Prohibited)]);
         assert_eq!(destination(&t, &o, true, PathMode::Auto), Some("10.0.0.3:443".parse().unwrap()), "no_route is not a network answer");
+    }
+
+    #[test]
+    fn auto_leaves_out_loopback_destinations() {
+        for a in ["127.0.0.1:443", "127.10.3.1:20001", "[::1]:443", "[::ffff:127.0.0.1]:443"] {
+            let (t, o) = tcp(&[(a, PortState::Closed)]);
+            assert_eq!(destination(&t, &o, true, PathMode::Auto), None, "{a}");
+            assert_eq!(destination(&t, &o, true, PathMode::Always), Some(a.parse().unwrap()), "{a}: always traces it");
+        }
+        for a in ["10.0.0.1:443", "[fd00::1]:443", "[::ffff:10.0.0.1]:443", "128.0.0.1:443"] {
+            let (t, o) = tcp(&[(a, PortState::Closed)]);
+            assert_eq!(destination(&t, &o, true, PathMode::Auto), Some(a.parse().unwrap()), "{a}");
+        }
     }
 }

@@ -5,6 +5,7 @@
 pub mod check;
 pub mod error;
 pub mod model;
+pub mod split;
 pub mod template;
 pub mod yaml;
 
@@ -207,7 +208,10 @@ fn yaml_error(path: &Path, source: &str, e: serde_saphyr::Error) -> LoadError {
 ///
 /// Errors: YAML or shape problems with file, line and column; an unsupported `netspec` version.
 pub fn parse(path: &Path, source: String) -> Result<Loaded, LoadError> {
-    let suite: SuiteFile = serde_saphyr::from_str_with_options(&source, yaml_options()).map_err(|e| yaml_error(path, &source, e))?;
+    let suite: SuiteFile = match split::parse(&source) {
+        Some(suite) => suite,
+        None => serde_saphyr::from_str_with_options(&source, yaml_options()).map_err(|e| yaml_error(path, &source, e))?,
+    };
     if suite.netspec != 1 {
         let (line, col) =
             source.lines().enumerate().find(|(_, l)| l.starts_with("netspec:")).map(|(i, _)| (i as u32 + 1, 10)).unwrap_or((1, 1));

@@ -36,14 +36,23 @@ pub const MAX_SCALAR_BYTES: usize = 2 * super::MAX_FILE_BYTES as usize;
 
 /// The parser options of every suite, library and vars file.
 pub fn options() -> Options {
+    options_share(1)
+}
+
+/// The options of one of `k` pieces of a file parsed apart (`super::split`): `1/k` of the
+/// file's value, event and text budgets, so that pieces each within theirs are a file within its
+/// own (their counts add up to at least the file's). Depth, alias and anchor limits are the
+/// file's: pieces other than the first hold no anchor or alias.
+pub fn options_share(k: usize) -> Options {
+    let k = k.max(1);
     Options {
         budget: Some(Budget {
-            max_events: MAX_EVENTS,
+            max_events: MAX_EVENTS / k,
             max_aliases: MAX_ALIASES,
             max_anchors: MAX_ALIASES,
             max_depth: MAX_DEPTH,
-            max_nodes: MAX_NODES,
-            max_total_scalar_bytes: MAX_SCALAR_BYTES,
+            max_nodes: MAX_NODES / k,
+            max_total_scalar_bytes: MAX_SCALAR_BYTES / k,
             ..Budget::default()
         }),
         alias_limits: AliasLimits { max_total_replayed_events: MAX_ALIAS_REPLAY_EVENTS, ..AliasLimits::default() },
