@@ -133,10 +133,8 @@ impl<'de> Visitor<'de> for CheckVisitor {
         // Keys that a `use` entry does not take, where written.
         let mut probe_only: Vec<Loc<&'static str>> = Vec::new();
         // (A key written twice is the YAML reader's error, located at the second.)
-        while let Some(key) = map.next_key::<Loc<String>>()? {
-            let Some(k) = CHECK_KEYS.iter().copied().find(|k| *k == key.value) else {
-                return Err(de::Error::unknown_field(&key.value, CHECK_KEYS));
-            };
+        while let Some(key) = map.next_key::<Loc<CheckKey>>()? {
+            let k = key.value.0;
             let at = Loc { value: k, line: key.line, column: key.column };
             match k {
                 "name" => name = Some(map.next_value::<Text>()?),
@@ -173,14 +171,15 @@ impl<'de> Visitor<'de> for CheckVisitor {
             }
         }
         let name = name.ok_or_else(|| de::Error::missing_field("name"))?;
-        let who = format!("check `{}`", name.value);
+        // Only an error names the check: a valid one allocates no text for it.
+        let who = || format!("check `{}`", name.value);
         let mut kinds = kinds.into_iter();
         let mut kind = match (kinds.next(), kinds.next()) {
             (None, _) => {
                 if let Some(((line, column), _)) = with {
-                    return Err(no_use(line, column, &who));
+                    return Err(no_use(line, column, &who()));
                 }
-                return Err(At::new(name.line, name.column, format!("{who}: a check needs one of {KIND_KEYS}"))
+                return Err(At::new(name.line, name.column, format!("{}: a check needs one of {KIND_KEYS}", who()))
                     .hint("add one of `dns:`, `tcp:`, `tls:` or `http:`, or `use:` a template")
                     .error());
             }
@@ -194,8 +193,11 @@ impl<'de> Visitor<'de> for CheckVisitor {
                     second.line,
                     second.column,
                     format!(
-                        "{who}: a check takes exactly one of {KIND_KEYS}, found `{}` (line {}) and `{}`",
-                        first.value, first.line, second.value
+                        "{}: a check takes exactly one of {KIND_KEYS}, found `{}` (line {}) and `{}`",
+                        who(),
+                        first.value,
+                        first.line,
+                        second.value
                     ),
                 )
                 .hint(hint)
@@ -208,15 +210,38 @@ impl<'de> Visitor<'de> for CheckVisitor {
             (CheckKind::Use(_), None) => {}
             (CheckKind::Dns(_) | CheckKind::Tcp(_) | CheckKind::Tls(_) | CheckKind::Http(_), None) => {}
             (CheckKind::Dns(_) | CheckKind::Tcp(_) | CheckKind::Tls(_) | CheckKind::Http(_), Some(((line, column), _))) => {
-                return Err(no_use(line, column, &who));
+                return Err(no_use(line, column, &who()));
             }
         }
         if let (CheckKind::Use(_), Some(at)) = (&kind, probe_only.first()) {
-            return Err(At::new(at.line, at.column, format!("{who}: `{}` does not apply to a `use` entry", at.value))
+            return Err(At::new(at.line, at.column, format!("{}: `{}` does not apply to a `use` entry", who(), at.value))
                 .hint(format!("a `use` entry takes `name`, `use`, `with`, `tags` and `path`; put `{}` in the template's checks", at.value))
                 .error());
         }
         Ok(Check { name, kind, expect, hint, tags: tags.unwrap_or_default(), timeout, retry, path })
+    }
+}
+
+/// A key of a check, read as its entry in [`CHECK_KEYS`] (no copy of its text); any other key
+/// is serde's `unknown field` error, which lists the accepted keys.
+struct CheckKey(&'static str);
+
+impl<'de> Deserialize<'de> for CheckKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = CheckKey;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a check key")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<CheckKey, E> {
+                match CHECK_KEYS.iter().copied().find(|k| *k == v) {
+                    Some(k) => Ok(CheckKey(k)),
+                    None => Err(E::unknown_field(v, CHECK_KEYS)),
+                }
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 

@@ -1215,12 +1215,16 @@ impl<'de> Deserialize<'de> for ExpectSpec {
                 // kept for plan time; every other key is read as its own type directly.
                 let mut out = ExpectSpec::default();
                 let mut e = Expect::default();
-                let mut seen: Vec<String> = Vec::new();
+                // The keys read so far, as their entries in EXPECT_KEYS (no copy of the text).
+                let mut seen: Vec<&'static str> = Vec::new();
                 while let Some(key) = map.next_key::<String>()? {
-                    if seen.contains(&key) {
+                    let Some(known) = EXPECT_KEYS.iter().copied().find(|k| *k == key) else {
+                        return Err(de::Error::unknown_field(&key, EXPECT_KEYS));
+                    };
+                    if seen.contains(&known) {
                         return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
                     }
-                    seen.push(key.clone());
+                    seen.push(known);
                     if let Some(k) = ExpectKey::of(&key) {
                         fn take<'de, T: serde::de::DeserializeOwned, A: MapAccess<'de>>(
                             map: &mut A,

@@ -53,6 +53,42 @@ pub struct Cut {
     lines: Vec<Range<usize>>,
 }
 
+/// Bytes that [`simple_item`] only steps over: printable, and neither a space, a quote, a
+/// bracket, `,`, `:` nor a byte it refuses.
+static PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b >= 0x20
+            && b != 0x7f
+            && !matches!(
+                b,
+                b' ' | b'"'
+                    | b'{'
+                    | b'['
+                    | b'}'
+                    | b']'
+                    | b','
+                    | b':'
+                    | b'\''
+                    | b'#'
+                    | b'&'
+                    | b'*'
+                    | b'!'
+                    | b'|'
+                    | b'>'
+                    | b'%'
+                    | b'@'
+                    | b'`'
+                    | b'\\'
+                    | b'?'
+            );
+        i += 1;
+    }
+    t
+};
+
 /// Whether `line` (no newline) is a simple item line at indentation `indent` (see the module
 /// docs): `indent` spaces, `-`, spaces, and one flow mapping closed on the line.
 pub fn simple_item(line: &[u8], indent: usize) -> bool {
@@ -75,6 +111,15 @@ pub fn simple_item(line: &[u8], indent: usize) -> bool {
     while i < line.len() {
         let b = line[i];
         i += 1;
+        if PLAIN[b as usize] && !after_quote {
+            // A run of bytes with no meaning to this reading (most of a line): skip it whole.
+            while i < line.len() && PLAIN[line[i] as usize] {
+                i += 1;
+            }
+            prev = line[i - 1];
+            spaced = false;
+            continue;
+        }
         if b == b' ' {
             spaced = true;
             continue;
@@ -377,5 +422,34 @@ mod tests {
         assert!(serde_saphyr::from_str_with_options::<SuiteFile>(&text, small(1)).is_err(), "over the file's budget");
         assert!(parse_with(&text, 2, small).is_none());
         assert!(parse_with(&text, 2, super::super::yaml::options_share).is_some(), "within the real one");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { cases: 24, ..Default::default() })]
+        /// Whatever breaks into a long flat list — comments, block entries, quoted text that
+        /// spans lines, anchors, errors —, the pieces either give the whole file's parse or step
+        /// aside.
+        #[test]
+        fn pieces_never_differ_from_the_whole_file(breaks in proptest::collection::vec((0usize..600, 0usize..9), 0..4)) {
+            let mut lines = items(600);
+            for (at, what) in breaks {
+                lines[at] = match what {
+                    0 => format!("      # c{at}\n{}", lines[at]),
+                    1 => format!("      - name: b{at}\n        dns: {{ name: b.example }}"),
+                    2 => format!("      - {{ name: q{at}, hint: \"starts"),
+                    3 => "        ends\", dns: { name: q.example } }".to_owned(),
+                    4 => format!("      - {{ name: &a{at} a{at}, dns: {{ name: a.example }} }}"),
+                    5 => format!("      - {{ name: c{at}, dns: {{ name: x }} }}"), // a name used twice is planning's error, not the parser's
+                    6 => format!("      - {{ name: e{at}, dns: {{ name: x }}, tcp: {{ host: h, port: 1 }} }}"),
+                    7 => format!("      - {{ name: 'p{at}', dns: {{ name: p.example }} }}"),
+                    _ => "    - name: inner\n      checks:".to_owned(),
+                };
+            }
+            let text = suite(&lines, "");
+            let whole = serde_saphyr::from_str_with_options::<SuiteFile>(&text, super::super::yaml::options()).map(|w| format!("{w:?}"));
+            if let Some(split) = parse_with(&text, 2, super::super::yaml::options_share) {
+                proptest::prop_assert_eq!(Ok(format!("{split:?}")), whole.map_err(|e| e.to_string()));
+            }
+        }
     }
 }
