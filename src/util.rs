@@ -268,14 +268,26 @@ pub fn one_line(text: &str, max: usize) -> String {
     s
 }
 
+/// Whether [`one_malloc_arena`] was called: the process then favours memory over parsing on
+/// several threads (`crate::suite::split` steps aside).
+static ONE_ARENA: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether [`one_malloc_arena`] was called.
+pub fn one_arena() -> bool {
+    ONE_ARENA.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Makes glibc's malloc use one arena for the rest of the process (`M_ARENA_MAX` 1,
 /// mallopt(3)), unless the user set `MALLOC_ARENA_MAX` or `GLIBC_TUNABLES`. For a plan that
 /// streams into the run (more than [`crate::plan::HELD_CHECKS`] checks): the planning thread
 /// and the runtime's workers then reuse each other's freed memory. With the two arenas of
 /// `src/main.rs`, which thread lands in which arena varies from run to run, and so did the
 /// peak of 100,000 checks (35–49 MiB over 8 runs; one arena: 32 MiB in every run,
-/// `bench/memory`). Call it before the runtime's threads start.
+/// `bench/memory`). It takes effect only before the process's second thread first allocates
+/// (glibc fixes its arena limit then), so a run that may stream calls it before planning
+/// ([`crate::plan::may_stream`]), and the suites are then parsed on one thread.
 pub fn one_malloc_arena() {
+    ONE_ARENA.store(true, std::sync::atomic::Ordering::Relaxed);
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if std::env::var_os("MALLOC_ARENA_MAX").is_none() && std::env::var_os("GLIBC_TUNABLES").is_none() {
         // SAFETY: mallopt only sets a malloc parameter (under malloc's own lock).

@@ -291,7 +291,11 @@ pub struct RunRequest {
 /// cannot start.
 pub fn run(req: RunRequest) -> Result<Done, AppError> {
     // A large plan is not held: it streams into the run (memory flat in the number of checks).
-    let plan = plan::load_and_plan(&req.paths, &req.inputs, plan::keep_for_run(&req.paths, &req.inputs))?;
+    let keep = plan::keep_for_run(&req.paths, &req.inputs);
+    if keep != plan::Keep::All && plan::may_stream(&req.paths) {
+        crate::util::one_malloc_arena();
+    }
+    let plan = plan::load_and_plan(&req.paths, &req.inputs, keep)?;
     if plan.streams() {
         crate::util::one_malloc_arena();
     }

@@ -194,3 +194,24 @@ fn a_suite_that_cannot_be_read_twice_is_held_not_streamed() {
     let vars_fifo = Inputs { vars_files: vec![fifo], ..Default::default() };
     assert_eq!(plan::keep_for_run(&[file], &vars_fifo), Keep::All);
 }
+
+/// A run whose files write out more than `HELD_CHECKS` checks is known to stream before it is
+/// planned (its malloc arena is then set first); a short file, or one that a matrix expands, is
+/// not (the latter still streams, decided after planning).
+#[test]
+fn a_run_that_writes_out_more_checks_than_it_holds_is_known_before_planning() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = |i: usize| format!("      - {{ name: c{i}, tcp: {{ host: 127.0.0.1, port: 1 }}, expect: {{ state: closed }} }}\n");
+    let head = "netspec: 1\nname: big\nscenarios:\n  - name: s\n    checks:\n";
+    let big = dir.path().join("big");
+    std::fs::create_dir(&big).unwrap();
+    // Split over two files: the count is over the directory, not one file.
+    for (f, range) in [("a.yaml", 0..9_000), ("b.yaml", 9_000..plan::HELD_CHECKS + 10)] {
+        write(&big, f, &(head.to_owned() + &range.map(line).collect::<String>()));
+    }
+    assert!(plan::may_stream(&[big.clone()]));
+    let small = write(dir.path(), "small.yaml", &(head.to_owned() + &(0..100).map(line).collect::<String>()));
+    assert!(!plan::may_stream(&[small]));
+    assert!(!plan::may_stream(&[suite(dir.path(), 5_000)]), "20,000 checks from a matrix of a few lines");
+    assert!(!plan::may_stream(&[dir.path().join("missing.yaml")]));
+}
