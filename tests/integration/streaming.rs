@@ -209,7 +209,7 @@ fn a_run_that_writes_out_more_checks_than_it_holds_is_known_before_planning() {
     for (f, range) in [("a.yaml", 0..9_000), ("b.yaml", 9_000..plan::HELD_CHECKS + 10)] {
         write(&big, f, &(head.to_owned() + &range.map(line).collect::<String>()));
     }
-    assert!(plan::may_stream(&[big.clone()]));
+    assert!(plan::may_stream(&[big]));
     let small = write(dir.path(), "small.yaml", &(head.to_owned() + &(0..100).map(line).collect::<String>()));
     assert!(!plan::may_stream(&[small]));
     assert!(!plan::may_stream(&[suite(dir.path(), 5_000)]), "20,000 checks from a matrix of a few lines");
