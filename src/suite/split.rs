@@ -249,8 +249,8 @@ fn on_lines(checks: &[Check], lines: &Range<usize>) -> bool {
 const MIN_BYTES: usize = 16 * 1024;
 
 /// `text` parsed in the pieces of [`cut`], one thread per core the process may use, or `None`
-/// when the process keeps one malloc arena, it cannot be cut, a piece fails to parse, or a check is not where the cut says (the
-/// caller parses the whole file, which gives the errors).
+/// when the process keeps one malloc arena, the text cannot be cut, a piece fails to parse, or
+/// a check is not where the cut says (the caller parses the whole file, which gives the errors).
 pub fn parse(text: &str) -> Option<SuiteFile> {
     // A run that may stream keeps one malloc arena, which threads parsing side by side would
     // contend for (`util::one_malloc_arena`).
