@@ -384,19 +384,14 @@ pub fn keep_for_run(paths: &[PathBuf], inputs: &Inputs) -> Keep {
 /// a run of them may stream (memory first: `util::one_malloc_arena` before planning). Counted
 /// cheaply before parsing: every check has a `name:` key, so more than [`HELD_CHECKS`] of them
 /// in the files is the sign. A matrix or templates can expand a few lines past the count: such a
-/// run still streams, only its malloc arenas are set after planning. Unreadable files count 0
-/// (planning reports them).
+/// run still streams, only its malloc arenas are set after planning. Only regular files are
+/// read (`suite::read_regular`: a FIFO in a suite directory is neither blocked on nor drained
+/// here); other and unreadable files count 0 (planning reports them).
 pub fn may_stream(paths: &[PathBuf]) -> bool {
-    use std::io::Read;
     let Ok(files) = suite::expand_paths(paths) else { return false };
     let mut names = 0;
-    let mut buf = Vec::new();
     for f in files {
-        buf.clear();
-        let read = std::fs::File::open(&f).and_then(|h| h.take(suite::MAX_FILE_BYTES).read_to_end(&mut buf));
-        if read.is_ok()
-            && let Ok(text) = std::str::from_utf8(&buf)
-        {
+        if let Ok(text) = suite::read_regular(&f) {
             names += text.matches("name:").count();
             if names > HELD_CHECKS {
                 return true;

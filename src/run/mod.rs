@@ -464,13 +464,14 @@ async fn run_check(
         let deadline = Instant::now() + c.timeout;
         // The last attempt of a check whose dropped SYN a trace should explain: the trace
         // starts if the connection is still pending at half the timeout.
-        // (Whether its expectations fail on a dropped SYN is judged only if the timer fires.)
+        // (Whether its expectations fail on a dropped SYN is judged only if the timer fires; no
+        // timer for a destination the mode does not trace, such as loopback under `auto`.)
         let mut early = paths.filter(|p| {
             ahead.is_none()
                 && n + 1 >= c.attempts
                 && c.path
                 && p.mode() != crate::path::PathMode::Off
-                && crate::path::select::tcp_address(&c.target).is_some()
+                && crate::path::select::tcp_address(&c.target).is_some_and(|d| crate::path::select::traced(d.ip(), p.mode()))
         });
         let starts = Instant::now() + c.timeout / 2;
         let probe = timeout_at(deadline + GRACE, crate::probe::probe(ctx, &c.target, &c.resolver, deadline));
