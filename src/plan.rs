@@ -382,18 +382,26 @@ pub fn keep_for_run(paths: &[PathBuf], inputs: &Inputs) -> Keep {
 
 /// Whether the suites of `paths` may hold more than [`HELD_CHECKS`] checks written out, so that
 /// a run of them may stream (memory first: `util::one_malloc_arena` before planning). Counted
-/// cheaply before parsing: every check has a `name:` key, so more than [`HELD_CHECKS`] of them
-/// in the files is the sign. A matrix or templates can expand a few lines past the count: such a
-/// run still streams, only its malloc arenas are set after planning. Only regular files are
-/// read (`suite::read_regular`: a FIFO in a suite directory is neither blocked on nor drained
-/// here); other and unreadable files count 0 (planning reports them).
+/// cheaply before parsing: every check written out is a list entry, a line whose text starts
+/// with `- ` (a dns check's `name:` keys would count it twice), so more than [`HELD_CHECKS`] such
+/// lines is the sign; files smaller than that many shortest entries are not read at all. A
+/// matrix or templates can expand a few lines past the count: such a run still streams, only
+/// its malloc arena is set after planning. Only regular files are read (`suite::read_regular`:
+/// a FIFO is neither blocked on nor drained here); other and unreadable files count 0 (planning
+/// reports them).
 pub fn may_stream(paths: &[PathBuf]) -> bool {
+    /// Bytes of the shortest list entry, `- x` and its newline.
+    const SHORTEST_ENTRY: u64 = 4;
     let Ok(files) = suite::expand_paths(paths) else { return false };
-    let mut names = 0;
+    let total: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    if total <= HELD_CHECKS as u64 * SHORTEST_ENTRY {
+        return false;
+    }
+    let mut entries = 0;
     for f in files {
         if let Ok(text) = suite::read_regular(&f) {
-            names += text.matches("name:").count();
-            if names > HELD_CHECKS {
+            entries += text.lines().filter(|l| l.trim_start().starts_with("- ")).count();
+            if entries > HELD_CHECKS {
                 return true;
             }
         }

@@ -214,6 +214,10 @@ fn a_run_that_writes_out_more_checks_than_it_holds_is_known_before_planning() {
     assert!(!plan::may_stream(&[small]));
     assert!(!plan::may_stream(&[suite(dir.path(), 5_000)]), "20,000 checks from a matrix of a few lines");
     assert!(!plan::may_stream(&[dir.path().join("missing.yaml")]));
+    // 9,000 dns checks write `name:` 18,000 times, but are 9,000 entries: held, not streamed.
+    let dns = (0..9_000).map(|i| format!("      - {{ name: d{i}, dns: {{ name: d{i}.example }} }}\n")).collect::<String>();
+    let dns = write(dir.path(), "dns.yaml", &(head.to_owned() + &dns));
+    assert!(!plan::may_stream(&[dns]));
     // A FIFO among the paths (`netspec run` holds such a plan, `keep_for_run`, but the count
     // itself must not wait on it or drain it either).
     let fifo = dir.path().join("fifo.yaml");
