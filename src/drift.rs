@@ -620,11 +620,11 @@ impl Gate {
             {
                 for c in failing {
                     last.assertions.push(Assertion {
-                        key: c.fact.code().to_owned(),
+                        key: c.fact.code().into(),
                         passed: false,
                         verdict: Verdict::Fail,
                         reason: Some(c.fact.reason()),
-                        expected: format!("{} (as in the baseline)", c.before),
+                        expected: format!("{} (as in the baseline)", c.before).into(),
                         observed: c.after.clone(),
                     });
                 }

@@ -159,10 +159,13 @@ pub fn keys(e: &Expect) -> Vec<&'static str> {
 /// `dns_name` is the queried name of a dns check (for `private_endpoint`).
 pub fn compile(e: Option<&Expect>, kind: Kind, base: &Path, dns_name: Option<&str>) -> Result<Expectations, String> {
     let time = e.and_then(|e| e.time);
-    let Some(e) = e.filter(|e| !keys(e).is_empty() && keys(e) != ["time"]) else {
+    // The keys written, read once (a Vec each time: three allocations a check were measurable
+    // when planning 3,000 checks).
+    let written = e.map(keys).unwrap_or_default();
+    let Some(e) = e.filter(|_| !written.is_empty() && written != ["time"]) else {
         return Ok(Expectations { by_kind: defaults(kind), time });
     };
-    for k in keys(e) {
+    for k in written {
         if !applies(k, kind) {
             let owner = Kind::ALL.into_iter().find(|o| applies(k, *o)).map(Kind::as_str).unwrap_or("?");
             let article = if owner == "http" { "an" } else { "a" };
@@ -283,7 +286,8 @@ pub(crate) fn in_range(r: &DurRange, d: Duration) -> bool {
 
 /// Evaluates every expectation against one observation, in order; `time` last.
 pub fn evaluate(exps: &Expectations, obs: &Observation) -> Vec<Assertion> {
-    let mut out = Vec::new();
+    // Most expectations give one assertion: sized for that, the run's `shrink_to_fit` is free.
+    let mut out = Vec::with_capacity(exps.len());
     match (&exps.by_kind, obs) {
         (KindExpectations::Dns(es), Observation::Dns(o)) => es.iter().for_each(|e| dns::evaluate(e, o, &mut out)),
         (KindExpectations::Tcp(es), Observation::Tcp(o)) => es.iter().for_each(|e| tcp::evaluate(e, o, &mut out)),
@@ -534,7 +538,7 @@ mod tests {
             address: a.parse().unwrap(),
             state,
             connect_time: None,
-            detail: String::new(),
+            detail: "".into(),
             reason: state.reason(),
         };
         Observation::Tcp(TcpObservation {

@@ -10,6 +10,7 @@ pub mod target;
 pub mod trace;
 
 use serde::Serialize;
+use std::borrow::Cow;
 
 pub use reason::Reason;
 
@@ -82,7 +83,7 @@ pub enum Verdict {
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema, PartialEq, Eq)]
 pub struct Assertion {
     /// The expectation's key path, e.g. `status`, `addresses.all`.
-    pub key: String,
+    pub key: Cow<'static, str>,
     /// Whether it held (`verdict == pass`).
     pub passed: bool,
     /// Pass, fail, or error (no evidence).
@@ -92,7 +93,7 @@ pub struct Assertion {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<Reason>,
     /// What was expected, for people.
-    pub expected: String,
+    pub expected: Cow<'static, str>,
     /// What was observed, for people.
     pub observed: String,
 }
@@ -100,10 +101,10 @@ pub struct Assertion {
 impl Assertion {
     /// An assertion with its verdict and reason.
     pub fn new(
-        key: impl Into<String>,
+        key: impl Into<Cow<'static, str>>,
         verdict: Verdict,
         reason: Option<Reason>,
-        expected: impl Into<String>,
+        expected: impl Into<Cow<'static, str>>,
         observed: impl Into<String>,
     ) -> Self {
         Assertion {

@@ -86,7 +86,7 @@ pub fn ahead(target: &Target, expect: &crate::expect::Expectations, mode: PathMo
                 address: dest,
                 state: PortState::Filtered,
                 connect_time: None,
-                detail: String::new(),
+                detail: "".into(),
                 reason: PortState::Filtered.reason(),
             };
             let obs = TcpObservation {
@@ -130,13 +130,7 @@ mod tests {
     fn tcp(states: &[(&str, PortState)]) -> (Target, Observation) {
         let attempts = states
             .iter()
-            .map(|(a, s)| TcpAttempt {
-                address: a.parse().unwrap(),
-                state: *s,
-                connect_time: None,
-                detail: String::new(),
-                reason: s.reason(),
-            })
+            .map(|(a, s)| TcpAttempt { address: a.parse().unwrap(), state: *s, connect_time: None, detail: "".into(), reason: s.reason() })
             .collect();
         let resolution = Resolution::literal("h", "system", "10.0.0.1".parse().unwrap());
         let obs = TcpObservation { resolution, port: 443, attempts, elapsed: Duration::ZERO };

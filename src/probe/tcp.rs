@@ -19,10 +19,20 @@ use crate::model::target::ResolverSpec;
 /// Connects to `addr` (through the sandbox when set) before `deadline`; the stream is returned
 /// for `open` so TLS can continue on it.
 pub async fn connect(ctx: &ProbeContext, addr: SocketAddr, source: Option<IpAddr>, deadline: Instant) -> (TcpAttempt, Option<TcpStream>) {
-    let attempt =
-        |state: PortState, detail: String| TcpAttempt { address: addr, state, connect_time: None, detail, reason: state.reason() };
-    let local =
-        |reason, detail: String| TcpAttempt { address: addr, state: PortState::NoRoute, connect_time: None, detail, reason: Some(reason) };
+    let attempt = |state: PortState, detail: String| TcpAttempt {
+        address: addr,
+        state,
+        connect_time: None,
+        detail: detail.into(),
+        reason: state.reason(),
+    };
+    let local = |reason, detail: String| TcpAttempt {
+        address: addr,
+        state: PortState::NoRoute,
+        connect_time: None,
+        detail: detail.into(),
+        reason: Some(reason),
+    };
     let real = match ctx.route(addr) {
         Ok(r) => r,
         Err(Failure { message, reason }) => return (local(reason, message), None),
@@ -80,7 +90,7 @@ pub async fn probe(
                     address: SocketAddr::new(*ip, port),
                     state: PortState::NoRoute,
                     connect_time: None,
-                    detail: f.message.clone(),
+                    detail: f.message.clone().into(),
                     reason: Some(f.reason),
                 })
                 .collect();

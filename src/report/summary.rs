@@ -121,7 +121,7 @@ impl CheckSummary {
             unmet: r
                 .failed_assertions()
                 .into_iter()
-                .map(|a| Unmet { key: a.key.clone(), expected: red(&a.expected), observed: red(&a.observed) })
+                .map(|a| Unmet { key: a.key.to_string(), expected: red(&a.expected), observed: red(&a.observed) })
                 .collect(),
             observed: last.map(|a| a.observation.describe().iter().map(|l| red(l)).collect()).unwrap_or_default(),
             addresses: last.map(|a| observed_addresses(&a.observation)).unwrap_or_default(),

@@ -142,7 +142,7 @@ fn observation() -> impl Strategy<Value = Observation> {
                         address,
                         state,
                         connect_time,
-                        detail,
+                        detail: detail.into(),
                         reason: state.reason()
                     })
                     .collect(),

@@ -52,7 +52,7 @@ pub struct TcpAttempt {
     #[schemars(with = "Option<crate::model::Millis>")]
     pub connect_time: Option<Duration>,
     /// The OS error or timeout text.
-    pub detail: String,
+    pub detail: std::borrow::Cow<'static, str>,
     /// Why it is not open: the state's reason, or a local one ([`Reason::TcpSocket`],
     /// [`Reason::SandboxRefused`]) for a connect that was never tried.
     #[serde(skip_serializing_if = "Option::is_none")]
