@@ -81,7 +81,7 @@ fn chain_text(d: &DnsObservation) -> String {
 
 fn summarize(d: &DnsObservation) -> String {
     let last = d.cname_chain.last().unwrap_or(&d.query);
-    let want = d.record_type.to_string();
+    let want = d.record_type.as_str();
     d.answers
         .iter()
         .filter(|r| r.record_type == want && r.name.eq_ignore_ascii_case(last))
@@ -108,7 +108,7 @@ pub fn evaluate(e: &DnsExpectation, d: &DnsObservation, out: &mut Vec<Assertion>
     match e {
         DnsExpectation::Rcode(want) => {
             let want_rc = response_code(*want);
-            let expected = want.to_string();
+            let expected = want.as_str();
             match d.rcode {
                 Some(got) if got == want_rc => {
                     // NXDOMAIN (or another error) expected and seen: the accepted condition.

@@ -131,6 +131,26 @@ fn class_of_ips(ips: &[IpAddr]) -> Option<AddressClass> {
 /// are expected is a missing private zone link or forwarder ([`Reason::DnsPublicAddress`]); a
 /// private answer where public ones are expected is a private zone shadowing the public name or
 /// a conditional forwarder ([`Reason::DnsPrivateAddress`]); anything else a plain mismatch.
+/// `key.op` (`addresses.equals`) as a static name for the keys netspec uses, so judging a check
+/// does not allocate it; any other key is formatted.
+fn op_key(key: &'static str, op: &'static str) -> std::borrow::Cow<'static, str> {
+    let name = match (key, op) {
+        ("addresses", "all") => "addresses.all",
+        ("addresses", "any") => "addresses.any",
+        ("addresses", "none") => "addresses.none",
+        ("addresses", "contains") => "addresses.contains",
+        ("addresses", "equals") => "addresses.equals",
+        ("addresses", "from_hosts_file") => "addresses.from_hosts_file",
+        ("remote_address", "all") => "remote_address.all",
+        ("remote_address", "any") => "remote_address.any",
+        ("remote_address", "none") => "remote_address.none",
+        ("remote_address", "contains") => "remote_address.contains",
+        ("remote_address", "equals") => "remote_address.equals",
+        _ => return format!("{key}.{op}").into(),
+    };
+    name.into()
+}
+
 fn mismatch_reason(expected: Option<AddressClass>, offenders: &[IpAddr]) -> Reason {
     match (expected, class_of_ips(offenders)) {
         (Some(AddressClass::Private), Some(AddressClass::Public)) => Reason::DnsPublicAddress,
@@ -236,7 +256,7 @@ impl AddrMatch {
 
     /// Judges the addresses of an answer (at least one); `names` gives the queried name and its
     /// chain (for `from_hosts_file`, the only matcher that reads them).
-    pub fn check(&self, key: &str, addrs: &[IpAddr], names: impl FnOnce() -> Vec<String>, out: &mut Vec<Assertion>) {
+    pub fn check(&self, key: &'static str, addrs: &[IpAddr], names: impl FnOnce() -> Vec<String>, out: &mut Vec<Assertion>) {
         let observed = join_ips(addrs);
         let inside = |ip: &IpAddr, t: &[Term]| t.iter().any(|t| t.contains(*ip));
         let judge = |ok: bool, reason: Reason| if ok { (Verdict::Pass, None) } else { (Verdict::Fail, Some(reason)) };
@@ -244,12 +264,12 @@ impl AddrMatch {
             let bad: Vec<IpAddr> = addrs.iter().copied().filter(|ip| !inside(ip, t)).collect();
             let (verdict, reason) = judge(!addrs.is_empty() && bad.is_empty(), mismatch_reason(class_of_terms(t), &bad));
             let obs = if bad.is_empty() { observed.clone() } else { format!("{observed} ({} not {})", join_ips(&bad), show_terms(t)) };
-            out.push(Assertion::new(format!("{key}.all"), verdict, reason, format!("every address {}", show_terms(t)), obs));
+            out.push(Assertion::new(op_key(key, "all"), verdict, reason, format!("every address {}", show_terms(t)), obs));
         }
         if let Some(t) = &self.any {
             let (verdict, reason) = judge(addrs.iter().any(|ip| inside(ip, t)), mismatch_reason(class_of_terms(t), addrs));
             out.push(Assertion::new(
-                format!("{key}.any"),
+                op_key(key, "any"),
                 verdict,
                 reason,
                 format!("at least one address {}", show_terms(t)),
@@ -260,12 +280,12 @@ impl AddrMatch {
             let bad: Vec<IpAddr> = addrs.iter().copied().filter(|ip| inside(ip, t)).collect();
             let (verdict, reason) = judge(bad.is_empty(), forbidden_reason(&bad));
             let obs = if bad.is_empty() { observed.clone() } else { format!("{observed} ({} {})", join_ips(&bad), show_terms(t)) };
-            out.push(Assertion::new(format!("{key}.none"), verdict, reason, format!("no address {}", show_terms(t)), obs));
+            out.push(Assertion::new(op_key(key, "none"), verdict, reason, format!("no address {}", show_terms(t)), obs));
         }
         if let Some(want) = &self.contains {
             let (verdict, reason) = judge(want.iter().all(|w| addrs.contains(w)), mismatch_reason(class_of_ips(want), addrs));
             out.push(Assertion::new(
-                format!("{key}.contains"),
+                op_key(key, "contains"),
                 verdict,
                 reason,
                 format!("addresses including {}", join_ips(want)),
@@ -274,7 +294,7 @@ impl AddrMatch {
         }
         if let Some(want) = &self.equals {
             let (verdict, reason) = judge(set_eq(want, addrs), mismatch_reason(class_of_ips(want), addrs));
-            out.push(Assertion::new(format!("{key}.equals"), verdict, reason, format!("exactly {}", join_ips(want)), observed.clone()));
+            out.push(Assertion::new(op_key(key, "equals"), verdict, reason, format!("exactly {}", join_ips(want)), observed.clone()));
         }
         if let Some((file, hosts)) = self.from_hosts.as_deref() {
             let names = names();
@@ -282,7 +302,7 @@ impl AddrMatch {
                 names.iter().map(|n| (n.clone(), hosts.lookup(n).to_vec())).filter(|(_, v)| !v.is_empty()).collect();
             match listed.first() {
                 None => out.push(Assertion::new(
-                    format!("{key}.from_hosts_file"),
+                    op_key(key, "from_hosts_file"),
                     Verdict::Fail,
                     Some(Reason::DnsAddressMismatch),
                     format!("an entry in {file} for {}", names.join(" or ")),
@@ -291,13 +311,31 @@ impl AddrMatch {
                 Some((name, want)) => {
                     let (verdict, reason) = judge(set_eq(want, addrs), mismatch_reason(class_of_ips(want), addrs));
                     out.push(Assertion::new(
-                        format!("{key}.from_hosts_file"),
+                        op_key(key, "from_hosts_file"),
                         verdict,
                         reason,
                         format!("{} (as {file} lists for {name})", join_ips(want)),
                         observed.clone(),
                     ));
                 }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operator_keys_read_as_written_static_or_not() {
+        for key in ["addresses", "remote_address", "other"] {
+            for op in ["all", "any", "none", "contains", "equals", "from_hosts_file"] {
+                let k = op_key(key, op);
+                assert_eq!(k, format!("{key}.{op}"));
+                // The keys netspec judges are static names (no allocation per check).
+                let known = key != "other" && !(key == "remote_address" && op == "from_hosts_file");
+                assert_eq!(matches!(k, std::borrow::Cow::Borrowed(_)), known, "{key}.{op}");
             }
         }
     }

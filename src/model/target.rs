@@ -54,9 +54,27 @@ pub enum RecordType {
     CAA,
 }
 
+impl RecordType {
+    /// The type's mnemonic (RFC 1035 3.2.2 and the RFCs of each type), e.g. `AAAA`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordType::A => "A",
+            RecordType::AAAA => "AAAA",
+            RecordType::CNAME => "CNAME",
+            RecordType::TXT => "TXT",
+            RecordType::SRV => "SRV",
+            RecordType::MX => "MX",
+            RecordType::PTR => "PTR",
+            RecordType::NS => "NS",
+            RecordType::SOA => "SOA",
+            RecordType::CAA => "CAA",
+        }
+    }
+}
+
 impl fmt::Display for RecordType {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
+        f.write_str(self.as_str())
     }
 }
 

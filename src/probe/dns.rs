@@ -83,7 +83,7 @@ pub async fn query(ctx: &ProbeContext, resolver: &ResolverSpec, name: &str, reco
             obs.rcode = Some(ResponseCode::NoError);
             obs.answers = ips
                 .iter()
-                .map(|ip| Record { name: obs.query.clone(), record_type: record_type.to_string(), ttl: 0, data: ip_text(ip) })
+                .map(|ip| Record { name: obs.query.clone(), record_type: record_type.as_str().into(), ttl: 0, data: ip_text(ip) })
                 .collect();
             obs.addresses = ips;
             obs.elapsed = start.elapsed();
@@ -185,7 +185,7 @@ fn absorb(obs: &mut DnsObservation, msg: &Message) {
     for r in &msg.answers {
         obs.answers.push(Record {
             name: trim_dot(&r.name.to_ascii()),
-            record_type: <&'static str>::from(r.record_type()).to_owned(),
+            record_type: <&'static str>::from(r.record_type()).into(),
             ttl: r.ttl,
             data: match &r.data {
                 RData::CNAME(c) => trim_dot(&c.0.to_ascii()),

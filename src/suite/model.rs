@@ -522,16 +522,23 @@ pub enum Rcode {
     Refused,
 }
 
-impl fmt::Display for Rcode {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(match self {
+impl Rcode {
+    /// The rcode's name as RFC 1035 4.1.1 and the IANA DNS RCODE registry write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
             Rcode::NoError => "NOERROR",
             Rcode::FormErr => "FORMERR",
             Rcode::ServFail => "SERVFAIL",
             Rcode::NxDomain => "NXDOMAIN",
             Rcode::NotImp => "NOTIMP",
             Rcode::Refused => "REFUSED",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Rcode {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -17,7 +17,7 @@ pub struct Record {
     pub name: String,
     /// Record type, e.g. `A`, `CNAME`.
     #[serde(rename = "type")]
-    pub record_type: String,
+    pub record_type: std::borrow::Cow<'static, str>,
     /// Time to live, seconds.
     pub ttl: u32,
     /// Record data in presentation format.
@@ -114,7 +114,7 @@ impl DnsObservation {
     /// Records of the queried type owned by the last name of the chain.
     pub fn resolves(&self) -> bool {
         let last = self.cname_chain.last().map(String::as_str).unwrap_or(self.query.as_str());
-        let want = self.record_type.to_string();
+        let want = self.record_type.as_str();
         self.answers.iter().any(|r| r.record_type == want && r.name.eq_ignore_ascii_case(last))
     }
 
