@@ -77,25 +77,26 @@ fn state(want: StateExpect, t: &TcpObservation, out: &mut Vec<Assertion>) {
         return;
     }
     // `203.0.113.7:443 open`: one allocation for a check's usual one or two addresses.
+    let counted = t.counted();
     let mut observed = String::with_capacity(32 * t.attempts.len());
-    for (i, a) in t.counted().enumerate() {
+    for (i, a) in counted.clone().enumerate() {
         let _ = write!(observed, "{}{} {}", if i > 0 { ", " } else { "" }, a.address, a.state);
     }
-    if t.counted().next().is_none() {
+    if counted.clone().next().is_none() {
         out.push(Assertion::new("state", Verdict::Error, Some(Reason::TcpNoRoute), expected, "no address to connect to"));
         return;
     }
     // A local reason (no socket, outside the lab) means the connect was never tried.
-    if let Some(local) = t.counted().find_map(|a| a.reason.filter(|r| r.is_local())) {
+    if let Some(local) = counted.clone().find_map(|a| a.reason.filter(|r| r.is_local())) {
         out.push(Assertion::new("state", Verdict::Error, Some(local), expected, observed));
         return;
     }
-    let bad = t.counted().find(|a| !accepts(want, a.state));
+    let bad = counted.clone().find(|a| !accepts(want, a.state));
     let (verdict, reason) = match bad {
         // The first address that does not satisfy it names the reason: its own state.
         Some(a) => (Verdict::Fail, Some(a.reason.or(a.state.reason()).unwrap_or(Reason::TcpOpen))),
         // Passing `blocked`/`filtered`/`closed`: the state seen is the accepted condition.
-        None => (Verdict::Pass, t.counted().next().and_then(|a| a.state.reason())),
+        None => (Verdict::Pass, counted.clone().next().and_then(|a| a.state.reason())),
     };
     out.push(Assertion::new("state", verdict, reason, expected, observed));
 }

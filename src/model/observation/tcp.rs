@@ -120,7 +120,7 @@ pub struct TcpObservation {
 
 impl TcpObservation {
     /// Attempts that count for verdicts (routable addresses).
-    pub fn counted(&self) -> impl Iterator<Item = &TcpAttempt> {
+    pub fn counted(&self) -> impl Iterator<Item = &TcpAttempt> + Clone {
         let all_unroutable = self.attempts.iter().all(|a| a.state == PortState::NoRoute);
         self.attempts.iter().filter(move |a| all_unroutable || a.state != PortState::NoRoute)
     }
