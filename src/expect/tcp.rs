@@ -4,8 +4,6 @@
 //! A `blocked` (or `closed`, `filtered`) expectation needs evidence too: a name that did not
 //! resolve gives no address to be blocked on, so it errors rather than passes.
 
-use std::fmt::Write;
-
 use crate::model::{Assertion, Reason, Verdict};
 use crate::probe::{PortState, TcpObservation};
 use crate::suite::model::StateExpect;
@@ -80,7 +78,12 @@ fn state(want: StateExpect, t: &TcpObservation, out: &mut Vec<Assertion>) {
     let counted = t.counted();
     let mut observed = String::with_capacity(32 * t.attempts.len());
     for (i, a) in counted.clone().enumerate() {
-        let _ = write!(observed, "{}{} {}", if i > 0 { ", " } else { "" }, a.address, a.state);
+        if i > 0 {
+            observed.push_str(", ");
+        }
+        crate::model::observation::push_socket(&mut observed, &a.address);
+        observed.push(' ');
+        observed.push_str(a.state.as_str());
     }
     if counted.clone().next().is_none() {
         out.push(Assertion::new("state", Verdict::Error, Some(Reason::TcpNoRoute), expected, "no address to connect to"));

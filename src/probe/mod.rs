@@ -257,9 +257,43 @@ pub fn out_of_descriptors(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
 }
 
+/// Highest OS error number whose text [`io_error_text`] keeps (Linux's errno values end at 133).
+const KEPT_ERRNO: usize = 256;
+
+/// The text of `e` as its `Display` writes it (`Connection refused (os error 111)`). An OS
+/// error's text depends only on its number, so the text of each number below [`KEPT_ERRNO`] is
+/// made once per process and kept (at most 256 short texts): a run of 1,500 refused connects
+/// formatted it 1,500 times. Any other error is formatted as before.
+pub fn io_error_text(e: &std::io::Error) -> std::borrow::Cow<'static, str> {
+    use std::sync::OnceLock;
+    static TEXTS: [OnceLock<&'static str>; KEPT_ERRNO] = [const { OnceLock::new() }; KEPT_ERRNO];
+    match e.raw_os_error().and_then(|n| usize::try_from(n).ok()).filter(|n| *n < KEPT_ERRNO) {
+        Some(n) => std::borrow::Cow::Borrowed(
+            TEXTS[n].get_or_init(|| Box::leak(std::io::Error::from_raw_os_error(n as i32).to_string().into_boxed_str())),
+        ),
+        None => std::borrow::Cow::Owned(e.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn io_error_texts_read_as_display_writes_them() {
+        for e in [
+            std::io::Error::from_raw_os_error(libc::ECONNREFUSED),
+            std::io::Error::from_raw_os_error(libc::EHOSTUNREACH),
+            std::io::Error::from_raw_os_error(libc::ECONNREFUSED),
+            std::io::Error::from_raw_os_error(4095),
+            std::io::Error::other("not an OS error"),
+        ] {
+            assert_eq!(io_error_text(&e), e.to_string());
+        }
+        let a = io_error_text(&std::io::Error::from_raw_os_error(libc::ECONNREFUSED));
+        let b = io_error_text(&std::io::Error::from_raw_os_error(libc::ECONNREFUSED));
+        assert!(matches!((&a, &b), (std::borrow::Cow::Borrowed(x), std::borrow::Cow::Borrowed(y)) if std::ptr::eq(*x, *y)), "made once");
+    }
 
     #[test]
     fn addresses_are_listed_with_commas() {

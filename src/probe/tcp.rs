@@ -19,11 +19,11 @@ use crate::model::target::ResolverSpec;
 /// Connects to `addr` (through the sandbox when set) before `deadline`; the stream is returned
 /// for `open` so TLS can continue on it.
 pub async fn connect(ctx: &ProbeContext, addr: SocketAddr, source: Option<IpAddr>, deadline: Instant) -> (TcpAttempt, Option<TcpStream>) {
-    let attempt = |state: PortState, detail: String| TcpAttempt {
+    let attempt = |state: PortState, detail: std::borrow::Cow<'static, str>| TcpAttempt {
         address: addr,
         state,
         connect_time: None,
-        detail: detail.into(),
+        detail,
         reason: state.reason(),
     };
     let local = |reason, detail: String| TcpAttempt {
@@ -63,8 +63,8 @@ pub async fn connect(ctx: &ProbeContext, addr: SocketAddr, source: Option<IpAddr
                 Some(stream),
             )
         }
-        Ok(Err(e)) => (attempt(PortState::of_connect_error(&e), e.to_string()), None),
-        Err(_) => (attempt(PortState::Filtered, format!("no answer within {:.1} s", start.elapsed().as_secs_f64())), None),
+        Ok(Err(e)) => (attempt(PortState::of_connect_error(&e), super::io_error_text(&e)), None),
+        Err(_) => (attempt(PortState::Filtered, format!("no answer within {:.1} s", start.elapsed().as_secs_f64()).into()), None),
     }
 }
 

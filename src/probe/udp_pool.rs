@@ -42,11 +42,18 @@ pub const MAX_AGE: Duration = Duration::from_secs(30);
 /// are not counted: those are budgeted per check in flight (src/run/limits.rs).
 pub const MAX_IDLE: usize = 256;
 
+/// Bytes of a pooled socket's receive buffer: a DNS answer over UDP with EDNS is at most the
+/// payload size netspec advertises (1,232 bytes), and 4,096 is the usual ceiling (RFC 6891).
+pub const DATAGRAM: usize = 4096;
+
 /// A connected UDP socket of the pool.
 #[derive(Debug)]
 pub struct PooledSocket {
     /// The socket, connected to its server.
     pub socket: UdpSocket,
+    /// Room for one datagram (4,096 bytes of capacity), kept with the socket so that a query
+    /// does not allocate (and glibc does not consolidate its free lists for) a buffer of its own.
+    pub buf: Vec<u8>,
     uses: u32,
     born: Instant,
     reused: bool,
@@ -109,7 +116,7 @@ impl UdpPool {
         let socket = UdpSocket::bind(bind).await?;
         // connect() makes the kernel drop datagrams from any other source address or port.
         socket.connect(server).await?;
-        Ok(PooledSocket { socket, uses: 0, born: Instant::now(), reused: false })
+        Ok(PooledSocket { socket, buf: Vec::with_capacity(DATAGRAM), uses: 0, born: Instant::now(), reused: false })
     }
 
     /// Gives back the socket of a query that got its answer. It is closed instead when it has

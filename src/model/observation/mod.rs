@@ -169,11 +169,21 @@ pub fn push_ip(out: &mut String, ip: &IpAddr) {
 /// The text of `addr` as `SocketAddr`'s `Display` writes it (`1.2.3.4:53`, `[::1]:53`).
 pub fn socket_text(addr: &std::net::SocketAddr) -> String {
     let mut out = String::with_capacity(24);
+    push_socket(&mut out, addr);
+    out
+}
+
+/// Appends `addr` as `SocketAddr`'s `Display` writes it (`1.2.3.4:53`, `[::1]:53`), without
+/// `core::fmt` for IPv4.
+pub fn push_socket(out: &mut String, addr: &std::net::SocketAddr) {
     match addr {
-        std::net::SocketAddr::V4(a) => push_ip(&mut out, &IpAddr::V4(*a.ip())),
-        std::net::SocketAddr::V6(_) => return addr.to_string(),
+        std::net::SocketAddr::V4(a) => push_ip(out, &IpAddr::V4(*a.ip())),
+        std::net::SocketAddr::V6(_) => {
+            use std::fmt::Write;
+            let _ = write!(out, "{addr}");
+            return;
+        }
     }
     out.push(':');
     out.push_str(itoa::Buffer::new().format(addr.port()));
-    out
 }

@@ -27,16 +27,24 @@ pub enum PortState {
     NoRoute,
 }
 
-impl std::fmt::Display for PortState {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str(match self {
+impl PortState {
+    /// The state's name as reports write it (nmap's terms, plus `unreachable`, `prohibited` and
+    /// `no_route`).
+    pub fn as_str(self) -> &'static str {
+        match self {
             PortState::Open => "open",
             PortState::Closed => "closed",
             PortState::Filtered => "filtered",
             PortState::Unreachable => "unreachable",
             PortState::Prohibited => "prohibited",
             PortState::NoRoute => "no_route",
-        })
+        }
+    }
+}
+
+impl std::fmt::Display for PortState {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
