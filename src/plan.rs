@@ -381,12 +381,12 @@ pub fn keep_for_run(paths: &[PathBuf], inputs: &Inputs) -> Keep {
 }
 
 /// Whether the suites of `paths` may hold more than [`HELD_CHECKS`] checks written out, so that
-/// a run of them may stream (memory first: `util::one_malloc_arena` before planning). Counted
+/// a run of them may stream (memory first: `util::memory_first` before planning). Counted
 /// cheaply before parsing: every check written out is a list entry, a line whose text starts
 /// with `- ` (a dns check's `name:` keys would count it twice), so more than [`HELD_CHECKS`] such
 /// lines is the sign; files smaller than that many shortest entries are not read at all. A
 /// matrix or templates can expand a few lines past the count: such a run still streams, only
-/// its malloc arena is set after planning. Only regular files are read (`suite::read_regular`:
+/// it puts memory first after planning. Only regular files are read (`suite::read_regular`:
 /// a FIFO is neither blocked on nor drained here); other and unreadable files count 0 (planning
 /// reports them).
 pub fn may_stream(paths: &[PathBuf]) -> bool {

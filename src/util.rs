@@ -268,38 +268,49 @@ pub fn one_line(text: &str, max: usize) -> String {
     s
 }
 
-/// Whether [`one_malloc_arena`] was called: the process then favours memory over parsing on
-/// several threads (`crate::suite::split` steps aside).
-static ONE_ARENA: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Whether [`memory_first`] was called: the process then favours memory over speed, and
+/// `crate::suite::split` steps aside (the suites are parsed on one thread).
+static MEMORY_FIRST: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Whether [`one_malloc_arena`] was called.
-pub fn one_arena() -> bool {
-    ONE_ARENA.load(std::sync::atomic::Ordering::Relaxed)
+/// Whether [`memory_first`] was called.
+pub fn is_memory_first() -> bool {
+    MEMORY_FIRST.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Makes glibc's malloc use one arena for the rest of the process (`M_ARENA_MAX` 1,
-/// mallopt(3)), unless the user set `MALLOC_ARENA_MAX` or `GLIBC_TUNABLES`. For a plan that
-/// streams into the run (more than [`crate::plan::HELD_CHECKS`] checks): the planning thread
-/// and the runtime's workers then reuse each other's freed memory. With the two arenas of
-/// `src/main.rs`, which thread lands in which arena varies from run to run, and so did the
-/// peak of 100,000 checks (35–49 MiB over 8 runs; one arena: 32 MiB in every run,
-/// `bench/memory`). It takes effect only before the process's second thread first allocates
-/// (glibc fixes its arena limit then), so a run that may stream calls it before planning
-/// ([`crate::plan::may_stream`]), and the suites are then parsed on one thread.
-pub fn one_malloc_arena() {
-    ONE_ARENA.store(true, std::sync::atomic::Ordering::Relaxed);
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() && std::env::var_os("GLIBC_TUNABLES").is_none() {
-        // SAFETY: mallopt only sets a malloc parameter (under malloc's own lock).
-        unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, 1);
-        }
+/// mimalloc 3's `mi_option_purge_delay` (its `mi_option_e`, include/mimalloc.h; the Rust
+/// bindings name no constant for it): how long, in ms, freed memory stays committed before it
+/// is returned to the OS (mimalloc 3's default: 1,000 ms; 0: at once).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Makes the allocator return freed memory to the OS at once (mimalloc's `purge_delay` 0)
+/// for the rest of the process, unless the user set `MIMALLOC_PURGE_DELAY`. For a plan that
+/// streams into the run (more than [`crate::plan::HELD_CHECKS`] checks): with the default
+/// delay the peak of 100,000 checks with `--json --junit` varied from 39 to 50 MiB over runs
+/// (× 1.5 the 10,000-check peak), with none 30–31 MiB in every run (`bench/memory`), at ~15 %
+/// more wall time. Held runs keep the delay: purging at once cost W-dns and W-tcp 10–15 ms of
+/// `madvise` each. A run that may stream calls it before planning
+/// ([`crate::plan::may_stream`]), so that the suites are also parsed on one thread.
+pub fn memory_first() {
+    MEMORY_FIRST.store(true, std::sync::atomic::Ordering::Relaxed);
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: mi_option_set stores an option's value; mimalloc reads it at its next purge.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_purge_delay_option_is_the_one_mimalloc_names_so() {
+        // The index is written by hand: the linked mimalloc must read it as `purge_delay`,
+        // whose default is 1,000 ms (any other option at 15 has another default).
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+            // SAFETY: mi_option_get only reads an option (initialising it from the environment).
+            assert_eq!(unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) }, 1000);
+        }
+    }
 
     #[test]
     fn atomic_write_replaces_content_and_leaves_no_temp_files() {

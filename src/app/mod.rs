@@ -293,11 +293,11 @@ pub fn run(req: RunRequest) -> Result<Done, AppError> {
     // A large plan is not held: it streams into the run (memory flat in the number of checks).
     let keep = plan::keep_for_run(&req.paths, &req.inputs);
     if keep != plan::Keep::All && plan::may_stream(&req.paths) {
-        crate::util::one_malloc_arena();
+        crate::util::memory_first();
     }
     let plan = plan::load_and_plan(&req.paths, &req.inputs, keep)?;
     if plan.streams() {
-        crate::util::one_malloc_arena();
+        crate::util::memory_first();
     }
     let mut inputs = plan.inputs.clone();
     inputs.extend(req.extra_ca.clone());

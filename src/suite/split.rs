@@ -249,12 +249,12 @@ fn on_lines(checks: &[Check], lines: &Range<usize>) -> bool {
 const MIN_BYTES: usize = 16 * 1024;
 
 /// `text` parsed in the pieces of [`cut`], one thread per core the process may use, or `None`
-/// when the process keeps one malloc arena, the text cannot be cut, a piece fails to parse, or
-/// a check is not where the cut says (the caller parses the whole file, which gives the errors).
+/// when the process puts memory first (a run that streams, `util::memory_first`), the text
+/// cannot be cut, a piece fails to parse, or a check is not where the cut says (the caller
+/// parses the whole file, which gives the errors).
 pub fn parse(text: &str) -> Option<SuiteFile> {
-    // A run that may stream keeps one malloc arena, which threads parsing side by side would
-    // contend for (`util::one_malloc_arena`).
-    if text.len() < MIN_BYTES || crate::util::one_arena() {
+    // A run that streams puts memory first: one thread parses, one heap grows.
+    if text.len() < MIN_BYTES || crate::util::is_memory_first() {
         return None;
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());

@@ -196,7 +196,7 @@ fn a_suite_that_cannot_be_read_twice_is_held_not_streamed() {
 }
 
 /// A run whose files write out more than `HELD_CHECKS` checks is known to stream before it is
-/// planned (its malloc arena is then set first); a short file, or one that a matrix expands, is
+/// planned (it then puts memory first before planning); a short file, or one that a matrix expands, is
 /// not (the latter still streams, decided after planning).
 #[test]
 fn a_run_that_writes_out_more_checks_than_it_holds_is_known_before_planning() {
