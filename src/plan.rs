@@ -1386,7 +1386,13 @@ fn plan_check(
     }
     let mut tags: Vec<String> = inst.tags.clone();
     tags.extend(check_tags.iter().cloned());
-    let id = format!("{}/{}/{name}", st.suite_name, inst.name);
+    let mut id = String::with_capacity(st.suite_name.len() + inst.name.len() + name.len() + 2);
+    for (i, part) in [&*st.suite_name, &*inst.name, name.as_str()].into_iter().enumerate() {
+        if i > 0 {
+            id.push('/');
+        }
+        id.push_str(part);
+    }
     let mut check_selected = inputs.checks.is_empty();
     for (g, hit) in inputs.checks.iter().zip(out.seen.check_hit.iter_mut()) {
         if glob_match(g, &name) || glob_match(g, &id) {

@@ -204,15 +204,28 @@ impl Target {
     /// One-line description: `dns A name`, `tcp host:443`, `GET https://…`.
     pub fn describe(&self) -> String {
         match self {
+            // The two kinds of large generated suites: written without `core::fmt` (planning
+            // describes every check).
             Target::Dns { name, record_type, compare } => {
-                let vs: Vec<&str> = compare.iter().map(|r| r.name.as_str()).collect();
-                if vs.is_empty() {
-                    format!("dns {record_type} {name}")
-                } else {
-                    format!("dns {record_type} {name} compared with {}", vs.join(", "))
+                let mut out = String::with_capacity(8 + name.len());
+                out.push_str("dns ");
+                out.push_str(record_type.as_str());
+                out.push(' ');
+                out.push_str(name);
+                for (i, r) in compare.iter().enumerate() {
+                    out.push_str(if i == 0 { " compared with " } else { ", " });
+                    out.push_str(&r.name);
                 }
+                out
             }
-            Target::Tcp { host, port, .. } => format!("tcp {host}:{port}"),
+            Target::Tcp { host, port, .. } => {
+                let mut out = String::with_capacity(10 + host.len());
+                out.push_str("tcp ");
+                out.push_str(host);
+                out.push(':');
+                out.push_str(itoa::Buffer::new().format(*port));
+                out
+            }
             Target::Tls { host, port, sni, .. } => {
                 if sni == host {
                     format!("tls {host}:{port}")
@@ -224,6 +237,30 @@ impl Target {
                 let via = h.proxy.as_ref().map(|p| format!(" via proxy {}", p.name)).unwrap_or_default();
                 format!("{} {}{via}", h.method, h.url)
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_read_as_formatted() {
+        let r = |n: &str| Arc::new(ResolverSpec { name: n.into(), servers: None, protocol: Protocol::Udp });
+        for compare in [vec![], vec![r("corp")], vec![r("corp"), r("public")]] {
+            let names: Vec<&str> = compare.iter().map(|r| r.name.as_str()).collect();
+            let want = if names.is_empty() {
+                "dns AAAA a.example".to_owned()
+            } else {
+                format!("dns AAAA a.example compared with {}", names.join(", "))
+            };
+            let t = Target::Dns { name: "a.example".into(), record_type: RecordType::AAAA, compare };
+            assert_eq!(t.describe(), want);
+        }
+        for (host, port) in [("10.0.0.1", 1u16), ("db.example", 65535), ("::1", 443)] {
+            let t = Target::Tcp { host: host.into(), port, source: None };
+            assert_eq!(t.describe(), format!("tcp {host}:{port}"));
         }
     }
 }
