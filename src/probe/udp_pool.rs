@@ -51,8 +51,8 @@ pub const DATAGRAM: usize = 4096;
 pub struct PooledSocket {
     /// The socket, connected to its server.
     pub socket: UdpSocket,
-    /// Room for one datagram (4,096 bytes of capacity), kept with the socket so that a query
-    /// does not allocate (and glibc does not consolidate its free lists for) a buffer of its own.
+    /// Room for one datagram ([`DATAGRAM`] bytes of capacity), kept with the socket so that a
+    /// query does not allocate a buffer of its own.
     pub buf: Vec<u8>,
     uses: u32,
     born: Instant,
