@@ -285,10 +285,10 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// Makes the allocator return freed memory to the OS at once (mimalloc's `purge_delay` 0)
 /// for the rest of the process, unless the user set `MIMALLOC_PURGE_DELAY`. For a plan that
 /// streams into the run (more than [`crate::plan::HELD_CHECKS`] checks): with the default
-/// delay the peak of 100,000 checks with `--json --junit` varied from 39 to 50 MiB over runs
-/// (× 1.5 the 10,000-check peak), with none 30–31 MiB in every run (`bench/memory`), at ~15 %
-/// more wall time. Held runs keep the delay: purging at once cost W-dns and W-tcp 10–15 ms of
-/// `madvise` each. A run that may stream calls it before planning
+/// delay the peak of 100,000 checks with `--json --junit` reached 49.8 MiB (× 1.54 the
+/// 10,000-check peak; 39–44 MiB with other delays or page options), with none 29.4–30.7 MiB
+/// in every run (`bench/memory`), for 14–21 % more wall time. Held runs keep the delay: purging
+/// at once cost W-dns and W-tcp 13–17 ms of `madvise` each. A run that may stream calls it before planning
 /// ([`crate::plan::may_stream`]), so that the suites are also parsed on one thread.
 pub fn memory_first() {
     MEMORY_FIRST.store(true, std::sync::atomic::Ordering::Relaxed);
