@@ -11,9 +11,10 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     let code = netspec::cli::main();
     // What Rust's standard streams hold is written first (`std::process::exit` would do the
-    // same); then the process ends without running C `atexit` handlers. The only one is
-    // mimalloc's, which collects and returns every heap's memory page by page (~1 ms after
-    // every run, measured with uprobes) for a process the kernel is about to take down whole.
+    // same); then the process ends without C's exit-time work (`atexit` handlers and
+    // destructors). Among it is mimalloc's `mi_process_done`, which collects every heap and
+    // returns its memory page by page (~1 ms after every run, measured with uprobes) for a
+    // process the kernel is about to take down whole.
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
