@@ -1387,12 +1387,11 @@ fn plan_check(
     let mut tags: Vec<String> = inst.tags.clone();
     tags.extend(check_tags.iter().cloned());
     let mut id = String::with_capacity(st.suite_name.len() + inst.name.len() + name.len() + 2);
-    for (i, part) in [&*st.suite_name, &*inst.name, name.as_str()].into_iter().enumerate() {
-        if i > 0 {
-            id.push('/');
-        }
-        id.push_str(part);
-    }
+    id.push_str(&st.suite_name);
+    id.push('/');
+    id.push_str(&inst.name);
+    id.push('/');
+    id.push_str(&name);
     let mut check_selected = inputs.checks.is_empty();
     for (g, hit) in inputs.checks.iter().zip(out.seen.check_hit.iter_mut()) {
         if glob_match(g, &name) || glob_match(g, &id) {

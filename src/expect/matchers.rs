@@ -127,10 +127,6 @@ fn class_of_ips(ips: &[IpAddr]) -> Option<AddressClass> {
     ips.iter().all(|ip| addr::classify(*ip) == Some(first)).then_some(first)
 }
 
-/// The reason of addresses that are not what was expected: a public answer where private ones
-/// are expected is a missing private zone link or forwarder ([`Reason::DnsPublicAddress`]); a
-/// private answer where public ones are expected is a private zone shadowing the public name or
-/// a conditional forwarder ([`Reason::DnsPrivateAddress`]); anything else a plain mismatch.
 /// `key.op` (`addresses.equals`) as a static name for the keys netspec uses, so judging a check
 /// does not allocate it; any other key is formatted.
 fn op_key(key: &'static str, op: &'static str) -> std::borrow::Cow<'static, str> {
@@ -151,6 +147,10 @@ fn op_key(key: &'static str, op: &'static str) -> std::borrow::Cow<'static, str>
     name.into()
 }
 
+/// The reason of addresses that are not what was expected: a public answer where private ones
+/// are expected is a missing private zone link or forwarder ([`Reason::DnsPublicAddress`]); a
+/// private answer where public ones are expected is a private zone shadowing the public name or
+/// a conditional forwarder ([`Reason::DnsPrivateAddress`]); anything else a plain mismatch.
 fn mismatch_reason(expected: Option<AddressClass>, offenders: &[IpAddr]) -> Reason {
     match (expected, class_of_ips(offenders)) {
         (Some(AddressClass::Private), Some(AddressClass::Public)) => Reason::DnsPublicAddress,
